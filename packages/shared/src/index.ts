@@ -1,0 +1,41 @@
+export type { ClientOptions } from "./clients.ts";
+export { createDynamoDbClient, createS3Client, resolveEndpoint } from "./clients.ts";
+export type { Limit } from "./concurrency.ts";
+export { createLimit, forEachConcurrent } from "./concurrency.ts";
+export type { ObjectStoreErrorCode } from "./errors.ts";
+export { abortReason, isAbortError, isObjectStoreError, ObjectStoreError } from "./errors.ts";
+export {
+  etagPartCount,
+  hashBytes,
+  MAX_PARTS,
+  MIN_PART_SIZE_BYTES,
+  MultipartEtagHasher,
+  md5File,
+  multipartEtag,
+  sha256File,
+  unquoteEtag,
+} from "./hashing.ts";
+export type { Location } from "./location.ts";
+export { formatLocation, parseLocation, parseLocationOrPath } from "./location.ts";
+export type { Logger } from "./logger.ts";
+export { silentLogger } from "./logger.ts";
+export type {
+  ByteRange,
+  CopyOptions,
+  DeleteManyResult,
+  DeleteOptions,
+  GetOptions,
+  GetResult,
+  ListEntry,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  OpenObjectStoreOptions,
+  PutBody,
+  PutOptions,
+  PutResult,
+} from "./object-store.ts";
+export { openObjectStore, validateKey } from "./open-object-store.ts";
+export type { Progress, ProgressCallback } from "./progress.ts";
+export type { RetryOptions } from "./retry.ts";
+export { isRetryableError, retry } from "./retry.ts";

@@ -1,0 +1,152 @@
+import type { Readable } from "node:stream";
+import type { Location } from "./location.ts";
+import type { Logger } from "./logger.ts";
+import type { ProgressCallback } from "./progress.ts";
+
+/**
+ * What is known about a stored object. Keys are relative to the store's location
+ * (for `s3://bucket/photos/` the object `photos/a.jpg` has key `a.jpg`).
+ */
+export interface ObjectInfo {
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** The ETag, with its quotes, exactly as S3 returns it (`"<md5>"` or `"<md5>-<parts>"`). */
+  etag: string;
+  lastModified: Date;
+  /** User metadata, lower-case keys without the `x-amz-meta-` prefix. */
+  metadata: Record<string, string>;
+  contentType?: string;
+  storageClass?: string;
+}
+
+/** One entry of a listing: an object, or (with a delimiter) a common prefix ending in the delimiter. */
+export type ListEntry =
+  | { kind: "object"; key: string; size: number; etag: string; lastModified: Date; storageClass?: string }
+  | { kind: "prefix"; prefix: string };
+
+/** A byte range: `{ start, end }` (inclusive, as HTTP), `{ start }` to the end, or `{ suffix }` last bytes. */
+export type ByteRange = { start: number; end?: number } | { suffix: number };
+
+export interface GetOptions {
+  range?: ByteRange;
+  /** Only return the body when the ETag differs; otherwise reject with code `notModified` (HTTP 304). */
+  ifNoneMatch?: string;
+  /** Only return the body when the ETag matches; otherwise reject with code `preconditionFailed`. */
+  ifMatch?: string;
+  signal?: AbortSignal;
+}
+
+export interface GetResult extends ObjectInfo {
+  /** The body (or the requested range) as a Node stream. Consume or destroy it. */
+  body: Readable;
+  /** For ranged reads: the bytes returned and the full object size. */
+  range?: { start: number; end: number; total: number };
+}
+
+/** A body to store: bytes, a string (UTF-8), or a Node readable stream. */
+export type PutBody = Uint8Array | string | Readable;
+
+export interface PutOptions {
+  metadata?: Record<string, string>;
+  contentType?: string;
+  /** S3 storage class, e.g. `STANDARD`, `STANDARD_IA`. Ignored by `file://`. */
+  storageClass?: string;
+  /** Write only if the current ETag equals this one; else code `preconditionFailed`. */
+  ifMatch?: string;
+  /** `"*"`: write only if no object exists at the key; else code `preconditionFailed`. */
+  ifNoneMatch?: "*";
+  /** Body size in bytes, when known for a stream (lets small streams skip multipart). */
+  contentLength?: number;
+  /** Bodies larger than this go up as a multipart upload. @default 16 MiB */
+  multipartThresholdBytes?: number;
+  /** Bytes per multipart part. Memory use is at most `partSizeBytes * partConcurrency`. @default 8 MiB */
+  partSizeBytes?: number;
+  /** Parts uploaded at once for one object. @default 4 */
+  partConcurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+}
+
+export interface PutResult {
+  etag: string;
+  /** Bytes stored. */
+  size: number;
+  /** Part size used when the body went up in parts (needed to recompute a multipart ETag). */
+  partSizeBytes?: number;
+}
+
+export interface DeleteOptions {
+  /** Delete only if the current ETag equals this one; else code `preconditionFailed`. */
+  ifMatch?: string;
+  signal?: AbortSignal;
+}
+
+export interface DeleteManyResult {
+  deleted: string[];
+  errors: { key: string; code: string; message: string }[];
+}
+
+export interface ListOptions {
+  /** Only keys starting with this (relative to the store's location). */
+  prefix?: string;
+  /** Group keys by this character into `prefix` entries (`/` for folders). */
+  delimiter?: string;
+  /** Start listing after this key. */
+  startAfter?: string;
+  signal?: AbortSignal;
+}
+
+export interface CopyOptions {
+  /** Replace the user metadata of the copy (otherwise it is copied from the source). */
+  metadata?: Record<string, string>;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * The object-store port: the operations every s3kit library needs, with one meaning on S3 and on a local directory.
+ * All keys are relative to the store's location; a key never escapes it.
+ */
+export interface ObjectStore {
+  readonly location: Location;
+  /** `s3://bucket/prefix/` or `file:///dir`: for messages. */
+  readonly url: string;
+  /** Metadata of an object, or `undefined` when there is none. */
+  head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
+  /** The body of an object. Rejects with `notFound` when missing. */
+  get(key: string, options?: GetOptions): Promise<GetResult>;
+  /** Convenience: the whole body (or range) as bytes. */
+  getBytes(key: string, options?: GetOptions): Promise<Uint8Array>;
+  put(key: string, body: PutBody, options?: PutOptions): Promise<PutResult>;
+  /** Delete one object. Deleting a missing key succeeds (as on S3) unless `ifMatch` is given. */
+  delete(key: string, options?: DeleteOptions): Promise<void>;
+  /** Delete many objects in batches of 1,000; per-key failures are returned, not thrown. */
+  deleteMany(
+    keys: Iterable<string> | AsyncIterable<string>,
+    options?: { signal?: AbortSignal },
+  ): Promise<DeleteManyResult>;
+  /** All entries under a prefix, in key order, page by page. */
+  list(options?: ListOptions): AsyncIterable<ListEntry>;
+  /** Server-side copy within the store. */
+  copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<PutResult>;
+  /** Release sockets and file handles. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link openObjectStore}. */
+export interface OpenObjectStoreOptions {
+  /** An S3 client to use (from {@link createS3Client}); one is created from the other options otherwise. */
+  client?: import("@aws-sdk/client-s3").S3Client;
+  /** S3 endpoint URL (MinIO, LocalStack, a test server). @default from `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` */
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  /** Static credentials (tests, embedded use). @default the SDK's default provider chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Requests in flight the caller plans; sizes the socket pool. @default 16 */
+  concurrency?: number;
+  /** SDK attempts per request (adaptive retry mode). @default 5 */
+  maxAttempts?: number;
+  logger?: Logger;
+}

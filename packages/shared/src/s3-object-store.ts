@@ -1,0 +1,382 @@
+import { Readable } from "node:stream";
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  paginateListObjectsV2,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { createS3Client } from "./clients.ts";
+import { abortReason } from "./errors.ts";
+import { formatLocation, type Location } from "./location.ts";
+import type {
+  ByteRange,
+  DeleteManyResult,
+  GetOptions,
+  GetResult,
+  ListEntry,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  OpenObjectStoreOptions,
+  PutBody,
+  PutOptions,
+  PutResult,
+} from "./object-store.ts";
+import { validateKey } from "./open-object-store.ts";
+import { toObjectStoreError } from "./s3-errors.ts";
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html — at most 1,000 keys a request. */
+export const MAX_DELETE_BATCH = 1000;
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_PART_SIZE_BYTES = 8 * 1024 * 1024;
+
+export function formatRange(range: ByteRange): string {
+  if ("suffix" in range) return `bytes=-${range.suffix}`;
+  return `bytes=${range.start}-${range.end ?? ""}`;
+}
+
+export function parseContentRange(
+  header: string | undefined,
+): { start: number; end: number; total: number } | undefined {
+  const match = header ? /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header) : null;
+  return match ? { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } : undefined;
+}
+
+async function collect(stream: Readable, limitBytes: number): Promise<Buffer | { head: Buffer[]; rest: Readable }> {
+  // Read up to limitBytes; if the stream has more, hand back what was read plus the rest.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const iterator = stream[Symbol.asyncIterator]();
+  while (true) {
+    const { value, done } = await iterator.next();
+    if (done) return Buffer.concat(chunks);
+    const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > limitBytes) {
+      const rest = Readable.from(
+        (async function* () {
+          yield* chunks;
+          while (true) {
+            const next = await iterator.next();
+            if (next.done) return;
+            yield next.value as Buffer;
+          }
+        })(),
+      );
+      return { head: chunks, rest };
+    }
+  }
+}
+
+function encodeCopySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/** The {@link ObjectStore} for an `s3://bucket/prefix` location. */
+export function createS3ObjectStore(
+  location: Extract<Location, { kind: "s3" }>,
+  options: OpenObjectStoreOptions = {},
+): ObjectStore {
+  const ownClient = options.client === undefined;
+  const client: S3Client =
+    options.client ??
+    createS3Client({
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  const { bucket, prefix } = location;
+  const url = formatLocation(location);
+  const fullKey = (key: string) => prefix + validateKey(key);
+  const fail = (action: string, key: string | undefined, error: unknown, signal?: AbortSignal): never => {
+    if (signal?.aborted) throw abortReason(signal);
+    throw toObjectStoreError(error, action, key === undefined ? url : `${url}${key}`, key);
+  };
+  const sendOptions = (signal?: AbortSignal) => (signal ? { abortSignal: signal } : {});
+
+  function info(
+    key: string,
+    out: {
+      ContentLength?: number;
+      ETag?: string;
+      LastModified?: Date;
+      Metadata?: Record<string, string>;
+      ContentType?: string;
+      StorageClass?: string;
+    },
+  ): ObjectInfo {
+    return {
+      key,
+      size: out.ContentLength ?? 0,
+      etag: out.ETag ?? "",
+      lastModified: out.LastModified ?? new Date(0),
+      metadata: out.Metadata ?? {},
+      ...(out.ContentType ? { contentType: out.ContentType } : {}),
+      storageClass: out.StorageClass ?? "STANDARD",
+    };
+  }
+
+  async function putSingle(key: string, body: Buffer, opts: PutOptions): Promise<PutResult> {
+    const input: PutObjectCommandInput = {
+      Bucket: bucket,
+      Key: fullKey(key),
+      Body: body,
+      ContentLength: body.length,
+      ...(opts.metadata ? { Metadata: opts.metadata } : {}),
+      ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+      ...(opts.storageClass ? { StorageClass: opts.storageClass as PutObjectCommandInput["StorageClass"] } : {}),
+      ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+      ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
+    };
+    try {
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — 412 means another writer won.
+      const out = await client.send(new PutObjectCommand(input), sendOptions(opts.signal));
+      opts.onProgress?.({ loadedBytes: body.length, totalBytes: body.length });
+      return { etag: out.ETag ?? "", size: body.length };
+    } catch (error) {
+      return fail("Put", key, error, opts.signal);
+    }
+  }
+
+  async function putMultipart(key: string, body: Readable | Buffer, opts: PutOptions): Promise<PutResult> {
+    const partSizeBytes = opts.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
+    const abortController = new AbortController();
+    const onAbort = () => abortController.abort(opts.signal?.reason);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    let size = 0;
+    const upload = new Upload({
+      client,
+      partSize: partSizeBytes,
+      queueSize: opts.partConcurrency ?? 4,
+      leavePartsOnError: false,
+      abortController,
+      params: {
+        Bucket: bucket,
+        Key: fullKey(key),
+        Body: body,
+        ...(opts.metadata ? { Metadata: opts.metadata } : {}),
+        ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+        ...(opts.storageClass ? { StorageClass: opts.storageClass as PutObjectCommandInput["StorageClass"] } : {}),
+        // lib-storage passes these through to CompleteMultipartUpload (and PutObject for one part).
+        ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+        ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
+      },
+    });
+    upload.on("httpUploadProgress", (p) => {
+      size = Math.max(size, p.loaded ?? 0);
+      opts.onProgress?.({ loadedBytes: p.loaded ?? 0, ...(p.total ? { totalBytes: p.total } : {}) });
+    });
+    try {
+      opts.signal?.throwIfAborted();
+      const out = await upload.done();
+      const etag = out.ETag ?? "";
+      return { etag, size, ...(etag.includes("-") ? { partSizeBytes } : {}) };
+    } catch (error) {
+      return fail("Upload", key, error, opts.signal);
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  const store: ObjectStore = {
+    location,
+    url,
+    async head(key, opts = {}) {
+      try {
+        const out = await client.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: fullKey(key) }),
+          sendOptions(opts.signal),
+        );
+        return info(key, out);
+      } catch (error) {
+        const mapped = toObjectStoreError(error, "Head", `${url}${key}`, key);
+        if ((mapped as { code?: string }).code === "notFound") return undefined;
+        return fail("Head", key, error, opts.signal);
+      }
+    },
+
+    async get(key, opts: GetOptions = {}): Promise<GetResult> {
+      try {
+        const out = await client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: fullKey(key),
+            ...(opts.range ? { Range: formatRange(opts.range) } : {}),
+            ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
+            ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+          }),
+          sendOptions(opts.signal),
+        );
+        const range = parseContentRange(out.ContentRange);
+        const base = info(key, out);
+        return {
+          ...base,
+          size: range ? range.total : base.size,
+          body: out.Body as Readable,
+          ...(range ? { range } : {}),
+        };
+      } catch (error) {
+        return fail("Get", key, error, opts.signal);
+      }
+    },
+
+    async getBytes(key, opts = {}) {
+      const { body } = await store.get(key, opts);
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of body) chunks.push(chunk as Buffer);
+      } catch (error) {
+        return fail("Get", key, error, opts.signal);
+      }
+      return new Uint8Array(Buffer.concat(chunks));
+    },
+
+    async put(key: string, body: PutBody, opts: PutOptions = {}) {
+      validateKey(key);
+      opts.signal?.throwIfAborted();
+      const threshold = opts.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES;
+      if (typeof body === "string" || body instanceof Uint8Array) {
+        const bytes =
+          typeof body === "string"
+            ? Buffer.from(body, "utf8")
+            : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+        return bytes.length <= threshold ? putSingle(key, bytes, opts) : putMultipart(key, bytes, opts);
+      }
+      // A stream: buffer up to the threshold so small bodies go in one replayable PUT.
+      const head = await collect(body, threshold);
+      if (Buffer.isBuffer(head)) return putSingle(key, head, opts);
+      return putMultipart(key, head.rest, opts);
+    },
+
+    async delete(key, opts = {}) {
+      try {
+        await client.send(
+          new DeleteObjectCommand({
+            Bucket: bucket,
+            Key: fullKey(key),
+            ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+          }),
+          sendOptions(opts.signal),
+        );
+      } catch (error) {
+        fail("Delete", key, error, opts.signal);
+      }
+    },
+
+    async deleteMany(keys, opts = {}): Promise<DeleteManyResult> {
+      const result: DeleteManyResult = { deleted: [], errors: [] };
+      let batch: string[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const current = batch;
+        batch = [];
+        try {
+          const out = await client.send(
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: current.map((k) => ({ Key: prefix + k })), Quiet: true },
+            }),
+            sendOptions(opts.signal),
+          );
+          const failed = new Set<string>();
+          for (const e of out.Errors ?? []) {
+            const key = (e.Key ?? "").slice(prefix.length);
+            failed.add(key);
+            result.errors.push({ key, code: e.Code ?? "unknown", message: e.Message ?? "delete failed" });
+          }
+          for (const k of current) if (!failed.has(k)) result.deleted.push(k);
+        } catch (error) {
+          fail("Delete", undefined, error, opts.signal);
+        }
+      };
+      for await (const key of keys) {
+        validateKey(key);
+        batch.push(key);
+        if (batch.length === MAX_DELETE_BATCH) await flush();
+      }
+      await flush();
+      return result;
+    },
+
+    async *list(opts: ListOptions = {}): AsyncIterable<ListEntry> {
+      const listPrefix = prefix + (opts.prefix ?? "");
+      try {
+        for await (const page of paginateListObjectsV2(
+          { client, pageSize: 1000 },
+          {
+            Bucket: bucket,
+            Prefix: listPrefix,
+            ...(opts.delimiter ? { Delimiter: opts.delimiter } : {}),
+            ...(opts.startAfter ? { StartAfter: prefix + opts.startAfter } : {}),
+          },
+        )) {
+          opts.signal?.throwIfAborted();
+          // Objects and common prefixes arrive in separate arrays; merge them in key order.
+          const entries: ListEntry[] = [];
+          for (const o of page.Contents ?? []) {
+            if (!o.Key) continue;
+            entries.push({
+              kind: "object",
+              key: o.Key.slice(prefix.length),
+              size: o.Size ?? 0,
+              etag: o.ETag ?? "",
+              lastModified: o.LastModified ?? new Date(0),
+              ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
+            });
+          }
+          for (const p of page.CommonPrefixes ?? []) {
+            if (p.Prefix) entries.push({ kind: "prefix", prefix: p.Prefix.slice(prefix.length) });
+          }
+          entries.sort((a, b) => {
+            const ka = a.kind === "object" ? a.key : a.prefix;
+            const kb = b.kind === "object" ? b.key : b.prefix;
+            return ka < kb ? -1 : ka > kb ? 1 : 0;
+          });
+          yield* entries;
+        }
+      } catch (error) {
+        fail("List", undefined, error, opts.signal);
+      }
+    },
+
+    async copy(sourceKey, destinationKey, opts = {}) {
+      try {
+        const out = await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: fullKey(destinationKey),
+            CopySource: encodeCopySource(bucket, fullKey(sourceKey)),
+            ...(opts.metadata || opts.contentType
+              ? {
+                  MetadataDirective: "REPLACE",
+                  Metadata: opts.metadata ?? {},
+                  ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+                }
+              : {}),
+          }),
+          sendOptions(opts.signal),
+        );
+        const head = await store.head(destinationKey, opts.signal ? { signal: opts.signal } : {});
+        return { etag: out.CopyObjectResult?.ETag ?? head?.etag ?? "", size: head?.size ?? 0 };
+      } catch (error) {
+        return fail("Copy", sourceKey, error, opts.signal);
+      }
+    },
+
+    async close() {
+      if (ownClient) client.destroy();
+    },
+  };
+  return store;
+}

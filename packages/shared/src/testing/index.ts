@@ -1,0 +1,5 @@
+export type { FaultAction, FaultProxy, FaultProxyOptions, FaultRule, ProxiedRequest } from "./fault-proxy.ts";
+export { startFaultProxy } from "./fault-proxy.ts";
+export { createTestBucket, testClientOptions } from "./fixtures.ts";
+export type { TestServer } from "./servers.ts";
+export { freePort, startDynamoDbServer, startS3Server, uniqueName } from "./servers.ts";
