@@ -29,6 +29,7 @@ import type {
   PutResult,
 } from "./object-store.ts";
 import { validateKey } from "./open-object-store.ts";
+import { retry } from "./retry.ts";
 import { toObjectStoreError } from "./s3-errors.ts";
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html — at most 1,000 keys a request. */
@@ -232,14 +233,23 @@ export function createS3ObjectStore(
     },
 
     async getBytes(key, opts = {}) {
-      const { body } = await store.get(key, opts);
-      const chunks: Buffer[] = [];
-      try {
-        for await (const chunk of body) chunks.push(chunk as Buffer);
-      } catch (error) {
-        return fail("Get", key, error, opts.signal);
-      }
-      return new Uint8Array(Buffer.concat(chunks));
+      // The SDK retries a request, not a body cut off mid-stream; retry the whole read, pinned to the
+      // version first seen (If-Match) so the bytes can never mix two versions.
+      let pinned = opts.ifMatch;
+      return retry(
+        async () => {
+          const { body, etag } = await store.get(key, { ...opts, ...(pinned ? { ifMatch: pinned } : {}) });
+          pinned ??= etag;
+          const chunks: Buffer[] = [];
+          try {
+            for await (const chunk of body) chunks.push(chunk as Buffer);
+          } catch (error) {
+            return fail("Get", key, error, opts.signal);
+          }
+          return new Uint8Array(Buffer.concat(chunks));
+        },
+        { attempts: 4, ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
     },
 
     async put(key: string, body: PutBody, opts: PutOptions = {}) {

@@ -1,0 +1,79 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { openObjectStore } from "./index.ts";
+import type { ObjectStore } from "./object-store.ts";
+import {
+  createTestBucket,
+  type FaultProxy,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "./testing/index.ts";
+
+let server: TestServer;
+let proxy: FaultProxy;
+let bucketUrl: string;
+
+beforeAll(async () => {
+  server = await startS3Server();
+  ({ url: bucketUrl } = await createTestBucket(server, "faults"));
+  proxy = await startFaultProxy({ target: server.endpoint, seed: 7 });
+});
+afterAll(async () => {
+  await proxy.stop();
+});
+
+function storeThroughProxy(maxAttempts = 10): ObjectStore {
+  return openObjectStore(`${bucketUrl}flaky`, { ...testClientOptions(server, proxy.endpoint), maxAttempts });
+}
+
+describe("through the fault proxy", () => {
+  test("with ~30% of requests failing (503 SlowDown, resets, cut bodies) put/get/list still give identical bytes", async () => {
+    const store = storeThroughProxy();
+    proxy.setFaults([
+      { probability: 0.12, action: { type: "slowDown" } },
+      { probability: 0.1, action: { type: "reset" } },
+      { match: { method: "GET" }, probability: 0.1, action: { type: "resetMidBody" } },
+      { probability: 0.05, action: { type: "internalError" } },
+    ]);
+    const bodies = new Map<string, Buffer>();
+    for (let i = 0; i < 20; i++) bodies.set(`obj-${i}.bin`, randomBytes(64 * 1024 + i));
+    for (const [key, body] of bodies) await store.put(key, body);
+    for (const [key, body] of bodies) expect(Buffer.from(await store.getBytes(key)).equals(body)).toBe(true);
+    const listed: string[] = [];
+    for await (const entry of store.list()) if (entry.kind === "object") listed.push(entry.key);
+    expect(listed.sort()).toEqual([...bodies.keys()].sort());
+    const faulted = proxy.requests.filter((r) => r.fault !== undefined).length;
+    // The run really went through faults, not around them.
+    expect(faulted / proxy.requests.length).toBeGreaterThan(0.15);
+    await store.close();
+  });
+
+  test("a permanent 403 fails fast with accessDenied: one request, no retry storm", async () => {
+    const store = storeThroughProxy();
+    proxy.setFaults([{ action: { type: "forbidden" } }]);
+    const before = proxy.requests.length;
+    await expect(store.put("denied.txt", "x")).rejects.toMatchObject({ code: "accessDenied" });
+    await expect(store.getBytes("denied.txt")).rejects.toMatchObject({ code: "accessDenied" });
+    expect(proxy.requests.length - before).toBe(2);
+    proxy.setFaults([]);
+    await store.close();
+  });
+
+  test("a multipart upload that keeps failing leaves no object and no pending upload", async () => {
+    const store = storeThroughProxy(2);
+    proxy.setFaults([{ match: { method: "PUT", path: /partNumber=3/ }, action: { type: "internalError" } }]);
+    const body = randomBytes(18 * 1024 * 1024);
+    await expect(
+      store.put("multi.bin", body, { partSizeBytes: 5 * 1024 * 1024, multipartThresholdBytes: 5 * 1024 * 1024 }),
+    ).rejects.toThrow();
+    proxy.setFaults([]);
+    expect(await store.head("multi.bin")).toBeUndefined();
+    const { ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
+    const { client } = await createTestBucket(server, "unused");
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucketUrl.slice(5, -1) }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+    await store.close();
+  });
+});
