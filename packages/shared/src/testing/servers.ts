@@ -14,7 +14,8 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-const TEST_CREDENTIALS = { accessKeyId: "s3kit-test", secretAccessKey: "s3kit-test-secret" };
+// Letters and digits only: DynamoDB Local rejects access key ids with other characters.
+const TEST_CREDENTIALS = { accessKeyId: "s3kittest", secretAccessKey: "s3kittestsecret" };
 const TEST_REGION = "us-east-1";
 
 /** A free TCP port on 127.0.0.1. */
@@ -125,8 +126,8 @@ export async function startS3Server(): Promise<TestServer> {
   const env = fromEnv("S3KIT_TEST_S3_ENDPOINT");
   if (env) return env;
   const container = await tryContainer("minio/minio:latest", 9000, ["server", "/data"], {
-    MINIO_ROOT_USER: "s3kit-test",
-    MINIO_ROOT_PASSWORD: "s3kit-test-secret",
+    MINIO_ROOT_USER: "s3kittest",
+    MINIO_ROOT_PASSWORD: "s3kittestsecret",
   });
   if (container) return container;
   const port = await freePort();
