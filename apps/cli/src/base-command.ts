@@ -141,6 +141,34 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
   }
 
+  /**
+   * Iterate `source` but stop at once when `this.signal` aborts (rejecting with its reason), even while a
+   * page request is still in flight. Use it for read-only listings; close the store/client afterwards so an
+   * abandoned request does not keep the process alive.
+   */
+  protected async *abortable<E>(source: AsyncIterable<E>): AsyncGenerator<E> {
+    const signal = this.signal;
+    const iterator = source[Symbol.asyncIterator]();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => {}); // handled by the race below; never an unhandled rejection
+    try {
+      for (;;) {
+        const next = await Promise.race([iterator.next(), aborted]);
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+      if (!signal.aborted) await iterator.return?.();
+      else void Promise.resolve(iterator.return?.()).catch(() => {});
+    }
+  }
+
   /** `{ endpoint, region, profile }` from the global flags (keys without a value left out). */
   clientOptions(): CliClientOptions {
     const { "endpoint-url": endpoint, region, profile } = this.flags;
