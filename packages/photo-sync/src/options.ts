@@ -1,0 +1,169 @@
+import type { Logger, ObjectStore, ProgressCallback } from "@toolkit/shared";
+import { z } from "zod";
+import { PhotoSyncError } from "./errors.ts";
+
+/** How a local file is compared with the object already at its key. */
+export type CompareMode = "size-mtime" | "size" | "checksum";
+
+/** Connection options, used when the destination is `s3://` (ignored for `file://`). */
+export interface ConnectionOptions {
+  /** An object store to use instead of opening one for `destination` (it is not closed for you). */
+  store?: ObjectStore;
+  /** S3 endpoint URL (MinIO, LocalStack, a test server). @default `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` */
+  endpoint?: string;
+  /** AWS region. @default from the environment or profile */
+  region?: string;
+  /** Named profile from `~/.aws/config`. @default `AWS_PROFILE` or `default` */
+  profile?: string;
+  /** Static credentials. @default the SDK's default provider chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Where diagnostics go. @default silent */
+  logger?: Logger;
+}
+
+/** Options of {@link planSync}. */
+export interface PlanSyncOptions extends ConnectionOptions {
+  /** The local directory to back up. */
+  source: string;
+  /** Where to: `s3://bucket/prefix`, `file:///abs/dir`, or a plain local path. The prefix is a folder. */
+  destination: string;
+  /** Globs of relative paths to leave out, added to the default excludes (see README for the rules). @default [] */
+  exclude?: string[];
+  /** Globs of relative paths to take part; when given, every other file is left out. @default [] (all) */
+  include?: string[];
+  /** Apply the Lightroom-friendly default excludes (`*.lrdata/**`, `*.lrcat-wal`, …). @default true */
+  defaultExcludes?: boolean;
+  /** How to tell a changed file. @default "size-mtime" */
+  compare?: CompareMode;
+  /** Delete objects under the prefix that have no local file (never excluded paths). @default false */
+  deleteOrphans?: boolean;
+  /** Refuse to apply a plan that deletes more objects than this. @default 1000 */
+  maxDelete?: number;
+  /** Follow symbolic links to files and folders. @default false (links are counted and skipped) */
+  followSymlinks?: boolean;
+  /**
+   * The local state file (what was uploaded from which size and mtime; cached hashes) that makes a
+   * no-change re-run cheap; `false` for none. @default a file under `$XDG_CACHE_HOME/s3kit/photo-sync/`
+   */
+  statePath?: string | false;
+  /** Files larger than this go up as a multipart upload. @default 16 MiB */
+  multipartThresholdBytes?: number;
+  /** Bytes per multipart part (raised for very large files to stay within 10,000 parts). @default 8 MiB */
+  partSizeBytes?: number;
+  /** Files hashed at once in `checksum` mode. @default 4 */
+  hashConcurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link applyPlan}. */
+export interface ApplyPlanOptions extends ConnectionOptions {
+  /** Files uploaded at once. Memory is at most about `concurrency × 16 MiB`. @default 16 */
+  concurrency?: number;
+  /** S3 storage class of new objects, e.g. `STANDARD_IA`, `GLACIER_IR`. Ignored by `file://`. @default the bucket's default */
+  storageClass?: string;
+  /** Parts of one large file uploaded at once. @default 2 */
+  partConcurrency?: number;
+  /** Attempts per file or delete batch (full-jitter backoff), on top of the SDK's own request retries. @default 5 */
+  attempts?: number;
+  /** Bytes and files done so far; called often, must be cheap. */
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link syncDirectory}: plan and apply in one call. */
+export interface SyncDirectoryOptions extends PlanSyncOptions, Omit<ApplyPlanOptions, keyof ConnectionOptions> {
+  /** Only plan: change nothing, return the plan with the summary. @default false */
+  dryRun?: boolean;
+}
+
+const MiB = 1024 * 1024;
+const MIN_PART = 5 * MiB;
+
+const fn = <T>() => z.custom<T>((v) => typeof v === "function", { message: "expected a function" });
+const connection = {
+  store: z
+    .custom<ObjectStore>((v) => typeof v === "object" && v !== null && "list" in v && "put" in v, {
+      message: "expected an ObjectStore",
+    })
+    .optional(),
+  endpoint: z.string().optional(),
+  region: z.string().optional(),
+  profile: z.string().optional(),
+  credentials: z
+    .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional() })
+    .optional(),
+  logger: z
+    .custom<Logger>((v) => typeof v === "object" && v !== null && "warn" in v, { message: "expected a Logger" })
+    .optional(),
+};
+const signal = z
+  .custom<AbortSignal>((v) => v instanceof AbortSignal, { message: "expected an AbortSignal" })
+  .optional();
+const glob = z.string().min(1, "a glob cannot be empty");
+
+export const planOptionsSchema = z.strictObject({
+  ...connection,
+  source: z.string().min(1, "give the local directory to back up"),
+  destination: z.string().min(1, "give s3://bucket/prefix or file:///dir"),
+  exclude: z.array(glob).default([]),
+  include: z.array(glob).default([]),
+  defaultExcludes: z.boolean().default(true),
+  compare: z.enum(["size-mtime", "size", "checksum"]).default("size-mtime"),
+  deleteOrphans: z.boolean().default(false),
+  maxDelete: z.number().int().min(0).default(1000),
+  followSymlinks: z.boolean().default(false),
+  statePath: z.union([z.string().min(1), z.literal(false)]).optional(),
+  multipartThresholdBytes: z
+    .number()
+    .int()
+    .min(MIN_PART, "must be at least 5 MiB (S3's smallest part)")
+    .default(16 * MiB),
+  partSizeBytes: z
+    .number()
+    .int()
+    .min(MIN_PART, "must be at least 5 MiB (S3's smallest part)")
+    .max(5 * 1024 * MiB)
+    .default(8 * MiB),
+  hashConcurrency: z.number().int().min(1).max(64).default(4),
+  signal,
+});
+
+export const applyOptionsSchema = z.strictObject({
+  ...connection,
+  concurrency: z.number().int().min(1).max(256).default(16),
+  storageClass: z
+    .string()
+    .regex(/^[A-Z_]+$/, "a storage class looks like STANDARD or STANDARD_IA")
+    .optional(),
+  partConcurrency: z.number().int().min(1).max(16).default(2),
+  attempts: z.number().int().min(1).max(20).default(5),
+  onProgress: fn<ProgressCallback>().optional(),
+  signal,
+});
+
+export type ResolvedPlanOptions = z.output<typeof planOptionsSchema>;
+export type ResolvedApplyOptions = z.output<typeof applyOptionsSchema>;
+
+/** Parse options at the public boundary; one-line error naming the option, the value and what to do. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const name = issue.path.map(String).join(".") || "options";
+  const top = issue.path[0];
+  const raw = top === undefined ? input : (input as Record<string, unknown>)[String(top)];
+  const shown =
+    name.startsWith("credentials") || name === "store" || name === "logger"
+      ? "<hidden>"
+      : typeof raw === "function"
+        ? "a function"
+        : JSON.stringify(raw);
+  const message =
+    issue.code === "unrecognized_keys"
+      ? `unknown option(s) ${issue.keys.map((k) => `\`${k}\``).join(", ")}`
+      : issue.message;
+  throw new PhotoSyncError(
+    "photoSync.invalidOptions",
+    `${where}: invalid \`${name}\`${issue.code === "unrecognized_keys" ? "" : ` (${shown})`}: ${message}.`,
+  );
+}

@@ -1,0 +1,152 @@
+import type { Dirent, Stats } from "node:fs";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { validateKey } from "@toolkit/shared";
+import type { PathFilter } from "./filter.ts";
+
+/** A local file found by the scan. */
+export interface LocalFile {
+  /** The object key relative to the destination prefix: POSIX path, NFC-normalised. */
+  key: string;
+  /** Path relative to the source directory, as on disk (may be NFD on macOS). */
+  relativePath: string;
+  size: number;
+  /** Modification time, ms since the epoch (with the file system's precision). */
+  mtimeMs: number;
+}
+
+/** A path the scan could not read, or could not turn into a key. */
+export interface ScanError {
+  /** Path relative to the source directory. */
+  path: string;
+  /** `EACCES`, `ENOENT`, `EIO`, `keyCollision`, `invalidKey`, … */
+  code: string;
+  message: string;
+}
+
+export interface ScanResult {
+  files: LocalFile[];
+  errors: ScanError[];
+  /** Files left out by the excludes/includes (pruned folders count as one each). */
+  excluded: number;
+  /** Symbolic links skipped (not followed). */
+  symlinks: number;
+}
+
+export interface ScanOptions {
+  filter: PathFilter;
+  followSymlinks: boolean;
+  /** Absolute directories never to enter (a `file://` destination inside the source). */
+  skipDirectories?: ReadonlySet<string>;
+  signal?: AbortSignal;
+}
+
+const STAT_BATCH = 64;
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? "unknown";
+}
+
+/**
+ * Walk a directory tree. Excluded folders are pruned (never read). Symbolic links are skipped unless
+ * `followSymlinks`, and then folder cycles are detected by real path. Errors below the root are collected,
+ * not thrown; an unreadable root throws.
+ */
+export async function scanDirectory(root: string, options: ScanOptions): Promise<ScanResult> {
+  const { filter, followSymlinks, signal } = options;
+  const result: ScanResult = { files: [], errors: [], excluded: 0, symlinks: 0 };
+  const byKey = new Map<string, string>();
+  const visited = new Set<string>();
+  if (followSymlinks) visited.add(await realpath(root));
+
+  const addError = (path: string, code: string, message: string) => result.errors.push({ path, code, message });
+
+  async function walk(dir: string, rel: string): Promise<void> {
+    signal?.throwIfAborted();
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (rel === "") throw error;
+      addError(rel, errorCode(error), `cannot read folder: ${(error as Error).message}`);
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const subdirs: { abs: string; rel: string }[] = [];
+    for (let i = 0; i < entries.length; i += STAT_BATCH) {
+      const batch = entries.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(
+        batch.map(async (entry): Promise<Stats | Error | undefined> => {
+          const abs = join(dir, entry.name);
+          const relPath = rel === "" ? entry.name : `${rel}/${entry.name}`;
+          const key = relPath.normalize("NFC");
+          if (entry.isDirectory()) {
+            return filter.isDirectoryExcluded(key) ? undefined : lstat(abs).catch((e: Error) => e);
+          }
+          if (entry.isSymbolicLink()) {
+            if (!followSymlinks) return undefined;
+            return stat(abs).catch((e: Error) => e);
+          }
+          if (!entry.isFile()) return undefined;
+          if (!filter.accepts(key)) return undefined;
+          return lstat(abs).catch((e: Error) => e);
+        }),
+      );
+      for (let j = 0; j < batch.length; j++) {
+        const entry = batch[j]!;
+        const s = stats[j];
+        const abs = join(dir, entry.name);
+        const relPath = rel === "" ? entry.name : `${rel}/${entry.name}`;
+        const key = relPath.normalize("NFC");
+        if (entry.isSymbolicLink() && !followSymlinks) {
+          result.symlinks++;
+          continue;
+        }
+        if (s === undefined) {
+          if (entry.isDirectory() || entry.isFile() || entry.isSymbolicLink()) result.excluded++;
+          continue;
+        }
+        if (s instanceof Error) {
+          addError(relPath, errorCode(s), `cannot read: ${s.message}`);
+          continue;
+        }
+        if (s.isDirectory()) {
+          if (entry.isSymbolicLink() && filter.isDirectoryExcluded(key)) {
+            result.excluded++;
+            continue;
+          }
+          if (options.skipDirectories?.has(abs)) continue;
+          if (followSymlinks) {
+            const real = await realpath(abs).catch(() => abs);
+            if (visited.has(real)) continue; // a link back up the tree: already walked
+            visited.add(real);
+          }
+          subdirs.push({ abs, rel: relPath });
+          continue;
+        }
+        if (!s.isFile()) continue;
+        if (entry.isSymbolicLink() && !filter.accepts(key)) {
+          result.excluded++;
+          continue;
+        }
+        try {
+          validateKey(key);
+        } catch (error) {
+          addError(relPath, "invalidKey", (error as Error).message);
+          continue;
+        }
+        const other = byKey.get(key);
+        if (other !== undefined) {
+          addError(relPath, "keyCollision", `\`${relPath}\` and \`${other}\` have the same NFC-normalised name`);
+          continue;
+        }
+        byKey.set(key, relPath);
+        result.files.push({ key, relativePath: relPath, size: s.size, mtimeMs: s.mtimeMs });
+      }
+    }
+    for (const sub of subdirs) await walk(sub.abs, sub.rel);
+  }
+
+  await walk(root, "");
+  return result;
+}
