@@ -5,9 +5,9 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
-  paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -322,15 +322,21 @@ export function createS3ObjectStore(
     async *list(opts: ListOptions = {}): AsyncIterable<ListEntry> {
       const listPrefix = prefix + (opts.prefix ?? "");
       try {
-        for await (const page of paginateListObjectsV2(
-          { client, pageSize: 1000 },
-          {
-            Bucket: bucket,
-            Prefix: listPrefix,
-            ...(opts.delimiter ? { Delimiter: opts.delimiter } : {}),
-            ...(opts.startAfter ? { StartAfter: prefix + opts.startAfter } : {}),
-          },
-        )) {
+        // A hand-written paginator (not paginateListObjectsV2) so each page request takes the abort signal.
+        let token: string | undefined;
+        do {
+          const page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: listPrefix,
+              MaxKeys: 1000,
+              ...(opts.delimiter ? { Delimiter: opts.delimiter } : {}),
+              ...(opts.startAfter ? { StartAfter: prefix + opts.startAfter } : {}),
+              ...(token ? { ContinuationToken: token } : {}),
+            }),
+            sendOptions(opts.signal),
+          );
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
           opts.signal?.throwIfAborted();
           // Objects and common prefixes arrive in separate arrays; merge them in key order.
           const entries: ListEntry[] = [];
@@ -354,7 +360,7 @@ export function createS3ObjectStore(
             return ka < kb ? -1 : ka > kb ? 1 : 0;
           });
           yield* entries;
-        }
+        } while (token);
       } catch (error) {
         fail("List", undefined, error, opts.signal);
       }
