@@ -99,11 +99,10 @@ function errorLine(error: unknown): string {
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
   static override summary = "Check the set-up: region, endpoint, credentials, reachability, delta engines";
-  static override description =
-    `Shows which profile, region, endpoints and credentials resolve, and from where (flags, environment,
-config files, defaults); whether the S3 endpoint answers (a ListBuckets with a ${PROBE_TIMEOUT_MS / 1000} s timeout); the Node
-version; and which delta engines delta-store can use. Secrets are never printed: only the credential
-provider and the last four characters of the access key id. Exits 1 when a check fails.`;
+  static override description = [
+    `Shows which profile, region, endpoints and credentials resolve, and from where (flags, environment, config files, defaults); whether the S3 endpoint answers (an HTTP HEAD, then a ListBuckets, each with a ${PROBE_TIMEOUT_MS / 1000} s timeout); the Node version; and which delta engines delta-store can use (the xdelta3 binary, the xdelta3-wasm package, zstd in node:zlib).`,
+    "Secrets are never printed: only the credential provider and the last four characters of the access key id. Exits 1 when a check fails.",
+  ].join("\n\n");
   static override examples = [
     "<%= config.bin %> doctor",
     "<%= config.bin %> doctor --endpoint-url http://127.0.0.1:9000 --json",

@@ -50,11 +50,11 @@ function formatDate(date: Date): string {
 
 export default class Ls extends BaseCommand<typeof Ls> {
   static override summary = "List objects and prefixes at an s3:// or file:// location (or the buckets)";
-  static override description =
-    `Lists what is directly under the location, folder by folder (delimiter "/"): objects with their
-size and date, and sub-prefixes as PRE lines. --recursive lists every object below instead. The location
-is always a folder: s3://bucket/photos lists the keys under photos/. Without a location, lists the buckets
-of the endpoint. Human output streams; --json collects the whole listing first.`;
+  static override description = [
+    'Lists what is directly under the location, one folder level at a time (delimiter "/"): objects with their size and date, and sub-prefixes as PRE lines. --recursive lists every object below instead.',
+    "The location is always a folder: s3://bucket/photos lists the keys under photos/. Without a location, lists the buckets of the endpoint.",
+    "Human output streams as pages arrive; --json collects the whole listing and prints one object { location, recursive, entries, objects, prefixes, totalBytes }.",
+  ].join("\n\n");
   static override examples = [
     "<%= config.bin %> ls s3://my-bucket/photos/",
     "<%= config.bin %> ls s3://my-bucket/photos --recursive --json",
