@@ -1,0 +1,357 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { openObjectStore } from "@toolkit/shared";
+import {
+  createTestBucket,
+  type FaultProxy,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { applyPlan, isPhotoSyncError, planSync, syncDirectory } from "./index.ts";
+
+let server: TestServer;
+let proxy: FaultProxy;
+let work: string;
+
+beforeAll(async () => {
+  server = await startS3Server();
+  proxy = await startFaultProxy({ target: server.endpoint, seed: 11 });
+  work = await mkdtemp(join(tmpdir(), "photo-sync-it-"));
+});
+afterAll(async () => {
+  await proxy.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const NFD_NAME = "Cafe\u0301 Mu\u0308nchen.jpg"; // "Café München.jpg" as macOS writes it
+const NFC_NAME = NFD_NAME.normalize("NFC");
+
+/** A small Lightroom-like library; returns the expected key → bytes of what must be backed up. */
+async function makeLibrary(tag: string): Promise<{ dir: string; expected: Map<string, Buffer> }> {
+  const dir = await mkdtemp(join(work, `${tag}-`));
+  const expected = new Map<string, Buffer>();
+  const put = async (rel: string, body: Buffer, backedUp = true) => {
+    const path = join(dir, ...rel.split("/"));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, body);
+    if (backedUp) expected.set(rel.normalize("NFC"), body);
+  };
+  await put("Catalog.lrcat", randomBytes(3000));
+  await put("Catalog.lrcat-wal", randomBytes(100), false);
+  await put("Catalog Previews.lrdata/a/b/preview.lrprev", randomBytes(500), false);
+  await put("2024/2024-06-01 Summer trip/IMG 0001.CR2", randomBytes(4096));
+  await put("2024/2024-06-01 Summer trip/IMG 0001.xmp", Buffer.from("<x:xmpmeta/>"));
+  await put(`2024/Travel/${NFD_NAME}`, randomBytes(2048));
+  await put("2025/deep/er/still deeper/photo (1).jpg", randomBytes(1024));
+  await put(".DS_Store", randomBytes(10), false);
+  await put("empty.txt", Buffer.alloc(0));
+  return { dir, expected };
+}
+
+async function bucket(tag: string) {
+  return createTestBucket(server, tag);
+}
+
+async function readBack(url: string, endpoint = server.endpoint): Promise<Map<string, Buffer>> {
+  const store = openObjectStore(url, testClientOptions(server, endpoint));
+  const out = new Map<string, Buffer>();
+  for await (const entry of store.list()) {
+    if (entry.kind === "object") out.set(entry.key, Buffer.from(await store.getBytes(entry.key)));
+  }
+  await store.close();
+  return out;
+}
+
+function expectSame(actual: Map<string, Buffer>, expected: Map<string, Buffer>) {
+  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+  for (const [key, body] of expected) expect(actual.get(key)?.equals(body), key).toBe(true);
+}
+
+describe("photo-sync against the S3 server", () => {
+  test("uploads nested folders, spaces and NFD names under NFC keys; excludes Lightroom caches; bytes read back identical", async () => {
+    const { dir, expected } = await makeLibrary("tree");
+    const { url } = await bucket("ps-tree");
+    const statePath = join(work, "tree.state");
+    const summary = await syncDirectory({
+      source: dir,
+      destination: `${url}Lightroom`,
+      statePath,
+      ...testClientOptions(server),
+    });
+    expect(summary.failed).toBe(0);
+    expect(summary.uploaded).toBe(expected.size);
+    expect(summary.scanned).toBe(expected.size);
+    const stored = await readBack(`${url}Lightroom/`);
+    expectSame(stored, expected);
+    expect(stored.has(`2024/Travel/${NFC_NAME}`)).toBe(true);
+    expect(stored.has(`2024/Travel/${NFD_NAME}`)).toBe(false);
+    const store = openObjectStore(`${url}Lightroom/`, testClientOptions(server));
+    const info = await store.head("2025/deep/er/still deeper/photo (1).jpg");
+    expect(info?.contentType).toBe("image/jpeg");
+    expect(Number(info?.metadata.mtime)).toBeGreaterThan(1_000_000_000);
+    await store.close();
+  });
+
+  test("a no-change re-run uploads nothing and makes only listing requests", async () => {
+    const { dir, expected } = await makeLibrary("rerun");
+    const { url } = await bucket("ps-rerun");
+    const statePath = join(work, "rerun.state");
+    const options = {
+      source: dir,
+      destination: `${url}backup`,
+      statePath,
+      ...testClientOptions(server, proxy.endpoint),
+    };
+    proxy.setFaults([]);
+    await syncDirectory(options);
+    const before = proxy.requests.length;
+    const again = await syncDirectory(options);
+    const made = proxy.requests.slice(before);
+    expect(again.uploaded).toBe(0);
+    expect(again.skipped).toBe(expected.size);
+    expect(made.length).toBeGreaterThan(0);
+    for (const request of made) {
+      expect(request.method).toBe("GET");
+      expect(request.path).toContain("list-type=2");
+    }
+  });
+
+  test("a same-size edit is uploaded in size-mtime mode, with and without the state file", async () => {
+    const { dir } = await makeLibrary("edit");
+    const { url } = await bucket("ps-edit");
+    const file = join(dir, "2025/deep/er/still deeper/photo (1).jpg");
+    for (const statePath of [join(work, "edit.state"), false as const]) {
+      const options = { source: dir, destination: url, statePath, ...testClientOptions(server) };
+      await syncDirectory(options);
+      const edited = randomBytes(1024);
+      await writeFile(file, edited);
+      const later = new Date(Date.now() + 120_000);
+      await utimes(file, later, later);
+      const summary = await syncDirectory(options);
+      expect(summary.uploaded).toBe(1);
+      const stored = await readBack(url);
+      expect(stored.get("2025/deep/er/still deeper/photo (1).jpg")?.equals(edited)).toBe(true);
+    }
+  });
+
+  test("checksum mode finds a same-size edit whose mtime was put back; size-mtime trusts the mtime", async () => {
+    const { dir } = await makeLibrary("checksum");
+    const { url } = await bucket("ps-checksum");
+    const statePath = join(work, "checksum.state");
+    const options = { source: dir, destination: url, statePath, ...testClientOptions(server) };
+    await syncDirectory(options);
+    const file = join(dir, "Catalog.lrcat");
+    const original = new Date("2024-01-02T03:04:05Z");
+    await utimes(file, original, original);
+    await syncDirectory(options); // records the new mtime
+    const edited = randomBytes(3000);
+    await writeFile(file, edited);
+    await utimes(file, original, original);
+    const sizeMtime = await planSync(options);
+    expect(sizeMtime.uploads).toHaveLength(0);
+    const summary = await syncDirectory({ ...options, compare: "checksum" });
+    expect(summary.uploaded).toBe(1);
+    expect((await readBack(url)).get("Catalog.lrcat")?.equals(edited)).toBe(true);
+    const again = await planSync({ ...options, compare: "checksum" });
+    expect(again.uploads).toHaveLength(0);
+  });
+
+  test("--dry-run changes nothing and returns the plan", async () => {
+    const { dir, expected } = await makeLibrary("dry");
+    const { url, client, bucket: name } = await bucket("ps-dry");
+    await client.send(new PutObjectCommand({ Bucket: name, Key: "p/orphan.jpg", Body: "old" }));
+    const result = await syncDirectory({
+      source: dir,
+      destination: `${url}p`,
+      dryRun: true,
+      deleteOrphans: true,
+      statePath: false,
+      ...testClientOptions(server),
+    });
+    expect(result.dryRun).toBe(true);
+    expect(result.plan?.uploads.map((u) => u.key).sort()).toEqual([...expected.keys()].sort());
+    expect(result.plan?.deletes.map((d) => d.key)).toEqual(["orphan.jpg"]);
+    expect(result.uploaded).toBe(0);
+    const stored = await readBack(url);
+    expect([...stored.keys()]).toEqual(["p/orphan.jpg"]);
+  });
+
+  test("deleteOrphans deletes only orphans under the prefix: a sibling prefix and excluded files stay", async () => {
+    const { dir, expected } = await makeLibrary("delete");
+    const { url, client, bucket: name } = await bucket("ps-delete");
+    const seed = async (key: string) => client.send(new PutObjectCommand({ Bucket: name, Key: key, Body: key }));
+    await seed("Lightroom Backups/2023/keep.lrcat");
+    await seed("LightroomX.jpg");
+    await seed("Lightroom/gone.jpg");
+    await seed("Lightroom/2024/gone too.jpg");
+    await seed("Lightroom/Catalog Previews.lrdata/root-pixels.db");
+    await seed("Lightroom/Catalog.lrcat-wal");
+    await seed("Lightroom/notes.tmp");
+    const summary = await syncDirectory({
+      source: dir,
+      destination: `${url}Lightroom`,
+      exclude: ["*.tmp"],
+      deleteOrphans: true,
+      statePath: false,
+      ...testClientOptions(server),
+    });
+    expect(summary.deleted).toBe(2);
+    const stored = await readBack(url);
+    const keys = [...stored.keys()];
+    expect(keys).toContain("Lightroom Backups/2023/keep.lrcat");
+    expect(keys).toContain("LightroomX.jpg");
+    expect(keys).toContain("Lightroom/Catalog Previews.lrdata/root-pixels.db");
+    expect(keys).toContain("Lightroom/Catalog.lrcat-wal");
+    expect(keys).toContain("Lightroom/notes.tmp");
+    expect(keys).not.toContain("Lightroom/gone.jpg");
+    expect(keys).not.toContain("Lightroom/2024/gone too.jpg");
+    for (const key of expected.keys()) expect(keys).toContain(`Lightroom/${key}`);
+  });
+
+  test("scan errors block deletion; the rest is still uploaded and the run reports the failures", async () => {
+    const { dir } = await makeLibrary("scanerr");
+    // Two names that normalise to the same key (possible on Linux), and a dangling link when following links.
+    await writeFile(join(dir, "2024/Travel", NFC_NAME), randomBytes(10));
+    await symlink(join(dir, "missing-target"), join(dir, "dangling"));
+    const { url, client, bucket: name } = await bucket("ps-scanerr");
+    await client.send(new PutObjectCommand({ Bucket: name, Key: "orphan.jpg", Body: "x" }));
+    const summary = await syncDirectory({
+      source: dir,
+      destination: url,
+      deleteOrphans: true,
+      followSymlinks: true,
+      statePath: false,
+      ...testClientOptions(server),
+    });
+    expect(summary.failed).toBeGreaterThanOrEqual(2);
+    expect(summary.failures.map((f) => f.code)).toEqual(expect.arrayContaining(["keyCollision", "ENOENT"]));
+    expect(summary.deleted).toBe(0);
+    expect(summary.deleteBlocked).toMatch(/scan could not read/);
+    expect(summary.uploaded).toBeGreaterThan(0);
+    expect((await readBack(url)).has("orphan.jpg")).toBe(true);
+  });
+
+  test("more orphans than maxDelete stops the run before anything changes", async () => {
+    const { dir } = await makeLibrary("maxdel");
+    const { url, client, bucket: name } = await bucket("ps-maxdel");
+    for (let i = 0; i < 4; i++)
+      await client.send(new PutObjectCommand({ Bucket: name, Key: `old-${i}.jpg`, Body: "x" }));
+    const error = await syncDirectory({
+      source: dir,
+      destination: url,
+      deleteOrphans: true,
+      maxDelete: 3,
+      statePath: false,
+      ...testClientOptions(server),
+    }).catch((e: unknown) => e);
+    expect(isPhotoSyncError(error, "photoSync.tooManyDeletes")).toBe(true);
+    expect((error as Error).message).toMatch(/4 objects.*maxDelete 3/);
+    expect((await readBack(url)).size).toBe(4);
+  });
+
+  test("503s and connection resets are retried and the final state is complete (multipart included)", async () => {
+    const { dir, expected } = await makeLibrary("faults");
+    const big = randomBytes(11 * 1024 * 1024 + 123);
+    await writeFile(join(dir, "big.dng"), big);
+    expected.set("big.dng", big);
+    const { url } = await bucket("ps-faults");
+    proxy.setFaults([
+      { match: { method: "PUT" }, probability: 0.3, action: { type: "slowDown" } },
+      { match: { method: "PUT" }, probability: 0.15, action: { type: "reset" } },
+      { match: { method: "POST" }, probability: 0.2, action: { type: "internalError" } },
+      { match: { method: "GET" }, times: 1, action: { type: "slowDown" } },
+    ]);
+    const before = proxy.requests.length;
+    try {
+      const summary = await syncDirectory({
+        source: dir,
+        destination: url,
+        statePath: false,
+        multipartThresholdBytes: 5 * 1024 * 1024,
+        partSizeBytes: 5 * 1024 * 1024,
+        attempts: 8,
+        ...testClientOptions(server, proxy.endpoint),
+      });
+      expect(summary.failed).toBe(0);
+    } finally {
+      proxy.setFaults([]);
+    }
+    expect(proxy.requests.slice(before).some((r) => r.fault !== undefined)).toBe(true);
+    expectSame(await readBack(url), expected);
+  });
+
+  test("a run interrupted midway rejects with the summary so far, leaves no multipart upload, and a re-run converges", async () => {
+    const { dir, expected } = await makeLibrary("abort");
+    for (let i = 0; i < 30; i++) {
+      const body = randomBytes(2000 + i);
+      await writeFile(join(dir, `burst-${String(i).padStart(2, "0")}.jpg`), body);
+      expected.set(`burst-${String(i).padStart(2, "0")}.jpg`, body);
+    }
+    const big = randomBytes(12 * 1024 * 1024);
+    await writeFile(join(dir, "aaa-big.tif"), big);
+    expected.set("aaa-big.tif", big);
+    const { url, client, bucket: name } = await bucket("ps-abort");
+    const statePath = join(work, "abort.state");
+    const options = {
+      source: dir,
+      destination: url,
+      statePath,
+      concurrency: 2,
+      multipartThresholdBytes: 5 * 1024 * 1024,
+      partSizeBytes: 5 * 1024 * 1024,
+      ...testClientOptions(server),
+    };
+    const controller = new AbortController();
+    const error = await syncDirectory({
+      ...options,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if ((p.completedItems ?? 0) >= 5) controller.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(isPhotoSyncError(error, "photoSync.aborted")).toBe(true);
+    const partial = (error as { summary?: { uploaded: number; aborted: boolean } }).summary;
+    expect(partial?.aborted).toBe(true);
+    expect(partial?.uploaded).toBeLessThan(expected.size);
+    const uploads = await listMultipart(client, name);
+    expect(uploads).toBe(0);
+    const summary = await syncDirectory(options);
+    expect(summary.failed).toBe(0);
+    expect(summary.uploaded + (partial?.uploaded ?? 0)).toBe(expected.size);
+    expectSame(await readBack(url), expected);
+    expect((await syncDirectory(options)).uploaded).toBe(0);
+  });
+
+  test("a plan can be serialised, read back and applied", async () => {
+    const { dir, expected } = await makeLibrary("json");
+    const { url } = await bucket("ps-json");
+    const connection = testClientOptions(server);
+    const plan = await planSync({ source: dir, destination: url, statePath: join(work, "json.state"), ...connection });
+    const copy = JSON.parse(JSON.stringify(plan));
+    const summary = await applyPlan(copy, { ...connection, concurrency: 4 });
+    expect(summary.uploaded).toBe(expected.size);
+    expectSame(await readBack(url), expected);
+  });
+
+  test("file:// destinations get the same behaviour", async () => {
+    const { dir, expected } = await makeLibrary("file");
+    const target = join(work, "file-backup");
+    const first = await syncDirectory({ source: dir, destination: `file://${target}`, statePath: false });
+    expect(first.uploaded).toBe(expected.size);
+    for (const [key, body] of expected)
+      expect((await readFile(join(target, ...key.split("/")))).equals(body)).toBe(true);
+    const second = await syncDirectory({ source: dir, destination: target, statePath: false });
+    expect(second.uploaded).toBe(0);
+  });
+});
+
+async function listMultipart(client: S3Client, bucketName: string): Promise<number> {
+  const out = await client.send(new ListMultipartUploadsCommand({ Bucket: bucketName }));
+  return out.Uploads?.length ?? 0;
+}
