@@ -1,0 +1,119 @@
+import { spawn } from "node:child_process";
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DeltaError } from "../errors.ts";
+import type { DecodeInput, DeltaEngine, EncodeInput, EncodeResult } from "./engine.ts";
+
+const MIB = 1024 * 1024;
+/** xdelta3's default source window (`-B`). */
+const DEFAULT_SOURCE_WINDOW_BYTES = 64 * MIB;
+/** Largest `-B` we pass: memory of one encode/decode is about this much (plus a few 8 MiB windows). */
+export const MAX_SOURCE_WINDOW_BYTES = 1024 * MIB;
+
+/** `-B` for a reference: the whole reference in one window (so every match is found), at least the default. */
+export function sourceWindowBytes(referenceSize: number): number {
+  let window = DEFAULT_SOURCE_WINDOW_BYTES;
+  while (window < referenceSize && window < MAX_SOURCE_WINDOW_BYTES) window *= 2;
+  return window;
+}
+
+interface Run {
+  code: number | null;
+  stderr: string;
+}
+
+function run(
+  binary: string,
+  args: string[],
+  io: { stdin?: Readable; stdout?: Writable; signal?: AbortSignal },
+): Promise<Run> {
+  return new Promise<Run>((resolve, reject) => {
+    const child = spawn(binary, args, {
+      stdio: [io.stdin ? "pipe" : "ignore", io.stdout ? "pipe" : "ignore", "pipe"],
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (text: string) => {
+      if (stderr.length < 4096) stderr += text;
+    });
+    const streams: Promise<void>[] = [];
+    // A decoder that stops early closes stdin: EPIPE there is reported through the exit code instead.
+    if (io.stdin) streams.push(pipeline(io.stdin, child.stdin!).catch(() => {}));
+    let outError: unknown;
+    if (io.stdout)
+      streams.push(
+        pipeline(child.stdout!, io.stdout).catch((error: unknown) => {
+          outError = error;
+        }),
+      );
+    child.on("error", (error) => {
+      io.stdin?.destroy();
+      reject(io.signal?.aborted ? io.signal.reason : error);
+    });
+    child.on("close", (code) => {
+      void Promise.all(streams).then(() => {
+        if (io.signal?.aborted) return reject(io.signal.reason);
+        if (outError && code === 0) return reject(outError);
+        resolve({ code, stderr: stderr.trim() });
+      });
+    });
+  });
+}
+
+/** The native `xdelta3` binary (Debian's 3.0.11 with LZMA secondary compression): streams any size. */
+export function createNativeXdelta3Engine(binary = "xdelta3"): DeltaEngine {
+  let availability: Promise<boolean> | undefined;
+  return {
+    name: "xdelta3",
+    available() {
+      availability ??= run(binary, ["-V"], {}).then(
+        (r) => r.code === 0,
+        () => false,
+      );
+      return availability;
+    },
+    canEncode: () => true,
+    cannotDecode: () => undefined,
+
+    async encode(input: EncodeInput): Promise<EncodeResult> {
+      // DeltaGlider runs `xdelta3 -e -9 -s reference.bin new out`; -B only widens the match window so that
+      // references larger than 64 MiB are searched whole (the output format is the same).
+      const window = sourceWindowBytes(input.referenceSize);
+      const args = ["-e", "-f", "-9", ...(window !== DEFAULT_SOURCE_WINDOW_BYTES ? ["-B", String(window)] : [])];
+      const result = await run(binary, [...args, "-s", input.referencePath, input.targetPath, input.outputPath], {
+        ...(input.signal ? { signal: input.signal } : {}),
+      });
+      if (result.code !== 0) {
+        throw new DeltaError(
+          "delta.engineFailed",
+          `xdelta3 failed to encode ${basename(input.targetPath)} (exit ${result.code}): ${result.stderr || "no message"}.`,
+        );
+      }
+      const size = (await stat(input.outputPath)).size;
+      return {
+        tooLarge: size > input.maxOutputBytes,
+        size,
+        deltaCmd: `xdelta3 ${args.join(" ")} -s reference.bin ${basename(input.targetPath)}`,
+      };
+    },
+
+    async decode(input: DecodeInput): Promise<void> {
+      const window = sourceWindowBytes(input.referenceSize);
+      const args = ["-d", "-c", "-B", String(window), "-s", input.referencePath];
+      const result = await run(binary, args, {
+        stdin: input.delta,
+        stdout: input.sink,
+        ...(input.signal ? { signal: input.signal } : {}),
+      });
+      if (result.code !== 0) {
+        throw new DeltaError(
+          "delta.integrity",
+          `xdelta3 could not decode the delta (exit ${result.code}): ${result.stderr || "no message"}; the delta or reference is corrupt.`,
+        );
+      }
+    },
+  };
+}

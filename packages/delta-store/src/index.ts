@@ -1,0 +1,28 @@
+export type {
+  DeletePrefixOptions,
+  DeletePrefixResult,
+  DeleteResult,
+  DeltaListEntry,
+  DeltaStore,
+  EngineStatus,
+  GetOptions,
+  GetResult,
+  ListedFile,
+  ListedFolder,
+  ListOptions,
+  PutOptions,
+  PutResult,
+  StatsResult,
+  VerifyResult,
+} from "./delta-store.ts";
+export { createDeltaStore, DELTA_SUFFIX, REFERENCE_NAME } from "./delta-store.ts";
+export type { DeltaErrorCode } from "./errors.ts";
+export { DeltaError, isDeltaError } from "./errors.ts";
+export type { EngineName } from "./metadata.ts";
+export { readMeta } from "./metadata.ts";
+export type { DeltaStoreOptions, EngineChoice } from "./options.ts";
+export { DEFAULT_DELTA_EXTENSIONS } from "./options.ts";
+export type { ReferenceCacheOptions } from "./reference-cache.ts";
+export { defaultCacheDir } from "./reference-cache.ts";
+export type { SyncFilter, SyncOptions, SyncResult } from "./sync.ts";
+export { isLocalPath } from "./sync.ts";

@@ -1,0 +1,337 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { copyFile, mkdir, mkdtemp, open, readdir, rename, rm, stat, utimes } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Transform, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type Logger, silentLogger } from "@toolkit/shared";
+import { DeltaError } from "./errors.ts";
+
+const MAGIC = Buffer.from("S3KDC1\0\0", "latin1");
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface ReferenceCacheOptions {
+  /** Directory of the cache. @default `$XDG_CACHE_HOME/s3kit/delta-references` or `~/.cache/s3kit/delta-references` */
+  dir?: string;
+  /** Size cap in bytes; least recently used references are evicted beyond it. `0` keeps nothing between operations. @default 2 GiB */
+  maxBytes?: number;
+  /**
+   * Name of the environment variable holding the AES-256-GCM key (64 hex characters or 32 bytes in base64).
+   * When the variable is set, cached references are encrypted at rest. @default "S3KIT_DELTA_CACHE_KEY"
+   */
+  encryptionKeyEnv?: string;
+}
+
+/** A reference ready for an engine: a plaintext file, valid until `release()`. */
+export interface AcquiredReference {
+  path: string;
+  size: number;
+  release(): Promise<void>;
+}
+
+export const DEFAULT_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024;
+
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "s3kit", "delta-references");
+}
+
+function parseKey(envName: string): Buffer | undefined {
+  const raw = process.env[envName];
+  if (raw === undefined || raw === "") return undefined;
+  const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, "hex") : Buffer.from(raw, "base64");
+  if (key.length !== 32) {
+    // Never echo the value: it is a secret.
+    throw new DeltaError(
+      "delta.invalidOptions",
+      `The cache key in \`${envName}\` must be 32 bytes (64 hex characters or base64); unset it to disable encryption.`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Content-addressed cache of references (`<dir>/ab/cd/<sha256>`), verified by SHA-256 on every use, with a
+ * size-capped LRU (file mtime = last use) and optional AES-256-GCM at rest. With encryption the plaintext
+ * exists only in a private temp file (mode 0600 in a 0700 directory) for the length of one operation.
+ */
+export class ReferenceCache {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly #key: Buffer | undefined;
+  readonly #logger: Logger;
+  readonly #pinned = new Map<string, number>();
+  #workDir: Promise<string> | undefined;
+
+  constructor(options: ReferenceCacheOptions = {}, logger: Logger = silentLogger) {
+    this.dir = options.dir ?? defaultCacheDir();
+    this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+    this.#key = parseKey(options.encryptionKeyEnv ?? "S3KIT_DELTA_CACHE_KEY");
+    this.#logger = logger;
+  }
+
+  get encrypted(): boolean {
+    return this.#key !== undefined;
+  }
+
+  /** Where the entry for a SHA-256 lives. */
+  entryPath(sha256: string): string {
+    return join(this.dir, sha256.slice(0, 2), sha256.slice(2, 4), this.#key ? `${sha256}.enc` : sha256);
+  }
+
+  /** A private directory for temp files (plaintext references, spooled deltas). */
+  workDir(): Promise<string> {
+    this.#workDir ??= (async () => {
+      const dir = await mkdtemp(join(tmpdir(), "s3kit-delta-"));
+      return dir;
+    })();
+    return this.#workDir;
+  }
+
+  async tempPath(suffix = ""): Promise<string> {
+    return join(await this.workDir(), `${randomUUID()}${suffix}`);
+  }
+
+  /**
+   * A verified plaintext copy of the reference with this SHA-256: from the cache when its entry hashes right,
+   * else fetched with `fetch(sink)` (and cached). A corrupt cache entry is deleted and fetched again.
+   * @throws DeltaError `delta.integrity` when the fetched bytes do not hash to `sha256`.
+   */
+  async acquire(
+    sha256: string,
+    fetch: (sink: Writable) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<AcquiredReference> {
+    this.#pin(sha256);
+    try {
+      const cached = await this.#fromCache(sha256, signal);
+      if (cached) return this.#handle(sha256, cached);
+      const fetched = await this.#fetch(sha256, fetch, signal);
+      return this.#handle(sha256, fetched);
+    } catch (error) {
+      this.#unpin(sha256);
+      throw error;
+    }
+  }
+
+  /** Add a local file known to hash to `sha256` (the reference this process just uploaded). */
+  async seed(sha256: string, path: string, signal?: AbortSignal): Promise<void> {
+    if (this.maxBytes === 0) return;
+    try {
+      const entry = this.entryPath(sha256);
+      await mkdir(dirname(entry), { recursive: true, mode: 0o700 });
+      const tmp = `${entry}.${randomUUID()}.tmp`;
+      if (this.#key) {
+        await this.#encryptTo(createReadStream(path), tmp, sha256, signal);
+      } else {
+        await copyFile(path, tmp);
+      }
+      await rename(tmp, entry);
+      await this.#evict();
+    } catch (error) {
+      this.#logger.warn("delta-store: could not seed the reference cache", { error: String(error) });
+    }
+  }
+
+  #handle(sha256: string, plain: { path: string; size: number; temporary: boolean }): AcquiredReference {
+    let released = false;
+    return {
+      path: plain.path,
+      size: plain.size,
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.#unpin(sha256);
+        if (plain.temporary) await rm(plain.path, { force: true });
+      },
+    };
+  }
+
+  #pin(sha: string): void {
+    this.#pinned.set(sha, (this.#pinned.get(sha) ?? 0) + 1);
+  }
+  #unpin(sha: string): void {
+    const n = (this.#pinned.get(sha) ?? 1) - 1;
+    if (n <= 0) this.#pinned.delete(sha);
+    else this.#pinned.set(sha, n);
+  }
+
+  async #fromCache(
+    sha256: string,
+    signal?: AbortSignal,
+  ): Promise<{ path: string; size: number; temporary: boolean } | undefined> {
+    if (this.maxBytes === 0) return undefined;
+    const entry = this.entryPath(sha256);
+    const info = await stat(entry).catch(() => undefined);
+    if (!info) return undefined;
+    try {
+      if (this.#key) {
+        const plain = await this.tempPath();
+        const size = await this.#decryptTo(entry, info.size, plain, sha256, signal);
+        if (size === undefined) {
+          await rm(plain, { force: true });
+          throw new Error("authentication or hash mismatch");
+        }
+        await touch(entry);
+        return { path: plain, size, temporary: true };
+      }
+      const hash = createHash("sha256");
+      for await (const chunk of createReadStream(entry, signal ? { signal } : {})) hash.update(chunk as Buffer);
+      if (hash.digest("hex") !== sha256) throw new Error("hash mismatch");
+      await touch(entry);
+      return { path: entry, size: info.size, temporary: false };
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      this.#logger.warn("delta-store: cached reference failed its check; fetching it again", {
+        sha256,
+        error: String(error),
+      });
+      await rm(entry, { force: true });
+      return undefined;
+    }
+  }
+
+  async #fetch(
+    sha256: string,
+    fetch: (sink: Writable) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<{ path: string; size: number; temporary: boolean }> {
+    const plain = await this.tempPath();
+    const hash = createHash("sha256");
+    let size = 0;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    const out = createWriteStream(plain, { mode: 0o600 });
+    try {
+      const done = pipeline(hasher, out, signal ? { signal } : {});
+      done.catch(() => {});
+      await fetch(hasher);
+      await done;
+    } catch (error) {
+      await rm(plain, { force: true });
+      throw error;
+    }
+    const actual = hash.digest("hex");
+    if (actual !== sha256) {
+      await rm(plain, { force: true });
+      throw new DeltaError(
+        "delta.integrity",
+        `The stored reference hashes to ${actual}, not ${sha256} as recorded; it is corrupt (restore it or re-upload the deltaspace).`,
+      );
+    }
+    if (this.maxBytes === 0 || size > this.maxBytes) return { path: plain, size, temporary: true };
+    if (this.#key) {
+      await this.seed(sha256, plain, signal);
+      return { path: plain, size, temporary: true };
+    }
+    const entry = this.entryPath(sha256);
+    await mkdir(dirname(entry), { recursive: true, mode: 0o700 });
+    await rename(plain, entry).catch(async () => {
+      await copyFile(plain, entry);
+      await rm(plain, { force: true });
+    });
+    await this.#evict();
+    return { path: entry, size, temporary: false };
+  }
+
+  async #encryptTo(source: NodeJS.ReadableStream, path: string, sha256: string, signal?: AbortSignal): Promise<void> {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#key!, iv);
+    cipher.setAAD(Buffer.from(sha256, "latin1"));
+    const out = createWriteStream(path, { mode: 0o600 });
+    out.write(Buffer.concat([MAGIC, iv]));
+    await pipeline(source, cipher, out, signal ? { signal } : {});
+    const handle = await open(path, "a");
+    try {
+      await handle.write(cipher.getAuthTag());
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Decrypt and hash; `undefined` when the tag or the hash does not match. */
+  async #decryptTo(
+    entry: string,
+    entrySize: number,
+    plain: string,
+    sha256: string,
+    signal?: AbortSignal,
+  ): Promise<number | undefined> {
+    if (entrySize < MAGIC.length + IV_BYTES + TAG_BYTES) return undefined;
+    const handle = await open(entry, "r");
+    const header = Buffer.alloc(MAGIC.length + IV_BYTES);
+    const tag = Buffer.alloc(TAG_BYTES);
+    try {
+      await handle.read(header, 0, header.length, 0);
+      await handle.read(tag, 0, TAG_BYTES, entrySize - TAG_BYTES);
+    } finally {
+      await handle.close();
+    }
+    if (!header.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+    const decipher = createDecipheriv("aes-256-gcm", this.#key!, header.subarray(MAGIC.length));
+    decipher.setAAD(Buffer.from(sha256, "latin1"));
+    decipher.setAuthTag(tag);
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      await pipeline(
+        createReadStream(entry, { start: header.length, end: entrySize - TAG_BYTES - 1 }),
+        decipher,
+        new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+          },
+        }),
+        createWriteStream(plain, { mode: 0o600 }),
+        signal ? { signal } : {},
+      );
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return undefined;
+    }
+    return hash.digest("hex") === sha256 ? size : undefined;
+  }
+
+  /** Remove least recently used entries until the cache fits `maxBytes` (entries in use are kept). */
+  async #evict(): Promise<void> {
+    const entries: { path: string; size: number; mtimeMs: number; sha: string }[] = [];
+    for (const a of await readdir(this.dir).catch(() => [] as string[])) {
+      for (const b of await readdir(join(this.dir, a)).catch(() => [] as string[])) {
+        for (const name of await readdir(join(this.dir, a, b)).catch(() => [] as string[])) {
+          if (name.endsWith(".tmp")) continue;
+          const path = join(this.dir, a, b, name);
+          const info = await stat(path).catch(() => undefined);
+          if (info?.isFile()) entries.push({ path, size: info.size, mtimeMs: info.mtimeMs, sha: name.slice(0, 64) });
+        }
+      }
+    }
+    let total = entries.reduce((sum, e) => sum + e.size, 0);
+    entries.sort((x, y) => x.mtimeMs - y.mtimeMs);
+    for (const e of entries) {
+      if (total <= this.maxBytes) break;
+      if (this.#pinned.has(e.sha)) continue;
+      await rm(e.path, { force: true });
+      total -= e.size;
+    }
+  }
+
+  /** Delete this instance's temp directory. */
+  async close(): Promise<void> {
+    if (this.#workDir) await rm(await this.#workDir, { recursive: true, force: true });
+    this.#workDir = undefined;
+  }
+}
+
+async function touch(path: string): Promise<void> {
+  const now = new Date();
+  await utimes(path, now, now).catch(() => {});
+}
