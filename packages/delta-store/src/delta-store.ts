@@ -833,6 +833,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       size: entry.size,
       storedSize: entry.size,
       lastModified: entry.lastModified,
+      etag: entry.etag,
     };
   }
 
