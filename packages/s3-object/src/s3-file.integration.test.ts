@@ -1,0 +1,339 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import { openObjectStore } from "@toolkit/shared";
+import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { isS3ObjectError, S3File } from "./index.ts";
+
+const MiB = 1024 * 1024;
+let server: Awaited<ReturnType<typeof startS3Server>>;
+
+beforeAll(async () => {
+  server = await startS3Server();
+});
+
+async function setup(tag: string) {
+  const { bucket, url, client } = await createTestBucket(server, tag);
+  const cacheDir = await mkdtemp(join(tmpdir(), "s3o-cache-"));
+  const store = openObjectStore(url, testClientOptions(server));
+  const file = (key: string, extra: Record<string, unknown> = {}, endpoint = server.endpoint) =>
+    new S3File(`s3://${bucket}/${key}`, { cacheDir, ...testClientOptions(server, endpoint), ...extra });
+  return { bucket, url, client, cacheDir, store, file };
+}
+
+const text = async (path: string) => readFile(path, "utf8");
+const remoteText = async (store: ReturnType<typeof openObjectStore>, key: string) =>
+  Buffer.from(await store.getBytes(key)).toString("utf8");
+
+describe("basic round trip", () => {
+  test("download, change, upload, second download moves nothing", async () => {
+    const { store, file } = await setup("basic");
+    await store.put("reports/q3.csv", "a,b\n1,2\n");
+    const f = file("reports/q3.csv");
+    const first = await f.download();
+    expect(first).toMatchObject({ transferred: true, bytes: 8, verified: "md5" });
+    expect(await text(f.localPath)).toBe("a,b\n1,2\n");
+    expect(await f.readText()).toBe("a,b\n1,2\n");
+    expect((await f.download()).transferred).toBe(false);
+    expect((await f.upload()).transferred).toBe(false);
+    await writeFile(f.localPath, "a,b\n3,4\n");
+    expect((await f.status()).status).toBe("localNewer");
+    expect((await f.upload()).transferred).toBe(true);
+    expect(await remoteText(store, "reports/q3.csv")).toBe("a,b\n3,4\n");
+    expect((await f.status()).status).toBe("same");
+    await f.close();
+  });
+
+  test("an unchanged object opened twice moves 0 bytes the second time (one 304)", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file } = await setup("twice");
+      await store.put("data.bin", randomBytes(300_000));
+      const f = file("data.bin", {}, proxy.endpoint);
+      {
+        await using h = await f.open("r");
+        expect((await h.file.readFile()).length).toBe(300_000);
+      }
+      const before = proxy.requests.length;
+      let bytes = -1;
+      const progressBytes: number[] = [];
+      const result = await f.download({ onProgress: (p) => progressBytes.push(p.loadedBytes) });
+      bytes = result.bytes;
+      {
+        await using h = await f.open("r");
+        expect((await h.file.readFile()).length).toBe(300_000);
+      }
+      const second = proxy.requests.slice(before);
+      expect(result.transferred).toBe(false);
+      expect(bytes).toBe(0);
+      expect(progressBytes.every((b) => b === 0)).toBe(true);
+      expect(second.map((r) => `${r.method} ${r.status}`)).toEqual(["GET 304", "GET 304"]);
+      await f.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe("s3lync regressions", () => {
+  test("a file once uploaded in parts is uploaded again after it changes (multipart ETag is not 'equal')", async () => {
+    const { store, file } = await setup("mpchange");
+    const opts = { partSizeBytes: 5 * MiB, multipartThresholdBytes: 5 * MiB };
+    const f = file("big.bin", opts);
+    const body = randomBytes(11 * MiB);
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(f.localPath, ".."), { recursive: true });
+    await writeFile(f.localPath, body);
+    const up = await f.upload();
+    expect(up.transferred).toBe(true);
+    expect(up.etag).toMatch(/-3"$/);
+    body[5] = body[5]! ^ 0xff; // same size, one byte different
+    await writeFile(f.localPath, body);
+    const again = await f.upload();
+    expect(again.transferred).toBe(true);
+    expect(again.etag).not.toBe(up.etag);
+    expect(Buffer.from(await store.getBytes("big.bin")).equals(body)).toBe(true);
+    await f.close();
+  });
+
+  test("with verification off, changes still move both ways", async () => {
+    const { store, file } = await setup("nocheck");
+    await store.put("k.txt", "one");
+    const f = file("k.txt", { verify: "none" });
+    expect((await f.download()).transferred).toBe(true);
+    await writeFile(f.localPath, "two");
+    expect((await f.upload()).transferred).toBe(true);
+    expect(await remoteText(store, "k.txt")).toBe("two");
+    const other = file("k.txt", { verify: "none", localPath: join(await mkdtemp(join(tmpdir(), "s3o-")), "k") });
+    await other.download();
+    await writeFile(other.localPath, "three");
+    await other.upload();
+    const again = await f.download();
+    expect(again.transferred).toBe(true);
+    expect(await text(f.localPath)).toBe("three");
+  });
+
+  test("an exception inside open('w') uploads nothing and leaves the cache as it was", async () => {
+    const { store, file } = await setup("wthrow");
+    await store.put("doc.txt", "original");
+    const f = file("doc.txt");
+    await f.download();
+    await expect(
+      (async () => {
+        await using h = await f.open("w");
+        await h.write("partial");
+        throw new Error("boom");
+      })(),
+    ).rejects.toThrow("boom");
+    expect(await remoteText(store, "doc.txt")).toBe("original");
+    expect(await text(f.localPath)).toBe("original");
+    const leftovers = (await readdir(join(f.localPath, ".."))).filter((n) => n.endsWith(".tmp"));
+    expect(leftovers).toEqual([]);
+    // edit(): same promise.
+    await expect(
+      f.edit(async (path) => {
+        await writeFile(path, "half");
+        throw new Error("bang");
+      }),
+    ).rejects.toThrow("bang");
+    expect(await remoteText(store, "doc.txt")).toBe("original");
+    expect(await text(f.localPath)).toBe("original");
+    // …and the success paths do upload.
+    {
+      await using h = await f.open("w");
+      await h.write("rewritten");
+      expect((await h.close())?.transferred).toBe(true);
+    }
+    expect(await remoteText(store, "doc.txt")).toBe("rewritten");
+    await f.edit(async (path) => writeFile(path, `${await readFile(path, "utf8")}!`));
+    expect(await remoteText(store, "doc.txt")).toBe("rewritten!");
+  });
+
+  test("append mode with an empty cache keeps the remote content and appends to it", async () => {
+    const { store, file } = await setup("append");
+    await store.put("log.txt", "hello\n");
+    const f = file("log.txt"); // fresh cache dir: nothing local
+    {
+      await using h = await f.open("a");
+      await h.write("world\n");
+      await h.close();
+    }
+    expect(await remoteText(store, "log.txt")).toBe("hello\nworld\n");
+    expect(await text(f.localPath)).toBe("hello\nworld\n");
+  });
+
+  test("downloading a missing key fails with object.notFound and creates no file", async () => {
+    const { cacheDir, file } = await setup("missing");
+    const f = file("nope/not-here.txt");
+    const error = await f.download().catch((e: unknown) => e);
+    expect(isS3ObjectError(error, "object.notFound")).toBe(true);
+    expect(await f.exists()).toBe(false);
+    expect((await readdir(cacheDir, { recursive: true })).filter((n) => n.includes("not-here"))).toEqual([]);
+  });
+
+  test("the secret key never shows in toString, toJSON, inspect or errors", async () => {
+    const secret = "SUPER-secret-value-123";
+    const f = new S3File("s3://s3kit-nobucket-here/k", {
+      endpoint: server.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: secret },
+      maxAttempts: 1,
+      cacheDir: await mkdtemp(join(tmpdir(), "s3o-")),
+    });
+    const error = await f.download().catch((e: unknown) => e);
+    expect(isS3ObjectError(error)).toBe(true);
+    const shown = [
+      String(f),
+      JSON.stringify(f),
+      inspect(f, { showHidden: true, depth: 5 }),
+      inspect(error),
+      String(error),
+    ];
+    for (const s of shown) expect(s).not.toContain(secret);
+    const bad = (() => {
+      try {
+        new S3File("s3://b-b-b/k", { credentials: { accessKeyId: "x", secretAccessKey: 5 as unknown as string } });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(bad?.message).toContain("credentials");
+    expect(bad?.message).not.toContain("5");
+  });
+
+  test("throttling, 5xx and a truncated body are retried", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [
+        { match: { method: "GET" }, times: 1, action: { type: "slowDown" } },
+        { match: { method: "GET" }, times: 1, action: { type: "internalError" } },
+        { match: { method: "GET" }, times: 1, action: { type: "resetMidBody" } },
+      ],
+    });
+    try {
+      const { store, file } = await setup("retry");
+      const body = randomBytes(200_000);
+      await store.put("r.bin", body);
+      const f = file("r.bin", {}, proxy.endpoint);
+      const result = await f.download();
+      expect(result.transferred).toBe(true);
+      expect((await readFile(f.localPath)).equals(body)).toBe(true);
+      const gets = proxy.requests.filter((r) => r.method === "GET");
+      expect(gets.map((r) => r.fault ?? "ok")).toEqual(["slowDown", "internalError", "resetMidBody", "ok"]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe("conflicts and integrity", () => {
+  test("a concurrent remote change makes upload() fail with object.conflict", async () => {
+    const { store, file } = await setup("conflict");
+    await store.put("shared.txt", "v1");
+    const f = file("shared.txt");
+    await f.download();
+    await store.put("shared.txt", "someone else's v2");
+    await writeFile(f.localPath, "my v2");
+    expect((await f.status()).status).toBe("conflict");
+    const error = await f.upload().catch((e: unknown) => e);
+    expect(isS3ObjectError(error, "object.conflict")).toBe(true);
+    expect(await remoteText(store, "shared.txt")).toBe("someone else's v2");
+    // download refuses to destroy the unsaved edit…
+    expect(isS3ObjectError(await f.download().catch((e: unknown) => e), "object.localChanges")).toBe(true);
+    // …and force chooses a side.
+    expect((await f.upload({ force: true })).transferred).toBe(true);
+    expect(await remoteText(store, "shared.txt")).toBe("my v2");
+  });
+
+  test("a multipart upload refuses to overwrite a concurrent change", async () => {
+    const { store, file } = await setup("mpconflict");
+    const opts = { partSizeBytes: 5 * MiB, multipartThresholdBytes: 5 * MiB };
+    await store.put("m.bin", randomBytes(6 * MiB), { partSizeBytes: 5 * MiB, multipartThresholdBytes: 5 * MiB });
+    const f = file("m.bin", opts);
+    await f.download();
+    await store.put("m.bin", "replaced");
+    await writeFile(f.localPath, randomBytes(6 * MiB));
+    expect(isS3ObjectError(await f.upload().catch((e: unknown) => e), "object.conflict")).toBe(true);
+    expect(await remoteText(store, "m.bin")).toBe("replaced");
+  });
+
+  test("a new object is created with If-None-Match; an existing different one is not overwritten blindly", async () => {
+    const { store, file, cacheDir } = await setup("create");
+    const local = join(cacheDir, "new.txt");
+    await writeFile(local, "mine");
+    const f = file("new.txt", { localPath: local });
+    expect((await f.upload()).transferred).toBe(true);
+    await store.put("other.txt", "theirs");
+    const g = file("other.txt", { localPath: local });
+    expect(isS3ObjectError(await g.upload().catch((e: unknown) => e), "object.conflict")).toBe(true);
+    expect(await remoteText(store, "other.txt")).toBe("theirs");
+  });
+
+  test("a 64 MiB multipart object (no s3kit metadata) is verified by its multipart ETag", async () => {
+    const { store, file } = await setup("mp64");
+    const body = randomBytes(64 * MiB);
+    const put = await store.put("big64.bin", body, { partSizeBytes: 8 * MiB });
+    expect(put.etag).toMatch(/-8"$/);
+    const f = file("big64.bin", { verify: "strict" });
+    const result = await f.download();
+    expect(result).toMatchObject({ transferred: true, bytes: 64 * MiB, verified: "multipartEtag" });
+    expect((await readFile(f.localPath)).equals(body)).toBe(true);
+    // Our own multipart upload is verified by the SHA-256 it records.
+    body[0] = body[0]! ^ 1;
+    await writeFile(f.localPath, body);
+    await f.upload();
+    const g = file("big64.bin", { verify: "strict", localPath: join(await mkdtemp(join(tmpdir(), "s3o-")), "b") });
+    expect(await g.download()).toMatchObject({ transferred: true, verified: "sha256" });
+  });
+
+  test("a download that fails verification never replaces the cached file", async () => {
+    const { store, file } = await setup("integrity");
+    await store.put("v.txt", "good");
+    const f = file("v.txt");
+    await f.download();
+    // A new version whose recorded SHA-256 does not match its body (a damaged object).
+    await store.put("v.txt", "evil", { metadata: { "s3kit-sha256": "0".repeat(64) } });
+    const error = await f.download().catch((e: unknown) => e);
+    expect(isS3ObjectError(error, "object.integrity")).toBe(true);
+    expect(await text(f.localPath)).toBe("good");
+    expect((await readdir(join(f.localPath, ".."))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+
+  test("a body truncated on every attempt fails clearly and leaves the cache intact", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file } = await setup("truncate");
+      await store.put("t.bin", Buffer.alloc(100_000, 1));
+      const f = file("t.bin", { attempts: 2, maxAttempts: 2 }, proxy.endpoint);
+      await f.download();
+      await store.put("t.bin", Buffer.alloc(100_000, 2));
+      proxy.setFaults([{ match: { method: "GET" }, action: { type: "resetMidBody" } }]);
+      const error = await f.download().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "object.network" });
+      expect((await readFile(f.localPath)).equals(Buffer.alloc(100_000, 1))).toBe(true);
+      expect((await readdir(join(f.localPath, ".."))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+      proxy.setFaults([]);
+      await f.download();
+      expect((await readFile(f.localPath)).equals(Buffer.alloc(100_000, 2))).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("delete uses If-Match: a newer remote version is not deleted", async () => {
+    const { store, file } = await setup("delete");
+    await store.put("d.txt", "v1");
+    const f = file("d.txt");
+    await f.download();
+    await store.put("d.txt", "v2");
+    expect(isS3ObjectError(await f.delete().catch((e: unknown) => e), "object.conflict")).toBe(true);
+    await f.download();
+    await f.delete();
+    expect(await f.exists()).toBe(false);
+  });
+});
+
+afterAll(async () => {});

@@ -1,0 +1,114 @@
+import { createHash, type Hash } from "node:crypto";
+import { etagPartCount, MIN_PART_SIZE_BYTES, MultipartEtagHasher, unquoteEtag } from "@toolkit/shared";
+import { S3ObjectError } from "./errors.ts";
+import type { VerifyMode } from "./options.ts";
+
+/** User metadata we write on upload: the SHA-256 of the body, and the part size of a multipart upload. */
+export const SHA256_METADATA = "s3kit-sha256";
+export const PART_SIZE_METADATA = "s3kit-part-size";
+
+/** How a download was checked: our SHA-256 metadata, the single-part MD5 ETag, the multipart ETag, or not at all. */
+export type Verification = "sha256" | "md5" | "multipartEtag" | "none";
+
+const MiB = 1024 * 1024;
+/** Part sizes common tools use (aws cli / s3transfer 8 MiB, lib-storage and rclone 5 MiB, mc 16 MiB, …). */
+const COMMON_PART_SIZES_MIB = [8, 5, 16, 15, 10, 25, 32, 50, 64, 100, 128, 256, 512];
+const MAX_CANDIDATES = 4;
+
+/**
+ * Part sizes that could have produced `etag` for an object of `size` bytes: the one recorded in our metadata,
+ * then the common ones, then whole-MiB sizes implied by the part count. Only sizes that give exactly the
+ * ETag's part count are kept.
+ */
+export function partSizeCandidates(size: number, etag: string, metadata: Record<string, string>): number[] {
+  const parts = etagPartCount(etag);
+  if (!unquoteEtag(etag).includes("-") || parts < 1) return [];
+  const fits = (p: number) => p >= 1 && Math.ceil(size / p) === parts;
+  const out: number[] = [];
+  const add = (p: number) => {
+    if (Number.isInteger(p) && fits(p) && !out.includes(p) && out.length < MAX_CANDIDATES) out.push(p);
+  };
+  const recorded = Number(metadata[PART_SIZE_METADATA]);
+  if (recorded > 0) add(recorded);
+  for (const mib of COMMON_PART_SIZES_MIB) add(mib * MiB);
+  if (parts > 1) {
+    add(Math.ceil(size / parts / MiB) * MiB);
+    add(Math.max(MIN_PART_SIZE_BYTES, Math.ceil(size / parts)));
+  }
+  return out;
+}
+
+/** Hashes a body in order: MD5, SHA-256 and the multipart ETag for each candidate part size. */
+export class BodyHasher {
+  readonly #md5: Hash = createHash("md5");
+  readonly #sha256: Hash = createHash("sha256");
+  readonly #multipart: { partSizeBytes: number; hasher: MultipartEtagHasher }[];
+  #bytes = 0;
+  constructor(partSizes: number[]) {
+    this.#multipart = partSizes.map((partSizeBytes) => ({
+      partSizeBytes,
+      hasher: new MultipartEtagHasher(partSizeBytes),
+    }));
+  }
+  update(chunk: Uint8Array): void {
+    this.#md5.update(chunk);
+    this.#sha256.update(chunk);
+    for (const m of this.#multipart) m.hasher.update(chunk);
+    this.#bytes += chunk.length;
+  }
+  get bytes(): number {
+    return this.#bytes;
+  }
+  digest(): { md5: string; sha256: string; multipart: { partSizeBytes: number; etag: string }[] } {
+    return {
+      md5: this.#md5.digest("hex"),
+      sha256: this.#sha256.digest("hex"),
+      multipart: this.#multipart.map((m) => ({ partSizeBytes: m.partSizeBytes, etag: m.hasher.digest() })),
+    };
+  }
+}
+
+/**
+ * Check downloaded bytes against what the object says about itself.
+ * @throws S3ObjectError `object.integrity` on a mismatch (or, in `strict` mode, when nothing can be checked).
+ */
+export function verifyBody(
+  mode: VerifyMode,
+  what: string,
+  remote: { etag: string; size: number; metadata: Record<string, string> },
+  digest: ReturnType<BodyHasher["digest"]>,
+  bytes: number,
+): Verification {
+  const fail = (why: string) =>
+    new S3ObjectError(
+      "object.integrity",
+      `Download of ${what} failed verification: ${why}; the cached copy was left unchanged. Retry; if it persists the stored object is damaged.`,
+    );
+  if (bytes !== remote.size) throw fail(`received ${bytes} bytes, expected ${remote.size}`);
+  if (mode === "none") return "none";
+  const sha = remote.metadata[SHA256_METADATA];
+  if (sha && /^[0-9a-f]{64}$/i.test(sha)) {
+    if (sha.toLowerCase() !== digest.sha256) throw fail(`SHA-256 ${digest.sha256} differs from the stored ${sha}`);
+    return "sha256";
+  }
+  const etag = unquoteEtag(remote.etag);
+  if (/^[0-9a-f]{32}$/i.test(etag)) {
+    if (etag.toLowerCase() !== digest.md5) throw fail(`MD5 ${digest.md5} differs from the ETag ${etag}`);
+    return "md5";
+  }
+  if (/^[0-9a-f]{32}-\d+$/i.test(etag)) {
+    if (digest.multipart.some((m) => unquoteEtag(m.etag) === etag.toLowerCase())) return "multipartEtag";
+    if (
+      mode === "strict" ||
+      digest.multipart.some((m) => remote.metadata[PART_SIZE_METADATA] === String(m.partSizeBytes))
+    ) {
+      throw fail(
+        `the multipart ETag ${etag} matches none of the part sizes tried (${digest.multipart.map((m) => m.partSizeBytes).join(", ") || "none fits"})`,
+      );
+    }
+    return "none";
+  }
+  if (mode === "strict")
+    throw fail(`the ETag ${etag} is not an MD5 (SSE-KMS?) and the object has no ${SHA256_METADATA} metadata`);
+  return "none";
+}
