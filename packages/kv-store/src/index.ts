@@ -1,0 +1,11 @@
+export type { Codec, CodecName } from "./codecs.ts";
+export { bytesCodec, jsonCodec, stringCodec } from "./codecs.ts";
+export type { KvErrorCode } from "./errors.ts";
+export { isKvError, KvError } from "./errors.ts";
+export type { OpenKvGroupOptions, RemoteDescriptor } from "./group.ts";
+export { KvGroup, openKvGroup, remoteDescriptorCodec } from "./group.ts";
+export type { EntriesOptions, KvChanges, KvFlag, OpenKvOptions, ValueOfCodec } from "./kv-store.ts";
+export { Kv, openKv } from "./kv-store.ts";
+export type { Manifest, SegmentEntry, SegmentRef } from "./remote-format.ts";
+export { MANIFEST_KEY, SEGMENTS_PREFIX } from "./remote-format.ts";
+export type { CompactResult, Conflict, OnConflict, PullResult, PushResult } from "./sync.ts";
