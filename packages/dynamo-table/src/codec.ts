@@ -1,0 +1,187 @@
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { z } from "zod";
+import { DynamoTableError } from "./errors.ts";
+import { formatZodError, partitionKey, type Resource } from "./resource.ts";
+
+/** A stored DynamoDB item as lib-dynamodb sees it. */
+export type StoredItem = Record<string, unknown>;
+
+/** DynamoDB's item size limit. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html */
+export const MAX_ITEM_SIZE_BYTES = 400 * 1024;
+
+/** Layout attributes that are never model fields of a flat item. */
+const LAYOUT_ATTRIBUTES = new Set([
+  "pk",
+  "sk",
+  "data",
+  "gsitype",
+  "gsitypesk",
+  "_blob_fields",
+  "_blob_versions",
+  ...[1, 2, 3, 4, 5].flatMap((n) => [`gsi${n}pk`, `gsi${n}sk`]),
+]);
+
+/** Stored names of the base fields, as simplesingletable writes them. */
+export const STORED_NAMES: Record<string, string> = {
+  id: "resource_id",
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+  version: "version",
+};
+
+/** Sort key of the latest copy (versioned) or of the one item (non-versioned). */
+export function latestSortKey(resource: Resource, id: string): string {
+  return resource.versioned ? "v0" : partitionKey(resource, id);
+}
+
+export function versionSortKey(version: number): string {
+  return `v${version}`;
+}
+
+/** The numeric version of a history sort key `v{n}`, or undefined for anything else (and for `v0`). */
+export function parseVersionSortKey(sk: unknown): number | undefined {
+  if (typeof sk !== "string" || !/^v[1-9][0-9]*$/.test(sk)) return undefined;
+  return Number(sk.slice(1));
+}
+
+/** Expiry of an item in epoch seconds, from its TTL field. */
+function ttlSeconds(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return Math.floor(value);
+  const ms = value instanceof Date ? value.getTime() : Date.parse(String(value));
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
+}
+
+/** The JSON object simplesingletable keeps (in `data` or as flat attributes): base fields in snake_case. */
+function toStoredObject(resource: Resource, item: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(item)) {
+    if (value === undefined) continue;
+    out[STORED_NAMES[key] ?? key] = value instanceof Date ? value.toISOString() : value;
+  }
+  if (!resource.versioned) delete out.version;
+  return out;
+}
+
+/**
+ * Encode a validated item into the stored layout. `latest` items carry the index attributes (type index and
+ * user GSIs); history items (`v{n}`) do not, so no index ever returns them.
+ */
+export function encodeItem(resource: Resource, item: Record<string, unknown>, sk: string, latest: boolean): StoredItem {
+  const id = String(item.id);
+  const stored = toStoredObject(resource, item);
+  const out: StoredItem = { pk: partitionKey(resource, id), sk };
+  if (resource.compress) {
+    out.data = gzipSync(Buffer.from(JSON.stringify(stored), "utf8"));
+    // Kept outside `data` so conditions and filters can see them.
+    out.updated_at = stored.updated_at;
+    if (resource.versioned) out.version = stored.version;
+  } else {
+    Object.assign(out, stored);
+  }
+  if (resource.ttl) {
+    const seconds = ttlSeconds(item[resource.ttl.field]);
+    if (seconds !== undefined) out[resource.ttl.attribute] = seconds;
+  }
+  if (latest) {
+    out.gsitype = resource.type;
+    out.gsitypesk = item.updatedAt;
+    for (const [name, gsi] of Object.entries(resource.gsis)) {
+      const slot = resource.gsiSlots[name]!;
+      const pk = gsi.pk(item as never);
+      if (pk === undefined || pk === "") continue; // sparse: not in this index
+      out[`gsi${slot}pk`] = pk;
+      const sk = gsi.sk?.(item as never);
+      if (sk !== undefined && sk !== "") out[`gsi${slot}sk`] = sk;
+    }
+  }
+  return out;
+}
+
+/** True when the stored item's TTL attribute lies in the past (DynamoDB deletes such items late). */
+export function isExpired(resource: Resource, stored: StoredItem, nowMs = Date.now()): boolean {
+  if (!resource.ttl) return false;
+  const value = stored[resource.ttl.attribute];
+  return typeof value === "number" && value * 1000 <= nowMs;
+}
+
+/** The raw model object of a stored item (decoded from `data` or collected from flat attributes). */
+export function storedObject(stored: StoredItem): Record<string, unknown> {
+  const data = stored.data;
+  if (data instanceof Uint8Array) {
+    return JSON.parse(gunzipSync(data).toString("utf8")) as Record<string, unknown>;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(stored)) {
+    if (!LAYOUT_ATTRIBUTES.has(key)) out[key] = value;
+  }
+  return out;
+}
+
+/** Decode and validate a stored item; `undefined` when its TTL has passed. */
+export function decodeItem<T>(resource: Resource, stored: StoredItem, nowMs = Date.now()): T | undefined {
+  if (isExpired(resource, stored, nowMs)) return undefined;
+  let raw: Record<string, unknown>;
+  try {
+    raw = storedObject(stored);
+  } catch (error) {
+    throw new DynamoTableError(
+      "table.validation",
+      `${resource.type}: item ${String(stored.pk)} / ${String(stored.sk)} has a \`data\` attribute that is not gzip JSON`,
+      { cause: error },
+    );
+  }
+  const shape = resource.itemSchema.shape as Record<string, z.ZodType>;
+  const obj: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const name =
+      key === "resource_id" ? "id" : key === "created_at" ? "createdAt" : key === "updated_at" ? "updatedAt" : key;
+    if (resource.ttl && key === resource.ttl.attribute) continue;
+    // simplesingletable stores None as NULL; an optional field that does not accept null reads as absent.
+    if (value === null && shape[name] && !shape[name].safeParse(null).success) continue;
+    obj[name] = value instanceof Set ? [...value] : value;
+  }
+  if (resource.versioned && obj.version === undefined && typeof stored.version === "number")
+    obj.version = stored.version;
+  if (obj.id === undefined && typeof stored.pk === "string") obj.id = stored.pk.slice(stored.pk.indexOf("#") + 1);
+  const parsed = resource.itemSchema.safeParse(obj);
+  if (!parsed.success) {
+    throw new DynamoTableError(
+      "table.validation",
+      formatZodError(resource, parsed.error, `in stored item ${String(stored.pk)} / ${String(stored.sk)}`),
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data as T;
+}
+
+/** Approximate stored size of an item in bytes, by DynamoDB's rules (names + values). */
+export function itemSizeBytes(value: unknown): number {
+  if (value === null || value === undefined || typeof value === "boolean") return 1;
+  if (typeof value === "string") return Buffer.byteLength(value, "utf8");
+  if (typeof value === "number" || typeof value === "bigint") return Math.ceil(String(value).length / 2) + 1;
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (value instanceof Set) return [...value].reduce((n: number, v) => n + itemSizeBytes(v), 0);
+  if (Array.isArray(value)) return 3 + value.reduce((n: number, v) => n + 1 + itemSizeBytes(v), 0);
+  if (typeof value === "object") {
+    let n = 3;
+    for (const [k, v] of Object.entries(value)) n += Buffer.byteLength(k, "utf8") + itemSizeBytes(v) + 1;
+    return n;
+  }
+  return 0;
+}
+
+/** Throw `table.itemTooLarge` before any request when an item cannot fit DynamoDB's 400 KB limit. */
+export function assertItemSize(resource: Resource, stored: StoredItem): void {
+  let size = 0;
+  for (const [k, v] of Object.entries(stored)) size += Buffer.byteLength(k, "utf8") + itemSizeBytes(v);
+  if (size > MAX_ITEM_SIZE_BYTES) {
+    const kb = Math.ceil(size / 1024);
+    throw new DynamoTableError(
+      "table.itemTooLarge",
+      `${resource.type} ${String(stored.pk)}: the stored item is ${kb} KB, over DynamoDB's 400 KB item limit${
+        resource.compress ? "" : "; enable `compress`"
+      } or keep large fields in S3`,
+    );
+  }
+}

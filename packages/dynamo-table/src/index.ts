@@ -1,0 +1,37 @@
+export { MAX_ITEM_SIZE_BYTES } from "./codec.ts";
+export type { DynamoTableErrorCode } from "./errors.ts";
+export { DynamoTableError, isDynamoTableError } from "./errors.ts";
+export type { Filter, FilterBuilder, Where } from "./filter.ts";
+export type { Repository } from "./repository.ts";
+export { createRepository } from "./repository.ts";
+export type {
+  BaseFields,
+  GsiDefinition,
+  Item,
+  ItemInput,
+  Resource,
+  ResourceOptions,
+  SingletonOptions,
+  TtlDefinition,
+} from "./resource.ts";
+export { defineResource, defineSingleton } from "./resource.ts";
+export type {
+  CreateOptions,
+  CreateTableOptions,
+  EnsureTableOptions,
+  EnsureTableResult,
+  GetOptions,
+  GsiNameOf,
+  InputOf,
+  ItemOf,
+  ListOptions,
+  Page,
+  PatchOf,
+  QueryOptions,
+  SignalOptions,
+  SortKeyCondition,
+  Table,
+  TransactionBuilder,
+  UpdateOptions,
+} from "./table.ts";
+export { createTable, MAX_BATCH_WRITE_ITEMS, MAX_PAGE_LIMIT, MAX_TRANSACTION_ACTIONS } from "./table.ts";

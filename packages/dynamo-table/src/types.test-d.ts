@@ -1,0 +1,46 @@
+// Type promises, checked by `tsc --noEmit` in this package's `typecheck` script.
+import { expectTypeOf } from "vitest";
+import { z } from "zod";
+import { createRepository, createTable, defineResource, defineSingleton, type ItemOf, type Table } from "./index.ts";
+
+const Note = defineResource({
+  type: "Note",
+  schema: z.object({ title: z.string(), ownerId: z.string(), status: z.enum(["open", "done"]) }),
+  versioned: true,
+  maxVersions: 20,
+  gsis: { byOwner: { pk: (n) => `owner#${n.ownerId}`, sk: (n) => n.updatedAt } },
+});
+const Tag = defineResource({ type: "Tag", schema: z.object({ name: z.string() }) });
+
+type NoteItem = ItemOf<typeof Note>;
+expectTypeOf<NoteItem["id" | "createdAt" | "updatedAt" | "title" | "ownerId"]>().toEqualTypeOf<string>();
+expectTypeOf<NoteItem["version"]>().toEqualTypeOf<number>();
+expectTypeOf<NoteItem["status"]>().toEqualTypeOf<"open" | "done">();
+expectTypeOf<ItemOf<typeof Tag>>().not.toHaveProperty("version");
+expectTypeOf<ItemOf<typeof Tag>>().toHaveProperty("name").toEqualTypeOf<string>();
+
+declare const table: Table;
+async function usage() {
+  const note = await table.create(Note, { title: "a", ownerId: "u1", status: "open" });
+  expectTypeOf(note.version).toEqualTypeOf<number>();
+  expectTypeOf(await table.get(Note, note.id)).toEqualTypeOf<NoteItem | undefined>();
+  await table.update(Note, note, { status: "done" });
+  // @ts-expect-error: not a status
+  await table.update(Note, note, { status: "closed" });
+  // @ts-expect-error: missing required fields
+  await table.create(Note, { title: "a" });
+  await table.query(Note, "byOwner", { pk: "owner#u1", sk: { beginsWith: "2026-" } });
+  // @ts-expect-error: no such GSI
+  await table.query(Note, "byNothing", { pk: "x" });
+  await table.list(Note, { where: (f) => f.eq("status", "open") });
+  // @ts-expect-error: not a field
+  await table.list(Note, { where: (f) => f.eq("nope", "open") });
+  // @ts-expect-error: wrong value type for the field
+  await table.list(Note, { where: (f) => f.eq("status", "closed") });
+  const repo = createRepository(table, Note);
+  expectTypeOf(await repo.getOrThrow("x")).toEqualTypeOf<NoteItem>();
+  const Settings = defineSingleton({ type: "Settings", schema: z.object({ theme: z.string() }) });
+  expectTypeOf(await table.getSingleton(Settings)).toEqualTypeOf<ItemOf<typeof Settings> | undefined>();
+}
+void usage;
+void createTable;
