@@ -23,7 +23,8 @@ const MAX_CANDIDATES = 4;
 export function partSizeCandidates(size: number, etag: string, metadata: Record<string, string>): number[] {
   const parts = etagPartCount(etag);
   if (!unquoteEtag(etag).includes("-") || parts < 1) return [];
-  const fits = (p: number) => p >= 1 && Math.ceil(size / p) === parts;
+  // Every part but the last is at least 5 MiB on S3.
+  const fits = (p: number) => (parts === 1 || p >= MIN_PART_SIZE_BYTES) && Math.ceil(size / p) === parts;
   const out: number[] = [];
   const add = (p: number) => {
     if (Number.isInteger(p) && fits(p) && !out.includes(p) && out.length < MAX_CANDIDATES) out.push(p);

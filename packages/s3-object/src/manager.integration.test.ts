@@ -1,0 +1,120 @@
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openObjectStore } from "@toolkit/shared";
+import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
+import { beforeAll, expect, test } from "vitest";
+import { S3FileManager } from "./index.ts";
+
+let server: Awaited<ReturnType<typeof startS3Server>>;
+beforeAll(async () => {
+  server = await startS3Server();
+});
+
+async function setup(tag: string, endpoint?: string) {
+  const { url } = await createTestBucket(server, tag);
+  const store = openObjectStore(url, testClientOptions(server));
+  const base = await mkdtemp(join(tmpdir(), "s3o-mgr-"));
+  const manager = new S3FileManager({
+    cacheDir: join(base, "cache"),
+    concurrency: 4,
+    ...testClientOptions(server, endpoint ?? server.endpoint),
+  });
+  return { url, store, base, manager };
+}
+
+const exists = (p: string) =>
+  readFile(p).then(
+    () => true,
+    () => false,
+  );
+
+test("downloadPrefix into a directory under ~/.cache gets every file (no default exclude hides dot dirs)", async () => {
+  const { url, store, base, manager } = await setup("dotcache");
+  await store.put("data/a.txt", "A");
+  await store.put("data/sub/b.txt", "B");
+  await store.put("data/.hidden", "H");
+  const target = join(base, "home", ".cache", "s3kit", "data");
+  const result = await manager.downloadPrefix(`${url}data/`, target);
+  expect(result).toMatchObject({ transferred: 3, failed: 0 });
+  expect(await readFile(join(target, "a.txt"), "utf8")).toBe("A");
+  expect(await readFile(join(target, "sub", "b.txt"), "utf8")).toBe("B");
+  expect(await readFile(join(target, ".hidden"), "utf8")).toBe("H");
+  await manager.close();
+});
+
+test("a no-change downloadPrefix costs only the listing", async () => {
+  const proxy = await startFaultProxy({ target: server.endpoint });
+  try {
+    const { url, store, base, manager } = await setup("nochange", proxy.endpoint);
+    for (const k of ["a", "b", "c", "d"]) await store.put(`p/${k}`, k);
+    const target = join(base, "out");
+    expect((await manager.downloadPrefix(`${url}p/`, target)).transferred).toBe(4);
+    const before = proxy.requests.length;
+    const again = await manager.downloadPrefix(`${url}p/`, target);
+    expect(again).toMatchObject({ transferred: 0, unchanged: 4 });
+    expect(proxy.requests.slice(before).map((r) => r.method)).toEqual(["GET"]); // one ListObjectsV2
+    await manager.close();
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test("mirror deletes only stray files inside the target, never excluded ones or files outside", async () => {
+  const { url, store, base, manager } = await setup("mirror");
+  await store.put("m/keep.txt", "K");
+  const target = join(base, "target");
+  await mkdir(join(target, ".git"), { recursive: true });
+  await writeFile(join(target, ".git", "config"), "git");
+  await writeFile(join(target, "stray.txt"), "S");
+  await writeFile(join(base, "outside.txt"), "O");
+  const plan = await manager.downloadPrefix(`${url}m/`, target, { mirror: true, exclude: [".git"], dryRun: true });
+  expect(plan.items.filter((i) => i.action === "delete-local").map((i) => i.localPath)).toEqual([
+    join(target, "stray.txt"),
+  ]);
+  expect(await exists(join(target, "stray.txt"))).toBe(true); // dry run changed nothing
+  expect(await exists(join(target, "keep.txt"))).toBe(false);
+  const result = await manager.downloadPrefix(`${url}m/`, target, { mirror: true, exclude: [".git"] });
+  expect(result).toMatchObject({ transferred: 1, deleted: 1, failed: 0 });
+  expect(await exists(join(target, "stray.txt"))).toBe(false);
+  expect(await exists(join(target, ".git", "config"))).toBe(true);
+  expect(await exists(join(base, "outside.txt"))).toBe(true);
+  await manager.close();
+});
+
+test("uploadPrefix uploads changed files only, mirror deletes remote strays but not excluded keys", async () => {
+  const { url, store, base, manager } = await setup("upprefix");
+  const src = join(base, "src");
+  await mkdir(join(src, "sub"), { recursive: true });
+  await writeFile(join(src, "a.txt"), "A");
+  await writeFile(join(src, "sub", "b.txt"), "B");
+  await writeFile(join(src, "skip.tmp"), "T");
+  await store.put("up/old.txt", "old");
+  await store.put("up/keep.tmp", "remote only, excluded");
+  const first = await manager.uploadPrefix(src, `${url}up/`, { exclude: ["*.tmp"], mirror: true });
+  expect(first).toMatchObject({ transferred: 2, deleted: 1, failed: 0 });
+  const keys: string[] = [];
+  for await (const e of store.list({ prefix: "up/" })) if (e.kind === "object") keys.push(e.key);
+  expect(keys.sort()).toEqual(["up/a.txt", "up/keep.tmp", "up/sub/b.txt"]);
+  await writeFile(join(src, "a.txt"), "A2");
+  const second = await manager.uploadPrefix(src, `${url}up/`, { exclude: ["*.tmp"] });
+  expect(second).toMatchObject({ transferred: 1, unchanged: 1, failed: 0 });
+  expect(Buffer.from(await store.getBytes("up/a.txt")).toString()).toBe("A2");
+  await manager.close();
+});
+
+test("downloadAll and uploadAll report per-item results; a conflict is one failed item", async () => {
+  const { url, store, manager } = await setup("all");
+  await store.put("x", "1");
+  await store.put("y", "2");
+  const files = [manager.file(`${url}x`), manager.file(`${url}y`)];
+  const down = await manager.downloadAll(files);
+  expect(down).toMatchObject({ transferred: 2, failed: 0, bytes: 2 });
+  await writeFile(files[0]!.localPath, "1b");
+  await writeFile(files[1]!.localPath, "2b");
+  await store.put("y", "someone else");
+  const up = await manager.uploadAll(files);
+  expect(up).toMatchObject({ transferred: 1, failed: 1 });
+  expect(up.items.find((i) => i.status === "failed")?.error).toMatchObject({ code: "object.conflict" });
+  await manager.close();
+});
