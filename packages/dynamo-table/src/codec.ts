@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { z } from "zod";
 import { DynamoTableError } from "./errors.ts";
-import { formatZodError, partitionKey, type Resource } from "./resource.ts";
+import { type AnyResource, formatZodError, type GsiDefinition, partitionKey } from "./resource.ts";
 
 /** A stored DynamoDB item as lib-dynamodb sees it. */
 export type StoredItem = Record<string, unknown>;
@@ -30,7 +30,7 @@ export const STORED_NAMES: Record<string, string> = {
 };
 
 /** Sort key of the latest copy (versioned) or of the one item (non-versioned). */
-export function latestSortKey(resource: Resource, id: string): string {
+export function latestSortKey(resource: AnyResource, id: string): string {
   return resource.versioned ? "v0" : partitionKey(resource, id);
 }
 
@@ -53,7 +53,7 @@ function ttlSeconds(value: unknown): number | undefined {
 }
 
 /** The JSON object simplesingletable keeps (in `data` or as flat attributes): base fields in snake_case. */
-function toStoredObject(resource: Resource, item: Record<string, unknown>): Record<string, unknown> {
+function toStoredObject(resource: AnyResource, item: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(item)) {
     if (value === undefined) continue;
@@ -67,7 +67,12 @@ function toStoredObject(resource: Resource, item: Record<string, unknown>): Reco
  * Encode a validated item into the stored layout. `latest` items carry the index attributes (type index and
  * user GSIs); history items (`v{n}`) do not, so no index ever returns them.
  */
-export function encodeItem(resource: Resource, item: Record<string, unknown>, sk: string, latest: boolean): StoredItem {
+export function encodeItem(
+  resource: AnyResource,
+  item: Record<string, unknown>,
+  sk: string,
+  latest: boolean,
+): StoredItem {
   const id = String(item.id);
   const stored = toStoredObject(resource, item);
   const out: StoredItem = { pk: partitionKey(resource, id), sk };
@@ -86,7 +91,7 @@ export function encodeItem(resource: Resource, item: Record<string, unknown>, sk
   if (latest) {
     out.gsitype = resource.type;
     out.gsitypesk = item.updatedAt;
-    for (const [name, gsi] of Object.entries(resource.gsis)) {
+    for (const [name, gsi] of Object.entries(resource.gsis as Record<string, GsiDefinition<never>>)) {
       const slot = resource.gsiSlots[name]!;
       const pk = gsi.pk(item as never);
       if (pk === undefined || pk === "") continue; // sparse: not in this index
@@ -99,7 +104,7 @@ export function encodeItem(resource: Resource, item: Record<string, unknown>, sk
 }
 
 /** True when the stored item's TTL attribute lies in the past (DynamoDB deletes such items late). */
-export function isExpired(resource: Resource, stored: StoredItem, nowMs = Date.now()): boolean {
+export function isExpired(resource: AnyResource, stored: StoredItem, nowMs = Date.now()): boolean {
   if (!resource.ttl) return false;
   const value = stored[resource.ttl.attribute];
   return typeof value === "number" && value * 1000 <= nowMs;
@@ -119,7 +124,7 @@ export function storedObject(stored: StoredItem): Record<string, unknown> {
 }
 
 /** Decode and validate a stored item; `undefined` when its TTL has passed. */
-export function decodeItem<T>(resource: Resource, stored: StoredItem, nowMs = Date.now()): T | undefined {
+export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs = Date.now()): T | undefined {
   if (isExpired(resource, stored, nowMs)) return undefined;
   let raw: Record<string, unknown>;
   try {
@@ -172,7 +177,7 @@ export function itemSizeBytes(value: unknown): number {
 }
 
 /** Throw `table.itemTooLarge` before any request when an item cannot fit DynamoDB's 400 KB limit. */
-export function assertItemSize(resource: Resource, stored: StoredItem): void {
+export function assertItemSize(resource: AnyResource, stored: StoredItem): void {
   let size = 0;
   for (const [k, v] of Object.entries(stored)) size += Buffer.byteLength(k, "utf8") + itemSizeBytes(v);
   if (size > MAX_ITEM_SIZE_BYTES) {

@@ -79,6 +79,9 @@ export interface Resource<
   readonly itemSchema: z.ZodObject;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the widest resource definition, for parameters that accept any
+export type AnyResource = Resource<string, z.ZodObject, boolean, any>;
+
 /** Attribute names the table layout uses; a schema may not use them as field names. */
 export const RESERVED_ATTRIBUTES = new Set([
   "pk",
@@ -240,12 +243,12 @@ export function defineSingleton<const T extends string, S extends z.ZodObject, V
 export const SINGLETON_ID = "SINGLETON";
 
 /** Partition key of an item: `{type}#{id}`, or `SINGLETON#{type}` for a singleton. */
-export function partitionKey(resource: Resource, id: string): string {
+export function partitionKey(resource: AnyResource, id: string): string {
   return resource.kind === "singleton" ? `SINGLETON#${resource.type}` : `${resource.type}#${id}`;
 }
 
 /** Name of the schema field for an error message. */
-export function formatZodError(resource: Resource, error: z.ZodError, what: string): string {
+export function formatZodError(resource: AnyResource, error: z.ZodError, what: string): string {
   const issue = error.issues[0]!;
   const field = issue.path.length > 0 ? issue.path.join(".") : "(item)";
   return `${resource.type}: invalid field \`${field}\` ${what}: ${issue.message}`;

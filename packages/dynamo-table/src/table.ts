@@ -38,12 +38,12 @@ import { decodeCursor, encodeCursor, queryFingerprint } from "./cursor.ts";
 import { DynamoTableError } from "./errors.ts";
 import { compileFilter, type Filter, filterBuilder, matchesFilter, type Where } from "./filter.ts";
 import {
+  type AnyResource,
   formatZodError,
   type GsiDefinition,
   type Item,
   type ItemInput,
   partitionKey,
-  type Resource,
   SINGLETON_ID,
 } from "./resource.ts";
 
@@ -54,8 +54,6 @@ export const MAX_BATCH_WRITE_ITEMS = 25;
 /** Largest `limit` of one page. */
 export const MAX_PAGE_LIMIT = 1000;
 
-// biome-ignore lint/suspicious/noExplicitAny: the widest resource, for parameters that accept any definition
-type AnyResource = Resource<string, z.ZodObject, boolean, any>;
 /** The item type of a resource definition. */
 export type ItemOf<R> = R extends {
   readonly schema: infer S extends z.ZodObject;
