@@ -1,0 +1,205 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openObjectStore } from "@toolkit/shared";
+import {
+  createTestBucket,
+  type FaultProxy,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+} from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+
+const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+
+let server: TestServer;
+let proxy: FaultProxy;
+let work: string;
+
+beforeAll(async () => {
+  server = await startS3Server();
+  proxy = await startFaultProxy({ target: server.endpoint });
+  work = await mkdtemp(join(tmpdir(), "photo-sync-cli-"));
+});
+afterAll(async () => {
+  await proxy.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+      AWS_REGION: server.region,
+      XDG_CACHE_HOME: join(work, "cache"),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+const run = (args: string[]) => start(args).done;
+
+async function library(tag: string, files = 6): Promise<{ dir: string; expected: Map<string, Buffer> }> {
+  const dir = await mkdtemp(join(work, `${tag}-`));
+  const expected = new Map<string, Buffer>();
+  const put = async (rel: string, body: Buffer, keep = true) => {
+    const path = join(dir, ...rel.split("/"));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, body);
+    if (keep) expected.set(rel.normalize("NFC"), body);
+  };
+  for (let i = 0; i < files; i++) await put(`2024/Shoot ${i % 2}/IMG_${i}.jpg`, randomBytes(1000 + i));
+  await put("Cafe\u0301.lrcat", randomBytes(500));
+  await put("Cat Previews.lrdata/x/p.lrprev", randomBytes(100), false);
+  return { dir, expected };
+}
+
+async function keys(url: string): Promise<Map<string, Buffer>> {
+  const store = openObjectStore(url, {
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: server.credentials,
+  });
+  const out = new Map<string, Buffer>();
+  for await (const e of store.list()) if (e.kind === "object") out.set(e.key, Buffer.from(await store.getBytes(e.key)));
+  await store.close();
+  return out;
+}
+
+describe("s3kit photo-sync", () => {
+  test("backs up to S3, prints JSON with --json, and a re-run uploads nothing", async () => {
+    const { dir, expected } = await library("json");
+    const { url } = await createTestBucket(server, "cli-ps");
+    const args = ["photo-sync", dir, `${url}Lightroom`, "--endpoint-url", server.endpoint, "--json"];
+    const first = await run(args);
+    expect(first.code, first.stderr).toBe(0);
+    const summary = JSON.parse(first.stdout) as { uploaded: number; failed: number; excluded: number };
+    expect(summary).toMatchObject({ uploaded: expected.size, failed: 0, excluded: 1 });
+    const stored = await keys(`${url}Lightroom/`);
+    expect([...stored.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);
+    const second = await run(args);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ uploaded: 0, skipped: expected.size });
+  });
+
+  test("human output is a summary table; --dry-run --json prints the plan and changes nothing", async () => {
+    const { dir, expected } = await library("dry");
+    const target = join(work, "dry-backup");
+    const dry = await run(["photo-sync", dir, `file://${target}`, "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { uploads: { key: string }[]; totals: { uploadFiles: number } };
+    expect(plan.uploads.map((u) => u.key).sort()).toEqual([...expected.keys()].sort());
+    expect(plan.totals.uploadFiles).toBe(expected.size);
+    const human = await run(["photo-sync", dir, target]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/uploaded\s+7 files/);
+    expect(human.stdout).toMatch(/excluded\s+1/);
+  });
+
+  test("bad flags exit 2 with one line; too many deletes exit 1 and change nothing", async () => {
+    const { dir } = await library("usage");
+    const bad = await run(["photo-sync", dir, join(work, "x"), "--compare", "fast"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.match(/^error: /gm), bad.stderr).toHaveLength(1);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    const badDest = await run(["photo-sync", dir, "s3://Bad_Bucket/x"]);
+    expect(badDest.code).toBe(2);
+    const { url, client, bucket } = await createTestBucket(server, "cli-maxdel");
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    for (let i = 0; i < 3; i++)
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `old${i}.jpg`, Body: "x" }));
+    const many = await run([
+      "photo-sync",
+      dir,
+      url,
+      "--endpoint-url",
+      server.endpoint,
+      "--delete",
+      "--max-delete",
+      "2",
+    ]);
+    expect(many.code).toBe(1);
+    expect(many.stderr).toMatch(/^error: Refusing to delete 3 objects.*--max-delete 3/m);
+    expect((await keys(url)).size).toBe(3);
+  });
+
+  test("a file that cannot be read is reported and the exit code is 3", async () => {
+    const { dir } = await library("partial");
+    await writeFile(join(dir, "Café.lrcat"), "same key as the NFD one"); // two names, one NFC key
+    const target = join(work, "partial-backup");
+    const out = await run(["photo-sync", dir, target]);
+    expect(out.code).toBe(3);
+    expect(out.stderr).toMatch(/failed: scan .*keyCollision/);
+    expect(out.stdout).toMatch(/uploaded\s+7 files/);
+  });
+
+  test("Ctrl-C stops with 130 and the summary so far; a re-run converges to the full backup", async () => {
+    const { dir, expected } = await library("sigint", 40);
+    const { url } = await createTestBucket(server, "cli-sigint");
+    proxy.setFaults([{ match: { method: "PUT" }, action: { type: "delay", ms: 150 } }]);
+    const before = proxy.requests.length;
+    const args = ["photo-sync", dir, url, "--endpoint-url", proxy.endpoint, "--concurrency", "2"];
+    const { child, done } = start(args);
+    while (proxy.requests.slice(before).filter((r) => r.method === "PUT").length < 4) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    const interrupted = await done;
+    proxy.setFaults([]);
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stdout).toMatch(/\(interrupted\)/);
+    expect((await keys(url)).size).toBeLessThan(expected.size);
+    const resumed = await run(args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const stored = await keys(url);
+    expect([...stored.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);
+  });
+
+  test("a run killed with SIGKILL and re-run converges", async () => {
+    const { dir, expected } = await library("kill", 30);
+    const { url } = await createTestBucket(server, "cli-kill");
+    proxy.setFaults([{ match: { method: "PUT" }, action: { type: "delay", ms: 100 } }]);
+    const before = proxy.requests.length;
+    const args = ["photo-sync", dir, url, "--endpoint-url", proxy.endpoint, "--concurrency", "2", "--json"];
+    const { child, done } = start(args);
+    while (proxy.requests.slice(before).filter((r) => r.method === "PUT").length < 4) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await done;
+    proxy.setFaults([]);
+    const resumed = await run(args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const summary = JSON.parse(resumed.stdout) as { uploaded: number; skipped: number };
+    expect(summary.skipped).toBeGreaterThan(0);
+    expect(summary.uploaded + summary.skipped).toBe(expected.size);
+    const stored = await keys(url);
+    expect([...stored.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);
+  });
+});
