@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import {
+  abortReason,
   isAbortError,
   isObjectStoreError,
   type Logger,
@@ -20,8 +21,16 @@ export interface Remote {
 }
 
 /** Turn a store failure into a one-line {@link KvError} (aborts pass through unchanged). */
-export function remoteError(remote: Remote, action: string, error: unknown): Error {
-  if (error instanceof KvError || isAbortError(error)) return error as Error;
+export function remoteError(remote: Remote, action: string, error: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted) return abortReason(signal);
+  if (error instanceof KvError) return error;
+  if (isAbortError(error) && signal === undefined && !isObjectStoreError(error)) return error as Error;
+  if (isAbortError(error)) {
+    // Our signal did not fire: the connection was cut (the SDK reports a reset as an abort or a timeout).
+    return new KvError("kv.remote", `Cannot ${action} at ${remote.url}: the connection was interrupted; try again.`, {
+      cause: error,
+    });
+  }
   if (isObjectStoreError(error)) {
     const hint =
       error.code === "noSuchBucket"
@@ -68,7 +77,7 @@ export async function readManifest(
   } catch (error) {
     if (isObjectStoreError(error, "notFound")) return undefined;
     if (isObjectStoreError(error, "notModified")) return "notModified";
-    throw remoteError(remote, "read the manifest", error);
+    throw remoteError(remote, "read the manifest", error, options.signal);
   }
 }
 
@@ -84,7 +93,7 @@ export async function readRange(
     return await remote.store.getBytes(key, { ...(range ? { range } : {}), ...(signal ? { signal } : {}) });
   } catch (error) {
     if (isObjectStoreError(error, "notFound")) throw error;
-    throw remoteError(remote, `read ${key}`, error);
+    throw remoteError(remote, `read ${key}`, error, signal);
   }
 }
 

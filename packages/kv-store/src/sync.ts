@@ -385,7 +385,7 @@ export async function push(
           });
         } catch (error) {
           await deleteQuietly(remote, [segment.key]);
-          throw remoteError(remote, `upload segment ${segment.key}`, error);
+          throw remoteError(remote, `upload segment ${segment.key}`, error, signal);
         }
         uploaded = {
           segment,
@@ -430,7 +430,7 @@ export async function push(
         });
       } catch (error) {
         if (!isObjectStoreError(error, "preconditionFailed") && !isCreateRace(error, current)) {
-          throw remoteError(remote, "replace the manifest", error);
+          throw remoteError(remote, "replace the manifest", error, signal);
         }
         remote.logger.debug("kv: another writer changed the manifest; rebasing", { url: remote.url, attempt });
         const fetched = await readManifest(remote, { signal });
@@ -589,7 +589,7 @@ export async function compact(
         });
       } catch (error) {
         await deleteQuietly(remote, [newSegment.key]);
-        throw remoteError(remote, `upload segment ${newSegment.key}`, error);
+        throw remoteError(remote, `upload segment ${newSegment.key}`, error, signal);
       }
       nextSegments = [newSegment];
     }
@@ -618,7 +618,7 @@ export async function compact(
     } catch (error) {
       if (newSegment) await deleteQuietly(remote, [newSegment.key]);
       if (isObjectStoreError(error, "preconditionFailed")) continue;
-      throw remoteError(remote, "replace the manifest", error);
+      throw remoteError(remote, "replace the manifest", error, signal);
     }
     let deletedObjects = await deleteQuietly(remote, toDelete);
     deletedObjects += await sweepOrphans(ctx, next, graceMs, now, signal);

@@ -1,0 +1,160 @@
+import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isKvError } from "./errors.ts";
+import { openKv } from "./kv-store.ts";
+import { collect, defineSyncSuite, localPath } from "./testing/sync-suite.ts";
+
+type Server = Awaited<ReturnType<typeof startS3Server>>;
+let server: Server;
+
+beforeAll(async () => {
+  server = await startS3Server();
+});
+
+defineSyncSuite("S3", async () => {
+  const { url } = await createTestBucket(server, "kv-suite");
+  return { url: `${url}dbs/notes`, remoteOptions: { ...testClientOptions(server), maxAttempts: 3 } };
+});
+
+describe("requests per push and pull, counted at the proxy", () => {
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  beforeAll(async () => {
+    proxy = await startFaultProxy({ target: server.endpoint });
+  });
+  afterAll(async () => {
+    await proxy.stop();
+  });
+
+  it("a push costs the same few requests for 10 keys as for 500", async () => {
+    const { url } = await createTestBucket(server, "kv-count");
+    const remoteOptions = { ...testClientOptions(server, proxy.endpoint), maxAttempts: 1 };
+    const a = await openKv({ path: localPath("a"), remote: `${url}db`, remoteOptions });
+    const b = await openKv({ path: localPath("b"), remote: `${url}db`, remoteOptions });
+    const counts: Record<string, string[]> = {};
+    const measure = async (label: string, fn: () => Promise<unknown>) => {
+      const before = proxy.requests.length;
+      await fn();
+      counts[label] = proxy.requests.slice(before).map((r) => `${r.method} ${r.status}`);
+    };
+    await a.setMany(Array.from({ length: 10 }, (_, i) => [`small${i}`, i] as const));
+    await measure("first push, 10 keys", () => a.push());
+    await a.setMany(Array.from({ length: 500 }, (_, i) => [`big${i}`, { i, text: "v".repeat(200) }] as const));
+    await measure("push, 500 keys", () => a.push());
+    await a.setMany(Array.from({ length: 10 }, (_, i) => [`small${i}`, -i] as const));
+    await measure("push, 10 keys", () => a.push());
+    await measure("pull into an empty replica", () => b.pull());
+    await measure("pull, nothing new", () => b.pull());
+    await a.set("small3", "changed");
+    await a.delete("big7");
+    await a.push();
+    await measure("pull after 2 changes", () => b.pull());
+    await measure("lazy get of one value", () => b.get("big42"));
+
+    // The first push learns there is no manifest (404), uploads one segment and creates the manifest.
+    expect(counts["first push, 10 keys"]).toEqual(["GET 404", "PUT 200", "PUT 200"]);
+    // Later pushes know the manifest ETag: one segment PUT, one conditional manifest PUT, whatever N is.
+    expect(counts["push, 500 keys"]).toEqual(["PUT 200", "PUT 200"]);
+    expect(counts["push, 10 keys"]).toEqual(["PUT 200", "PUT 200"]);
+    // A pull reads the manifest and one footer per unseen segment (3 here), never a value.
+    expect(counts["pull into an empty replica"]).toEqual(["GET 200", "GET 206", "GET 206", "GET 206"]);
+    expect(counts["pull, nothing new"]).toEqual(["GET 304"]);
+    expect(counts["pull after 2 changes"]).toEqual(["GET 200", "GET 206"]);
+    expect(counts["lazy get of one value"]).toEqual(["GET 206"]);
+    expect(await b.get("small3")).toBe("changed");
+    expect(await b.has("big7")).toBe(false);
+    expect(await b.size()).toBe(510 - 1);
+    console.info("kv-store requests per operation:", JSON.stringify(counts));
+    await a.close();
+    await b.close();
+  });
+});
+
+describe("pushes interrupted by faults", () => {
+  it("leave the remote at the old or the new state, and a re-run converges", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint, seed: 7 });
+    const { url } = await createTestBucket(server, "kv-faults");
+    const remote = `${url}db`;
+    const direct = { ...testClientOptions(server), maxAttempts: 2 };
+    const writer = await openKv({
+      path: localPath("writer"),
+      remote,
+      remoteOptions: { ...testClientOptions(server, proxy.endpoint), maxAttempts: 1 },
+    });
+    let expected: Record<string, number> = {};
+    const actions = ["reset", "internalError", "slowDown", "resetMidBody"] as const;
+    let failures = 0;
+    for (let round = 0; round < 12; round++) {
+      const before = { ...expected };
+      const after = { ...expected, [`k${round}`]: round, shared: round };
+      if (round % 3 === 2) delete after[`k${round - 1}`];
+      await writer.setMany(Object.entries(after).filter(([k, v]) => before[k] !== v));
+      if (round % 3 === 2) await writer.delete(`k${round - 1}`);
+      proxy.setFaults([
+        {
+          match: { method: round % 2 === 0 ? "PUT" : undefined },
+          probability: 0.4,
+          action: { type: actions[round % 4]! },
+        },
+      ]);
+      const outcome = await writer.push().then(
+        () => "ok",
+        (error: unknown) => error,
+      );
+      if (outcome !== "ok") {
+        failures++;
+        expect(isKvError(outcome, "kv.remote"), String(outcome)).toBe(true);
+      }
+      // A fresh reader, straight to the server, sees exactly the old or the new state.
+      const reader = await openKv({ path: localPath(`reader${round}`), remote, remoteOptions: direct });
+      const seen = Object.fromEntries(await collect(reader.entries()));
+      await reader.close();
+      expect([JSON.stringify(sorted(before)), JSON.stringify(sorted(after))]).toContain(JSON.stringify(sorted(seen)));
+      // Re-running without faults converges.
+      proxy.setFaults([]);
+      if (outcome !== "ok") await writer.push();
+      expected = after;
+    }
+    expect(failures).toBeGreaterThan(0);
+    const final = await openKv({ path: localPath("final"), remote, remoteOptions: direct, flag: "r" });
+    expect(sorted(Object.fromEntries(await collect(final.entries())))).toEqual(sorted(expected));
+    expect(await writer.changes()).toEqual({ added: [], modified: [], deleted: [] });
+    await final.close();
+    await writer.close();
+    await proxy.stop();
+  });
+});
+
+describe("bad remotes", () => {
+  it("a non-existent bucket is one clear error", async () => {
+    const error = await openKv({
+      path: localPath("nobucket"),
+      remote: "s3://s3kit-no-such-bucket-kv/db",
+      remoteOptions: { ...testClientOptions(server), maxAttempts: 1 },
+    }).catch((e: unknown) => e);
+    expect(isKvError(error, "kv.remote")).toBe(true);
+    expect((error as Error).message).toMatch(/s3kit-no-such-bucket-kv.*bucket does not exist/);
+  });
+
+  it("an unreachable remote with flag r serves local data offline", async () => {
+    const { url } = await createTestBucket(server, "kv-offline");
+    const remoteOptions = { ...testClientOptions(server), maxAttempts: 1 };
+    const path = localPath("cache");
+    const writer = await openKv({ path, remote: `${url}db`, remoteOptions });
+    await writer.set("k", "v");
+    await writer.push();
+    await writer.close();
+    const reader = await openKv({
+      path,
+      remote: `${url}db`,
+      flag: "r",
+      remoteOptions: { ...remoteOptions, endpoint: "http://127.0.0.1:9" },
+    });
+    expect(reader.offline).toBe(true);
+    expect(await reader.get("k")).toBe("v");
+    await reader.close();
+  });
+});
+
+function sorted(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
