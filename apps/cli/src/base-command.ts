@@ -212,6 +212,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     await super.init();
     this.#installSignalHandlers();
     const ctor = this.ctor as typeof BaseCommand;
+    // oclif warns "did not parse its arguments" when parse throws (NODE_ENV=development/test): it did try.
+    this.parsed = true;
     const { args, flags } = await this.parse({
       args: ctor.args,
       baseFlags: ctor.baseFlags,

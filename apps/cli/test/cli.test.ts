@@ -1,0 +1,304 @@
+// The built `s3kit` binary, run as a child process against the run's S3 server (moto by default).
+// Build first: `pnpm --filter s3kit... build` (root `pnpm test` does it).
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { openObjectStore } from "@toolkit/shared";
+import {
+  createTestBucket,
+  type FaultProxy,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = join(CLI_DIR, "bin", "run.js");
+const VERSION = (JSON.parse(readFileSync(join(CLI_DIR, "package.json"), "utf8")) as { version: string }).version;
+const SECRET = "SENTINEL-secret-never-printed-7f3a9c";
+const ACCESS_KEY_ID = "AKIAS3KITTESTWXYZ";
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for the child: no AWS settings from the machine, test credentials, no colours. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    // vitest sets FORCE_COLOR; with NO_COLOR as well, Node prints a warning on stderr.
+    if (!key.startsWith("AWS_") && !key.startsWith("S3KIT_") && key !== "FORCE_COLOR") env[key] = value;
+  }
+  return {
+    ...env,
+    AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_REGION: "us-east-1",
+    AWS_CONFIG_FILE: "/nonexistent/s3kit-test-config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/s3kit-test-credentials",
+    AWS_EC2_METADATA_DISABLED: "true",
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+function start(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: CLI_DIR, env: childEnv(env) });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done, stderr: () => stderr };
+}
+
+function run(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return start(args, env).done;
+}
+
+const lines = (text: string) => text.split("\n").filter((line) => line.trim() !== "");
+
+let server: TestServer;
+let bucket: string;
+let dir: string;
+
+beforeAll(async () => {
+  if (!existsSync(join(CLI_DIR, "dist", "commands", "ls.js"))) {
+    throw new Error("apps/cli is not built: run `pnpm --filter s3kit... build` first");
+  }
+  server = await startS3Server();
+  const created = await createTestBucket(server, "cli");
+  bucket = created.bucket;
+  created.client.destroy();
+  const store = openObjectStore(created.url, testClientOptions(server));
+  await store.put("top.txt", "hello");
+  await store.put("photos/2024/a.jpg", new Uint8Array(1234));
+  await store.put("photos/2024/b.jpg", new Uint8Array(10));
+  await store.put("photos/cover.png", "png");
+  await store.close();
+
+  dir = await mkdtemp(join(tmpdir(), "s3kit-cli-"));
+  await mkdir(join(dir, "sub", "deep"), { recursive: true });
+  await writeFile(join(dir, "one.txt"), "one");
+  await writeFile(join(dir, "sub", "two.txt"), "two!");
+  await writeFile(join(dir, "sub", "deep", "three.txt"), "three");
+});
+
+afterAll(async () => {
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("help and version", () => {
+  it("--help lists every topic and command with examples", async () => {
+    const result = await run(["--help"]);
+    expect(result.code).toBe(0);
+    const out = result.stdout;
+    for (const name of ["kv", "table", "photo-sync", "delta", "object", "ls", "doctor"]) {
+      expect(out).toMatch(new RegExp(`^ {2}${name} `, "m"));
+    }
+    expect(out).toContain("EXAMPLES");
+    expect(out).toContain("$ s3kit ls s3://");
+    expect(out).toContain("$ s3kit doctor");
+  });
+
+  it("--version prints the package version", async () => {
+    const result = await run(["--version"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`s3kit/${VERSION}`);
+  });
+
+  it("an unknown command is a usage error with a suggestion", async () => {
+    const result = await run(["lss", "s3://x"]);
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^error: unknown command `s3kit lss`.*s3kit ls`/)]);
+  });
+
+  it("a missing argument or unknown flag exits 2 with one line", async () => {
+    const unknown = await run(["ls", dir, "--no-such-flag"]);
+    expect(unknown.code).toBe(2);
+    expect(lines(unknown.stderr)).toEqual([expect.stringMatching(/^error: Nonexistent flag: --no-such-flag/)]);
+    expect(unknown.stdout).toBe("");
+  });
+});
+
+describe("ls file://", () => {
+  it("lists one level: objects and PRE prefixes", async () => {
+    const result = await run(["ls", pathToFileURL(dir).href]);
+    expect(result.code).toBe(0);
+    const out = lines(result.stdout);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +3 one\.txt$/);
+    expect(out[1]).toMatch(/^ +PRE sub\/$/);
+  });
+
+  it("accepts a plain path and --recursive --json prints only JSON", async () => {
+    const result = await run(["ls", dir, "--recursive", "--json"]);
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({
+      location: pathToFileURL(dir).href,
+      recursive: true,
+      objects: 3,
+      prefixes: 0,
+      totalBytes: 12,
+    });
+    expect(json.entries.map((e: { key: string }) => e.key)).toEqual(["one.txt", "sub/deep/three.txt", "sub/two.txt"]);
+  });
+
+  it("a missing directory fails with exit 1", async () => {
+    const result = await run(["ls", join(dir, "missing")]);
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr)).toEqual([expect.stringContaining("No such directory")]);
+  });
+});
+
+describe("ls s3://", () => {
+  it("lists one level in a human table", async () => {
+    const result = await run(["ls", `s3://${bucket}/`, "--endpoint-url", server.endpoint]);
+    expect(result.code).toBe(0);
+    const out = lines(result.stdout);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/PRE photos\/$/);
+    expect(out[1]).toMatch(/ 5 top\.txt$/);
+  });
+
+  it("lists a prefix with --json (only JSON on stdout)", async () => {
+    const result = await run(["ls", `s3://${bucket}/photos`, "--endpoint-url", server.endpoint, "--json"]);
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.location).toBe(`s3://${bucket}/photos/`);
+    expect(json.entries).toEqual([
+      { kind: "prefix", prefix: "2024/" },
+      expect.objectContaining({ kind: "object", key: "cover.png", size: 3 }),
+    ]);
+    expect(json).toMatchObject({ objects: 1, prefixes: 1, totalBytes: 3 });
+  });
+
+  it("--recursive lists every object below the location", async () => {
+    const result = await run(["ls", `s3://${bucket}/photos/`, "-r", "--json"], {
+      AWS_ENDPOINT_URL_S3: server.endpoint,
+    });
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.entries.map((e: { key: string }) => e.key)).toEqual(["2024/a.jpg", "2024/b.jpg", "cover.png"]);
+    expect(json.totalBytes).toBe(1234 + 10 + 3);
+  });
+
+  it("without a location, lists the buckets", async () => {
+    const result = await run(["ls", "--endpoint-url", server.endpoint, "--json"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).buckets).toContainEqual(expect.objectContaining({ name: bucket }));
+  });
+
+  it("a bad location exits 2 with one line naming the input", async () => {
+    const result = await run(["ls", "s3://Not_A_Bucket/x"]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^error: .*s3:\/\/Not_A_Bucket\/x/)]);
+  });
+
+  it("a bad location with --json prints the error as JSON on stdout", async () => {
+    const result = await run(["ls", "ftp://host/dir", "--json"]);
+    expect(result.code).toBe(2);
+    const json = JSON.parse(result.stdout);
+    expect(json).toEqual({ error: { code: "invalidLocation", message: expect.stringContaining("ftp://host/dir") } });
+  });
+
+  it("a missing bucket exits 1 with noSuchBucket", async () => {
+    const result = await run(["ls", "s3://s3kit-missing-bucket-4711/", "--endpoint-url", server.endpoint]);
+    expect(result.code).toBe(1);
+    const err = lines(result.stderr);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(/^error: .*noSuchBucket/);
+    expect(result.stderr).not.toContain("    at "); // no stack trace without --debug
+  });
+
+  it("--debug adds the stack trace", async () => {
+    const result = await run(["ls", "s3://s3kit-missing-bucket-4711/", "--endpoint-url", server.endpoint, "--debug"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: .*noSuchBucket/m);
+    expect(result.stderr).toContain("    at ");
+  });
+});
+
+describe("doctor", () => {
+  it("--json reports the resolution and never prints the secret", async () => {
+    const result = await run(["doctor", "--json", "--endpoint-url", server.endpoint]);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(SECRET);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(ACCESS_KEY_ID);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({
+      ok: true,
+      problems: [],
+      node: { version: process.versions.node, supported: true },
+      region: { value: "us-east-1", source: "AWS_REGION" },
+      endpoints: { s3: { value: server.endpoint, source: "--endpoint-url" } },
+      credentials: { resolved: true, accessKeyId: "****WXYZ", source: expect.stringContaining("environment") },
+      s3: { reachable: true, listBuckets: "ok" },
+      deltaEngines: { zstd: { available: true } },
+    });
+    expect(typeof report.deltaEngines.xdelta3Binary.available).toBe("boolean");
+    expect(typeof report.deltaEngines.xdelta3Wasm.available).toBe("boolean");
+  });
+
+  it("human output never prints the secret either, even with --debug", async () => {
+    const result = await run(["doctor", "--debug"], { AWS_ENDPOINT_URL: server.endpoint });
+    expect(`${result.stdout}${result.stderr}`).not.toContain(SECRET);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^credentials +environment variables .*key \*\*\*\*WXYZ/m);
+    expect(result.stdout).toMatch(/^s3 endpoint +\S+ \(AWS_ENDPOINT_URL\)/m);
+  });
+
+  it("exits 1 and names the problem when the endpoint does not answer", async () => {
+    const closed = await startFaultProxy({ target: server.endpoint });
+    const endpoint = closed.endpoint;
+    await closed.stop(); // nothing listens there any more
+    const result = await run(["doctor", "--json", "--endpoint-url", endpoint]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.s3.reachable).toBe(false);
+    expect(report.problems).toContainEqual(expect.stringContaining(endpoint));
+  });
+});
+
+describe("interrupt", () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy({ target: server.endpoint, faults: [{ action: { type: "delay", ms: 5_000 } }] });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} during a slow listing aborts it and exits 130`, async () => {
+      const before = proxy.requests.length;
+      const running = start(["ls", `s3://${bucket}/`, "--endpoint-url", proxy.endpoint]);
+      // Wait until the listing request is in flight at the (delaying) proxy, then interrupt.
+      await expect.poll(() => proxy.requests.length, { timeout: 30_000, interval: 50 }).toBeGreaterThan(before);
+      running.child.kill(signal);
+      const result = await running.done;
+      expect(result.code).toBe(130);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(new RegExp(`^error: interrupted \\(${signal}\\)$`, "m"));
+    });
+  }
+});
