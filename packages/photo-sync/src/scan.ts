@@ -56,12 +56,12 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
   const { filter, followSymlinks, signal } = options;
   const result: ScanResult = { files: [], errors: [], excluded: 0, symlinks: 0 };
   const byKey = new Map<string, string>();
-  const visited = new Set<string>();
-  if (followSymlinks) visited.add(await realpath(root));
+  // Real paths of the folders on the current branch: following a link back into one of them is a cycle.
+  const rootReal = followSymlinks ? await realpath(root) : root;
 
   const addError = (path: string, code: string, message: string) => result.errors.push({ path, code, message });
 
-  async function walk(dir: string, rel: string): Promise<void> {
+  async function walk(dir: string, rel: string, ancestors: ReadonlySet<string>): Promise<void> {
     signal?.throwIfAborted();
     let entries: Dirent[];
     try {
@@ -72,7 +72,7 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const subdirs: { abs: string; rel: string }[] = [];
+    const subdirs: { abs: string; rel: string; real: string }[] = [];
     for (let i = 0; i < entries.length; i += STAT_BATCH) {
       const batch = entries.slice(i, i + STAT_BATCH);
       const stats = await Promise.all(
@@ -116,12 +116,9 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
             continue;
           }
           if (options.skipDirectories?.has(abs)) continue;
-          if (followSymlinks) {
-            const real = await realpath(abs).catch(() => abs);
-            if (visited.has(real)) continue; // a link back up the tree: already walked
-            visited.add(real);
-          }
-          subdirs.push({ abs, rel: relPath });
+          const real = followSymlinks ? await realpath(abs).catch(() => abs) : abs;
+          if (followSymlinks && ancestors.has(real)) continue; // a link back up the tree: a cycle
+          subdirs.push({ abs, rel: relPath, real });
           continue;
         }
         if (!s.isFile()) continue;
@@ -144,9 +141,10 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
         result.files.push({ key, relativePath: relPath, size: s.size, mtimeMs: s.mtimeMs });
       }
     }
-    for (const sub of subdirs) await walk(sub.abs, sub.rel);
+    for (const sub of subdirs)
+      await walk(sub.abs, sub.rel, followSymlinks ? new Set([...ancestors, sub.real]) : ancestors);
   }
 
-  await walk(root, "");
+  await walk(root, "", new Set([rootReal]));
   return result;
 }

@@ -1,0 +1,116 @@
+import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { contentTypeFor } from "./content-type.ts";
+import { isPhotoSyncError } from "./errors.ts";
+import { partSizeFor } from "./hash.ts";
+import { applyPlan, planSync, syncDirectory } from "./index.ts";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "photo-sync-unit-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function tree(name: string, files: Record<string, string>): Promise<string> {
+  const root = join(dir, name);
+  for (const [rel, body] of Object.entries(files)) {
+    await mkdir(join(root, rel, ".."), { recursive: true });
+    await writeFile(join(root, rel), body);
+  }
+  return root;
+}
+
+describe("options", () => {
+  test("bad options fail with one line naming the option and the value", async () => {
+    const source = await tree("opts", { "a.jpg": "a" });
+    const attempt = (extra: Record<string, unknown>) =>
+      planSync({ source, destination: join(dir, "opts-out"), ...extra } as never).catch((e: unknown) => e);
+    const e1 = await attempt({ maxDelete: -1 });
+    expect(isPhotoSyncError(e1, "photoSync.invalidOptions")).toBe(true);
+    expect((e1 as Error).message).toMatch(/^planSync: invalid `maxDelete` \(-1\)/);
+    expect((e1 as Error).message).not.toContain("\n");
+    const e2 = await attempt({ compare: "fast" });
+    expect((e2 as Error).message).toMatch(/`compare` \("fast"\)/);
+    const e3 = await attempt({ exlude: ["x"] });
+    expect((e3 as Error).message).toMatch(/unknown option.*`exlude`/);
+    const e4 = await attempt({ credentials: { accessKeyId: 1, secretAccessKey: "s3cr3t" } });
+    expect((e4 as Error).message).not.toContain("s3cr3t");
+    const e5 = await applyPlan({} as never, { concurrency: 0 }).catch((e: unknown) => e);
+    expect((e5 as Error).message).toMatch(/^applyPlan: invalid `concurrency` \(0\)/);
+  });
+
+  test("a missing source and a destination inside the source are clear errors", async () => {
+    const missing = await planSync({ source: join(dir, "nope"), destination: join(dir, "x") }).catch((e: unknown) => e);
+    expect(isPhotoSyncError(missing, "photoSync.sourceNotFound")).toBe(true);
+    const source = await tree("self", { "a.jpg": "a" });
+    const self = await planSync({ source, destination: source, statePath: false }).catch((e: unknown) => e);
+    expect(isPhotoSyncError(self, "photoSync.invalidOptions")).toBe(true);
+  });
+});
+
+describe("planSync and syncDirectory on file://", () => {
+  test("a destination folder inside the source is never scanned into itself", async () => {
+    const source = await tree("nested", { "a.jpg": "a", "b/c.jpg": "c" });
+    const summary = await syncDirectory({ source, destination: join(source, "backup"), statePath: false });
+    expect(summary.uploaded).toBe(2);
+    const again = await syncDirectory({ source, destination: join(source, "backup"), statePath: false });
+    expect(again.scanned).toBe(2);
+    expect(again.uploaded).toBe(0);
+    expect((await readdir(join(source, "backup"))).sort()).toEqual([".s3kit", "a.jpg", "b"]);
+  });
+
+  test("symlinks are skipped and counted unless followed", async () => {
+    const source = await tree("links", { "real/a.jpg": "a" });
+    await symlink(join(source, "real"), join(source, "link-dir"));
+    await symlink(join(source, "real/a.jpg"), join(source, "link.jpg"));
+    await symlink(source, join(source, "real/loop"));
+    const plain = await planSync({ source, destination: join(dir, "links-out"), statePath: false });
+    expect(plain.totals.symlinks).toBe(3);
+    expect(plain.uploads.map((u) => u.key)).toEqual(["real/a.jpg"]);
+    const followed = await planSync({
+      source,
+      destination: join(dir, "links-out"),
+      statePath: false,
+      followSymlinks: true,
+    });
+    expect(followed.uploads.map((u) => u.key).sort()).toEqual(["link-dir/a.jpg", "link.jpg", "real/a.jpg"]);
+  });
+
+  test("the state file makes an mtime-only change an upload and a no-change run a skip", async () => {
+    const source = await tree("state", { "a.jpg": "aaaa" });
+    const options = { source, destination: join(dir, "state-out"), statePath: join(dir, "state.ndjson") };
+    expect((await syncDirectory(options)).uploaded).toBe(1);
+    expect((await syncDirectory(options)).uploaded).toBe(0);
+    const later = new Date(Date.now() + 60_000);
+    await utimes(join(source, "a.jpg"), later, later);
+    const plan = await planSync(options);
+    expect(plan.uploads.map((u) => [u.key, u.reason])).toEqual([["a.jpg", "modified"]]);
+  });
+
+  test("a Lightroom lock file gives a warning", async () => {
+    const source = await tree("lock", { "Cat.lrcat": "db", "Cat.lrcat.lock": "" });
+    const plan = await planSync({ source, destination: join(dir, "lock-out"), statePath: false });
+    expect(plan.warnings.join()).toMatch(/Lightroom looks open/);
+    expect(plan.uploads.map((u) => u.key)).toEqual(["Cat.lrcat"]);
+  });
+});
+
+describe("helpers", () => {
+  test("content types cover camera raw files", () => {
+    expect(contentTypeFor("a/IMG_1.JPG")).toBe("image/jpeg");
+    expect(contentTypeFor("IMG_1.CR3")).toBe("image/x-canon-cr3");
+    expect(contentTypeFor("DSC_1.nef")).toBe("image/x-nikon-nef");
+    expect(contentTypeFor("x.xmp")).toBe("application/rdf+xml");
+    expect(contentTypeFor("Catalog.lrcat")).toBe("application/octet-stream");
+  });
+
+  test("part size grows so a file fits in 10,000 parts", () => {
+    const MiB = 1024 * 1024;
+    expect(partSizeFor(100 * MiB, 8 * MiB)).toBe(8 * MiB);
+    expect(partSizeFor(200_000 * MiB, 8 * MiB)).toBe(20 * MiB);
+  });
+});
