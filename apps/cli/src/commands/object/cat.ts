@@ -13,7 +13,10 @@ export default class ObjectCat extends BaseCommand<typeof ObjectCat> {
     url: Args.string({ description: "s3://bucket/key (or file:///path)", required: true }),
   };
   static override flags = {
-    "cache-dir": Flags.string({ description: "Cache directory (default $XDG_CACHE_HOME/s3kit/objects)", helpValue: "<dir>" }),
+    "cache-dir": Flags.string({
+      description: "Cache directory (default $XDG_CACHE_HOME/s3kit/objects)",
+      helpValue: "<dir>",
+    }),
   };
 
   async run(): Promise<void> {

@@ -27,7 +27,10 @@ export default class ObjectGet extends BaseCommand<typeof ObjectGet> {
       description: "How the download is checked (none for SSE-KMS objects without s3kit metadata)",
       default: "auto" as const,
     })(),
-    "cache-dir": Flags.string({ description: "Cache directory (default $XDG_CACHE_HOME/s3kit/objects)", helpValue: "<dir>" }),
+    "cache-dir": Flags.string({
+      description: "Cache directory (default $XDG_CACHE_HOME/s3kit/objects)",
+      helpValue: "<dir>",
+    }),
   };
 
   async run(): Promise<DownloadResult & { url: string }> {

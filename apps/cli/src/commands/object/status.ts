@@ -25,8 +25,14 @@ export default class ObjectStatus extends BaseCommand<typeof ObjectStatus> {
     url: Args.string({ description: "s3://bucket/key (or file:///path)", required: true }),
   };
   static override flags = {
-    "local-path": Flags.string({ description: "The local copy (default: its place in the cache)", helpValue: "<file>" }),
-    "cache-dir": Flags.string({ description: "Cache directory (default $XDG_CACHE_HOME/s3kit/objects)", helpValue: "<dir>" }),
+    "local-path": Flags.string({
+      description: "The local copy (default: its place in the cache)",
+      helpValue: "<file>",
+    }),
+    "cache-dir": Flags.string({
+      description: "Cache directory (default $XDG_CACHE_HOME/s3kit/objects)",
+      helpValue: "<dir>",
+    }),
   };
 
   async run(): Promise<StatusResult> {

@@ -56,8 +56,15 @@ export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
     this.log(
       `${result.dryRun ? "dry run: " : ""}${result.transferred} downloaded (${formatBytes(result.bytes)}), ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.failed} failed`,
     );
-    const json = { ...result, items: result.items.map((i) => ({ ...i, error: i.error ? { code: (i.error as { code?: string }).code, message: i.error.message } : undefined })) };
-    if (result.failed > 0) return this.partial(json as BatchResult, `${result.failed} object(s) failed; the others are in place.`);
+    const json = {
+      ...result,
+      items: result.items.map((i) => ({
+        ...i,
+        error: i.error ? { code: (i.error as { code?: string }).code, message: i.error.message } : undefined,
+      })),
+    };
+    if (result.failed > 0)
+      return this.partial(json as BatchResult, `${result.failed} object(s) failed; the others are in place.`);
     return json as BatchResult;
   }
 }

@@ -25,7 +25,9 @@ export default class ObjectSyncUp extends BaseCommand<typeof ObjectSyncUp> {
       multipleNonGreedy: true,
       helpValue: "<glob>",
     }),
-    mirror: Flags.boolean({ description: "Delete objects under the prefix that have no local file (never excluded ones)" }),
+    mirror: Flags.boolean({
+      description: "Delete objects under the prefix that have no local file (never excluded ones)",
+    }),
     "dry-run": Flags.boolean({ description: "Show what would be done; change nothing" }),
     force: Flags.boolean({ description: "Overwrite remote changes (no If-Match)" }),
     concurrency: Flags.integer({ description: "Objects transferred at once", default: 8, min: 1, max: 256 }),
@@ -56,8 +58,15 @@ export default class ObjectSyncUp extends BaseCommand<typeof ObjectSyncUp> {
     this.log(
       `${result.dryRun ? "dry run: " : ""}${result.transferred} uploaded (${formatBytes(result.bytes)}), ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.failed} failed`,
     );
-    const json = { ...result, items: result.items.map((i) => ({ ...i, error: i.error ? { code: (i.error as { code?: string }).code, message: i.error.message } : undefined })) };
-    if (result.failed > 0) return this.partial(json as BatchResult, `${result.failed} object(s) failed; the others are in place.`);
+    const json = {
+      ...result,
+      items: result.items.map((i) => ({
+        ...i,
+        error: i.error ? { code: (i.error as { code?: string }).code, message: i.error.message } : undefined,
+      })),
+    };
+    if (result.failed > 0)
+      return this.partial(json as BatchResult, `${result.failed} object(s) failed; the others are in place.`);
     return json as BatchResult;
   }
 }

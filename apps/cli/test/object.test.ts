@@ -1,0 +1,143 @@
+// `s3kit object …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ObjectStore, openObjectStore } from "@toolkit/shared";
+import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+const SECRET = "SENTINEL-object-secret-9d2e";
+
+let server: TestServer;
+let bucket: string;
+let store: ObjectStore;
+let home: string;
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: "AKIAOBJECTTEST",
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_REGION: "us-east-1",
+    AWS_CONFIG_FILE: "/nonexistent/config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+    AWS_EC2_METADATA_DISABLED: "true",
+    XDG_CACHE_HOME: join(home, ".cache"),
+    NO_COLOR: "1",
+  });
+  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    stdout += c;
+  });
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      expect(stdout + stderr).not.toContain(SECRET);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(fileURLToPath(new URL("..", import.meta.url)), "dist", "commands", "object", "get.js"))) {
+    throw new Error("apps/cli is not built: run `pnpm --filter s3kit... build` first");
+  }
+  server = await startS3Server();
+  const created = await createTestBucket(server, "cli-object");
+  bucket = created.bucket;
+  created.client.destroy();
+  store = openObjectStore(created.url, testClientOptions(server));
+  home = await mkdtemp(join(tmpdir(), "s3kit-object-cli-"));
+});
+
+afterAll(async () => {
+  await store?.close();
+});
+
+describe("s3kit object", () => {
+  it("get downloads once, then reports unchanged; cat prints; status compares", async () => {
+    await store.put("docs/readme.txt", "hello object\n");
+    const url = `s3://${bucket}/docs/readme.txt`;
+    const dest = join(home, "readme.txt");
+    const first = await run(["object", "get", url, dest, "--json"]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ transferred: true, bytes: 13, verified: "md5", localPath: dest });
+    const second = await run(["object", "get", url, dest, "--json"]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ transferred: false, bytes: 0 });
+    const cat = await run(["object", "cat", url]);
+    expect(cat).toMatchObject({ code: 0, stdout: "hello object\n" });
+    // The cat went through the default cache under XDG_CACHE_HOME (a dot directory).
+    expect(await readFile(join(home, ".cache", "s3kit", "objects", bucket, "docs", "readme.txt"), "utf8")).toBe(
+      "hello object\n",
+    );
+    await writeFile(dest, "changed locally\n");
+    const status = await run(["object", "status", url, "--local-path", dest, "--json"]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: "localNewer" });
+    const human = await run(["object", "status", url, "--local-path", dest]);
+    expect(human.stdout).toMatch(/^localNewer: /);
+  });
+
+  it("put uploads, skips when unchanged, and refuses a concurrent change with exit 1 and one line", async () => {
+    const url = `s3://${bucket}/put/data.txt`;
+    const file = join(home, "data.txt");
+    await writeFile(file, "v1");
+    const first = await run(["object", "put", file, url, "--json"]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ transferred: true });
+    expect((await run(["object", "put", file, url, "--json"])).stdout).toContain('"transferred": false');
+    await store.put("put/data.txt", "someone else");
+    await writeFile(file, "v2");
+    const conflict = await run(["object", "put", file, url]);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^error: Upload of .* refused/)]);
+    expect(Buffer.from(await store.getBytes("put/data.txt")).toString()).toBe("someone else");
+    const json = await run(["object", "put", file, url, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "object.conflict" } });
+    expect((await run(["object", "put", file, url, "--force"])).code).toBe(0);
+    expect(Buffer.from(await store.getBytes("put/data.txt")).toString()).toBe("v2");
+  });
+
+  it("get of a missing object fails with exit 1; a bad URL is a usage error (exit 2)", async () => {
+    const missing = await run(["object", "get", `s3://${bucket}/nope.txt`, join(home, "nope.txt")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: .*notFound/);
+    const bad = await run(["object", "get", "s3://bucket-only/"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: Invalid object URL/);
+  });
+
+  it("sync-up then sync-down with excludes, mirror and dry run", async () => {
+    const src = join(home, "src");
+    await mkdir(join(src, "sub"), { recursive: true });
+    await writeFile(join(src, "a.txt"), "A");
+    await writeFile(join(src, "sub", "b.txt"), "B");
+    await writeFile(join(src, "x.tmp"), "T");
+    const prefix = `s3://${bucket}/tree/`;
+    const up = await run(["object", "sync-up", src, prefix, "--exclude", "*.tmp", "--json"]);
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({ transferred: 2, failed: 0 });
+    const out = join(home, "out");
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, "stray.txt"), "S");
+    const plan = await run(["object", "sync-down", prefix, out, "--mirror", "--dry-run"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain("would delete-local");
+    expect(await readFile(join(out, "stray.txt"), "utf8")).toBe("S");
+    const down = await run(["object", "sync-down", prefix, out, "--mirror", "--json"]);
+    expect(JSON.parse(down.stdout)).toMatchObject({ transferred: 2, deleted: 1, failed: 0 });
+    expect(await readFile(join(out, "sub", "b.txt"), "utf8")).toBe("B");
+    expect(existsSync(join(out, "stray.txt"))).toBe(false);
+  });
+});
