@@ -74,7 +74,7 @@ export class ProgressBar {
       if (!this.#bar) {
         this.#bar = new cliProgress.SingleBar({
           stream: this.#stream,
-          format: () => formatProgressLine(this.#last, this.#stream.columns ?? 80),
+          format: () => formatProgressLine(this.#last, this.#stream.columns || 80),
           hideCursor: true,
           clearOnComplete: true,
           linewrap: false,
