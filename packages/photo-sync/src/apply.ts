@@ -152,6 +152,11 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
     return saving;
   };
 
+  // Few large files: give each more parts in flight, so one 64 MiB file does not crawl at 2 parts at a time.
+  const largeFiles = plan.uploads.filter((u) => u.size > plan.multipartThresholdBytes).length;
+  const partConcurrency =
+    opts.partConcurrency ??
+    Math.min(8, Math.max(2, Math.ceil(opts.concurrency / Math.max(1, Math.min(opts.concurrency, largeFiles)))));
   const totalBytes = plan.totals.uploadBytes;
   const totalItems = plan.uploads.length;
   let doneBytes = 0;
@@ -190,7 +195,7 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
             contentType: item.contentType,
             multipartThresholdBytes: plan.multipartThresholdBytes,
             partSizeBytes,
-            partConcurrency: opts.partConcurrency,
+            partConcurrency,
             contentLength: size,
             ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
             ...(signal ? { signal } : {}),

@@ -61,7 +61,10 @@ export interface ApplyPlanOptions extends ConnectionOptions {
   concurrency?: number;
   /** S3 storage class of new objects, e.g. `STANDARD_IA`, `GLACIER_IR`. Ignored by `file://`. @default the bucket's default */
   storageClass?: string;
-  /** Parts of one large file uploaded at once. @default 2 */
+  /**
+   * Parts of one large file uploaded at once. Memory is at most `partSizeBytes × partConcurrency` per file.
+   * @default `concurrency` shared among the large files of the plan, between 2 and 8
+   */
   partConcurrency?: number;
   /** Attempts per file or delete batch (full-jitter backoff), on top of the SDK's own request retries. @default 5 */
   attempts?: number;
@@ -135,7 +138,7 @@ export const applyOptionsSchema = z.strictObject({
     .string()
     .regex(/^[A-Z_]+$/, "a storage class looks like STANDARD or STANDARD_IA")
     .optional(),
-  partConcurrency: z.number().int().min(1).max(16).default(2),
+  partConcurrency: z.number().int().min(1).max(16).optional(),
   attempts: z.number().int().min(1).max(20).default(5),
   onProgress: fn<ProgressCallback>().optional(),
   signal,

@@ -1,0 +1,238 @@
+// photo-sync benchmark: s3kit photo-sync against rclone, `aws s3 sync` and `s3cmd sync` (where installed),
+// same data, same run, same local S3 server (moto) behind a counting proxy. Every tool runs as a child process
+// under GNU time (wall, user+sys CPU, peak RSS). Writes bench/results/photo-sync.{md,json} at the repo root.
+// Sizes (issue 5): (a) first upload of 5,000 × 64 KiB, (b) the no-change re-run, (c) 10 × 64 MiB.
+// Scale down with PHOTO_SYNC_BENCH_FILES / PHOTO_SYNC_BENCH_BIG (counts) on a slow machine.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openObjectStore } from "@toolkit/shared";
+import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+const cli = join(root, "apps/cli/bin/run.js");
+const SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_FILES ?? 5000);
+const SMALL_BYTES = 64 * 1024;
+const BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_BIG ?? 10);
+const BIG_BYTES = 64 * 1024 * 1024;
+
+const which = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" }).stdout.trim() || undefined;
+const gnuTime = which("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
+const server = await startS3Server();
+const proxy = await startFaultProxy({ target: server.endpoint });
+const work = mkdtempSync(join(tmpdir(), "photo-sync-bench-"));
+const smallDir = join(work, "small");
+const bigDir = join(work, "big");
+for (let i = 0; i < SMALL_COUNT; i++) {
+  const dir = join(smallDir, `2024/Shoot ${String(Math.floor(i / 100)).padStart(3, "0")}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `IMG_${String(i).padStart(5, "0")}.jpg`), randomBytes(SMALL_BYTES));
+}
+mkdirSync(bigDir, { recursive: true });
+for (let i = 0; i < BIG_COUNT; i++) writeFileSync(join(bigDir, `pano-${i}.tif`), randomBytes(BIG_BYTES));
+
+const env = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+  AWS_REGION: server.region,
+  AWS_DEFAULT_REGION: server.region,
+  XDG_CACHE_HOME: join(work, "cache"),
+};
+// rclone 1.60 refuses AWS_CA_BUNDLE with its own HTTP transport; the endpoint here is plain http anyway.
+const rcloneEnv = { ...env };
+delete rcloneEnv.AWS_CA_BUNDLE;
+const proxyHost = proxy.endpoint.replace(/^http:\/\//, "");
+const s3cmdConfig = join(work, "s3cmd.cfg");
+writeFileSync(
+  s3cmdConfig,
+  `[default]\naccess_key = ${server.credentials.accessKeyId}\nsecret_key = ${server.credentials.secretAccessKey}\nhost_base = ${proxyHost}\nhost_bucket = ${proxyHost}\nuse_https = False\nbucket_location = us-east-1\nsignature_v2 = False\n`,
+);
+
+/** Each tool: how to sync a local folder to s3://bucket/prefix. */
+const tools = [
+  {
+    name: "s3kit photo-sync",
+    version: `s3kit ${JSON.parse(readFileSync(join(root, "apps/cli/package.json"), "utf8")).version}`,
+    cmd: (dir, bucket, prefix) => [
+      process.execPath,
+      cli,
+      "photo-sync",
+      dir,
+      `s3://${bucket}/${prefix}`,
+      "--endpoint-url",
+      proxy.endpoint,
+      "--quiet",
+    ],
+  },
+  which("rclone") && {
+    name: "rclone copy",
+    version: spawnSync("rclone", ["version"], { encoding: "utf8" }).stdout.split("\n")[0],
+    cmd: (dir, bucket, prefix) => ["rclone", "copy", dir, `bench:${bucket}/${prefix}`],
+    env: {
+      ...rcloneEnv,
+      RCLONE_CONFIG_BENCH_TYPE: "s3",
+      RCLONE_CONFIG_BENCH_PROVIDER: "Other",
+      RCLONE_CONFIG_BENCH_ENDPOINT: proxy.endpoint,
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: server.credentials.accessKeyId,
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+      RCLONE_CONFIG_BENCH_REGION: server.region,
+      RCLONE_CONFIG: join(work, "rclone.conf"),
+    },
+  },
+  which("aws") && {
+    name: "aws s3 sync",
+    version: spawnSync("aws", ["--version"], { encoding: "utf8" }).stdout.trim().split(" ")[0],
+    cmd: (dir, bucket, prefix) => [
+      "aws",
+      "s3",
+      "sync",
+      dir,
+      `s3://${bucket}/${prefix}`,
+      "--endpoint-url",
+      proxy.endpoint,
+      "--only-show-errors",
+    ],
+  },
+  which("s3cmd") && {
+    name: "s3cmd sync",
+    version: `s3cmd ${spawnSync("s3cmd", ["--version"], { encoding: "utf8" }).stdout.trim().split(" ").pop()}`,
+    cmd: (dir, bucket, prefix) => [
+      "s3cmd",
+      "-c",
+      s3cmdConfig,
+      "--no-progress",
+      "-q",
+      "sync",
+      `${dir}/`,
+      `s3://${bucket}/${prefix}/`,
+    ],
+  },
+].filter(Boolean);
+
+function timed(argv, extraEnv = {}) {
+  const statsFile = join(work, "time.txt");
+  const full = gnuTime ? [gnuTime, "-f", "%e %U %S %M", "-o", statsFile, ...argv] : argv;
+  return new Promise((resolve) => {
+    const start = performance.now();
+    const child = spawn(full[0], full.slice(1), {
+      env: extraEnv.RCLONE_CONFIG ? extraEnv : { ...env, ...extraEnv },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr = (stderr + d).slice(-2000);
+    });
+    child.on("close", (code) => {
+      const wallMs = performance.now() - start;
+      let cpuMs = null;
+      let rssMiB = null;
+      if (gnuTime) {
+        const [, user, sys, rssKiB] = readFileSync(statsFile, "utf8").trim().split("\n").pop().split(" ").map(Number);
+        cpuMs = Math.round((user + sys) * 1000);
+        rssMiB = Math.round(rssKiB / 1024);
+      }
+      resolve({ code, wallMs: Math.round(wallMs), cpuMs, rssMiB, stderr: stderr.trim() });
+    });
+  });
+}
+
+async function emptyBucket(url) {
+  const store = openObjectStore(url, testClientOptions(server));
+  const keys = [];
+  for await (const e of store.list()) if (e.kind === "object") keys.push(e.key);
+  await store.deleteMany(keys);
+  await store.close();
+}
+
+const rows = [];
+const started = performance.now();
+for (const tool of tools) {
+  const { bucket, url } = await createTestBucket(server, "bench-ps");
+  for (const [scenario, dir, prefix] of [
+    [`(a) first upload ${SMALL_COUNT} × 64 KiB`, smallDir, "small"],
+    ["(b) no-change re-run", smallDir, "small"],
+    [`(c) ${BIG_COUNT} × 64 MiB`, bigDir, "big"],
+  ]) {
+    const before = proxy.requests.length;
+    const r = await timed(tool.cmd(dir, bucket, prefix), tool.env);
+    const made = proxy.requests.slice(before);
+    const row = {
+      tool: tool.name,
+      scenario,
+      exitCode: r.code,
+      wallMs: r.wallMs,
+      cpuMs: r.cpuMs,
+      peakRssMiB: r.rssMiB,
+      requests: made.length,
+      byMethod: Object.fromEntries(
+        [...new Set(made.map((q) => q.method))].map((m) => [m, made.filter((q) => q.method === m).length]),
+      ),
+    };
+    if (r.code !== 0) row.error = r.stderr.split("\n").pop();
+    rows.push(row);
+    process.stderr.write(`${tool.name} ${scenario}: ${JSON.stringify(row)}\n`);
+  }
+  await emptyBucket(url); // moto keeps objects in memory
+}
+await proxy.stop();
+await server.stop();
+rmSync(work, { recursive: true, force: true });
+
+const ours = (scenario) => rows.find((r) => r.tool === "s3kit photo-sync" && r.scenario === scenario);
+const peersOf = (scenario) =>
+  rows.filter((r) => r.tool !== "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
+const ratios = [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
+  const me = ours(scenario);
+  const peers = peersOf(scenario);
+  const fastest = peers.reduce((a, b) => (a && a.wallMs <= b.wallMs ? a : b), undefined);
+  const fewest = peers.reduce((a, b) => (a && a.requests <= b.requests ? a : b), undefined);
+  return {
+    scenario,
+    fastestPeer: fastest?.tool ?? null,
+    wallSpeedup: fastest && me ? +(fastest.wallMs / me.wallMs).toFixed(2) : null,
+    fewestRequestsPeer: fewest?.tool ?? null,
+    requestRatio: fewest && me ? +(me.requests / Math.max(1, fewest.requests)).toFixed(3) : null,
+    cpuRatioVsFastest: fastest?.cpuMs && me?.cpuMs ? +(me.cpuMs / fastest.cpuMs).toFixed(2) : null,
+  };
+});
+
+const fmt = (v) => (v === null || v === undefined ? "–" : String(v));
+const md = [
+  "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
+  "",
+  `Same data, same run, same local S3 server (moto) behind a counting proxy: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) ${BIG_COUNT} files × 64 MiB. Every tool runs as a child process with its defaults (s3kit: 16 files at once; rclone: 4 transfers; aws cli: 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
+  "",
+  "| tool | scenario | wall ms | client CPU ms | peak RSS MiB | requests | by method | exit |",
+  "|---|---|---:|---:|---:|---:|---|---:|",
+  ...rows.map(
+    (r) =>
+      `| ${r.tool} | ${r.scenario} | ${r.wallMs} | ${fmt(r.cpuMs)} | ${fmt(r.peakRssMiB)} | ${r.requests} | ${Object.entries(
+        r.byMethod,
+      )
+        .map(([m, n]) => `${m} ${n}`)
+        .join(", ")} | ${r.exitCode}${r.error ? ` (${r.error})` : ""} |`,
+  ),
+  "",
+  "Ratios (s3kit against the fastest peer by wall time; requests against the peer with the fewest):",
+  "",
+  "| scenario | fastest peer | wall speed-up (peer ÷ s3kit) | CPU (s3kit ÷ that peer) | fewest-requests peer | requests (s3kit ÷ that peer) |",
+  "|---|---|---:|---:|---|---:|",
+  ...ratios.map(
+    (r) =>
+      `| ${r.scenario} | ${fmt(r.fastestPeer)} | ${fmt(r.wallSpeedup)} | ${fmt(r.cpuRatioVsFastest)} | ${fmt(r.fewestRequestsPeer)} | ${fmt(r.requestRatio)} |`,
+  ),
+  "",
+  "Targets (issue 5): fewest requests on (b); wall time at least 1.5× better than the fastest peer on (a) and (b).",
+];
+mkdirSync(join(root, "bench/results"), { recursive: true });
+writeFileSync(join(root, "bench/results/photo-sync.md"), `${md.join("\n")}\n`);
+writeFileSync(
+  join(root, "bench/results/photo-sync.json"),
+  `${JSON.stringify({ smallCount: SMALL_COUNT, smallBytes: SMALL_BYTES, bigCount: BIG_COUNT, bigBytes: BIG_BYTES, rows, ratios }, null, 2)}\n`,
+);
+process.stdout.write(`${md.join("\n")}\n`);
