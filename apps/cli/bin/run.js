@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// oclif entry point of the `s3kit` binary. Commands load from ./dist/commands (or oclif.manifest.json when packed).
-import { execute } from "@oclif/core";
+// oclif entry point of the `s3kit` binary. Commands load from ./dist/commands, or from oclif.manifest.json
+// in a packed release (generated at prepack), which spares importing every command to read its flags.
+import module from "node:module";
 
+// Node >= 22.1: cache compiled code between runs (start-up; a no-op where unsupported).
+module.enableCompileCache?.();
+
+const { execute } = await import("@oclif/core");
 await execute({ dir: import.meta.url });
