@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
+  type GetResult,
   isObjectStoreError,
   isRetryableError,
   type Logger,
@@ -25,8 +26,9 @@ export interface DownloadToFileInput {
   partConcurrency: number;
   attempts: number;
   verify: VerifyMode;
-  /** Also compute the multipart ETag for this part size (cached for a later upload). */
+  /** Also compute the multipart ETag for this part size when the object is larger than `thresholdBytes` (cached for a later upload). */
   extraPartSize?: number;
+  thresholdBytes: number;
   logger: Logger;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
@@ -40,7 +42,6 @@ export type DownloadToFileResult =
       bytes: number;
       verified: Verification;
       digest: ReturnType<BodyHasher["digest"]>;
-      requests: number;
     };
 
 /** A body shorter than its Content-Length (a dropped connection the HTTP stack did not report). */
@@ -57,23 +58,30 @@ const truncated = (what: string, got: number, expected: number) =>
 const retryable = (error: unknown) =>
   isS3ObjectError(error, "object.network") || isObjectStoreError(error, "aborted") || isRetryableError(error);
 
-async function readExactly(
+const isInvalidRange = (error: unknown) =>
+  isObjectStoreError(error) &&
+  ((error.cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 416 ||
+    (error.cause as { name?: string } | undefined)?.name === "InvalidRange");
+
+/** Stream a body into `file` at `position`, checking its length. Memory: one chunk. */
+async function writeBody(
   body: Readable,
+  file: FileHandle,
+  position: number,
   expected: number,
   what: string,
   signal: AbortSignal | undefined,
   onBytes: (n: number) => void,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+): Promise<void> {
   let got = 0;
   try {
     for await (const chunk of body) {
       signal?.throwIfAborted();
       const buffer = chunk as Buffer;
-      chunks.push(buffer);
+      if (got + buffer.length > expected) throw truncated(what, got + buffer.length, expected);
+      await file.write(buffer, 0, buffer.length, position + got);
       got += buffer.length;
       onBytes(buffer.length);
-      if (got > expected) throw truncated(what, got, expected);
     }
   } catch (error) {
     onBytes(-got);
@@ -84,26 +92,23 @@ async function readExactly(
     onBytes(-got);
     throw truncated(what, got, expected);
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got);
 }
 
-const isInvalidRange = (error: unknown) =>
-  isObjectStoreError(error) &&
-  ((error.cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 416 ||
-    (error.cause as { name?: string } | undefined)?.name === "InvalidRange");
-
 /**
- * Download an object into `file`: the first part with one (conditional) ranged GET — a 304 costs one request
- * and moves no body — then the remaining parts as parallel ranged GETs pinned to the first response's ETag
- * (`If-Match`), each retried on its own. Parts are hashed in order as they land, so memory stays below
- * `2 * partConcurrency * partSizeBytes`. Verification happens here; the caller renames the temp file only
+ * Download an object into `file`. The first part comes with one (conditional) ranged GET — a 304 costs one
+ * request and moves no body. As soon as its headers give the size and ETag, the remaining parts start as
+ * parallel ranged GETs pinned to that ETag (`If-Match`), each retried on its own. Bodies stream straight to
+ * their place in the file; finished parts are hashed in order by reading them back (page cache), so memory
+ * stays at a few chunks per part in flight. Verification happens here; the caller renames the temp file only
  * when this resolves.
  */
 export async function downloadToFile(input: DownloadToFileInput): Promise<DownloadToFileResult> {
-  const { store, key, what, file, partSizeBytes, signal } = input;
+  const { store, key, what, file, partSizeBytes } = input;
+  // Cancels the other parts when one fails for good.
+  const internal = new AbortController();
+  const signal = input.signal ? AbortSignal.any([input.signal, internal.signal]) : internal.signal;
   let loaded = 0;
   let total: number | undefined;
-  let requests = 0;
   const progress = (n: number) => {
     loaded += n;
     input.onProgress?.({ loadedBytes: loaded, ...(total !== undefined ? { totalBytes: total } : {}), current: what });
@@ -111,114 +116,131 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
   const retryOptions = {
     attempts: input.attempts,
     isRetryable: retryable,
-    ...(signal ? { signal } : {}),
+    signal,
     onRetry: ({ error, attempt }: { error: unknown; attempt: number }) =>
-      input.logger.warn("s3-object: retrying a download part", { url: what, attempt, error: String(error) }),
+      input.logger.warn("s3-object: retrying a download request", { url: what, attempt, error: String(error) }),
   };
 
-  // 1. The first part. Moto and S3 answer 416 to a range on an empty object: fall back to a plain GET.
-  const first = await retry(async () => {
-    let response: Awaited<ReturnType<ObjectStore["get"]>>;
-    requests++;
-    try {
-      response = await store.get(key, {
-        range: { start: 0, end: partSizeBytes - 1 },
-        ...(input.ifNoneMatch ? { ifNoneMatch: input.ifNoneMatch } : {}),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (error) {
-      if (!isInvalidRange(error)) throw error;
-      requests++;
-      response = await store.get(key, {
-        ...(input.ifNoneMatch ? { ifNoneMatch: input.ifNoneMatch } : {}),
-        ...(signal ? { signal } : {}),
-      });
-    }
-    const size = response.range ? response.range.total : response.size;
-    total = size;
-    const length = response.range ? response.range.end - response.range.start + 1 : size;
-    const body = await readExactly(response.body, length, what, signal, progress);
-    return { response, size, body };
-  }, retryOptions).catch((error: unknown) => {
-    if (isObjectStoreError(error, "notModified")) return undefined;
+  // 1. Headers of the first part. S3 and moto answer 416 to a range on an empty object: plain GET then.
+  let first: GetResult;
+  try {
+    first = await retry(async () => {
+      try {
+        return await store.get(key, {
+          range: { start: 0, end: partSizeBytes - 1 },
+          ...(input.ifNoneMatch ? { ifNoneMatch: input.ifNoneMatch } : {}),
+          signal,
+        });
+      } catch (error) {
+        if (!isInvalidRange(error)) throw error;
+        return store.get(key, { ...(input.ifNoneMatch ? { ifNoneMatch: input.ifNoneMatch } : {}), signal });
+      }
+    }, retryOptions);
+  } catch (error) {
+    if (isObjectStoreError(error, "notModified")) return { notModified: true };
     throw error;
-  });
-  if (first === undefined) return { notModified: true };
-
-  const { response, size } = first;
-  const info: ObjectInfo = { ...response, size };
-  const partSizes = partSizeCandidates(size, response.etag, response.metadata);
-  if (input.extraPartSize !== undefined && !partSizes.includes(input.extraPartSize)) {
+  }
+  const size = first.range ? first.range.total : first.size;
+  total = size;
+  const info: ObjectInfo = {
+    key: first.key,
+    size,
+    etag: first.etag,
+    lastModified: first.lastModified,
+    metadata: first.metadata,
+    ...(first.contentType ? { contentType: first.contentType } : {}),
+  };
+  const big = size > input.thresholdBytes;
+  const partSizes = partSizeCandidates(size, first.etag, first.metadata);
+  if (big && input.extraPartSize !== undefined && !partSizes.includes(input.extraPartSize)) {
     partSizes.push(input.extraPartSize);
   }
-  const hasher = new BodyHasher(partSizes);
-  hasher.update(first.body);
-  await file.write(first.body, 0, first.body.length, 0);
+  // The whole-body MD5 is needed only to verify a single-part ETag or to remember a small file's MD5.
+  const wantMd5 = !big || !first.etag.includes("-");
+  const hasher = new BodyHasher(partSizes, { md5: wantMd5 });
+  const partCount = size === 0 ? 0 : Math.ceil(size / partSizeBytes);
+  const rangeOf = (index: number) => {
+    const start = index * partSizeBytes;
+    return { start, end: Math.min(size, start + partSizeBytes) - 1 };
+  };
 
-  // 2. The other parts, in parallel, hashed in order through a bounded window.
-  const partCount = Math.max(1, Math.ceil(size / partSizeBytes));
-  if (partCount > 1) {
-    const window = 2 * input.partConcurrency;
-    const ready = new Map<number, Buffer>();
-    let nextToHash = 1;
-    let nextToStart = 1;
-    const waiters: (() => void)[] = [];
-    const wakeAll = () => {
-      for (const w of waiters.splice(0)) w();
-    };
-    let failed: unknown;
-    const waitForWindow = async (index: number) => {
-      while (index >= nextToHash + window && failed === undefined) {
-        await new Promise<void>((resolve) => waiters.push(resolve));
+  // 2. In-order hashing of finished parts, read back from the file.
+  const done = new Set<number>();
+  let nextToHash = 0;
+  let hashing: Promise<void> = Promise.resolve();
+  const readBuffer = Buffer.allocUnsafe(Math.min(partSizeBytes, 4 * 1024 * 1024));
+  const hashReady = async () => {
+    while (done.has(nextToHash)) {
+      const { start, end } = rangeOf(nextToHash);
+      for (let position = start; position <= end; ) {
+        const length = Math.min(readBuffer.length, end + 1 - position);
+        const { bytesRead } = await file.read(readBuffer, 0, length, position);
+        if (bytesRead === 0) throw truncated(what, position, size);
+        hasher.update(readBuffer.subarray(0, bytesRead));
+        position += bytesRead;
       }
-    };
-    const worker = async () => {
-      while (failed === undefined) {
-        const index = nextToStart++;
-        if (index >= partCount) return;
-        await waitForWindow(index);
-        if (failed !== undefined) return;
-        const start = index * partSizeBytes;
-        const end = Math.min(size, start + partSizeBytes) - 1;
-        const buffer = await retry(async () => {
-          requests++;
-          const part = await store.get(key, {
-            range: { start, end },
-            ifMatch: response.etag,
-            ...(signal ? { signal } : {}),
-          });
-          return readExactly(part.body, end - start + 1, what, signal, progress);
-        }, retryOptions);
-        await file.write(buffer, 0, buffer.length, start);
-        ready.set(index, buffer);
-        while (ready.has(nextToHash)) {
-          hasher.update(ready.get(nextToHash)!);
-          ready.delete(nextToHash);
-          nextToHash++;
-        }
-        wakeAll();
-      }
-    };
-    const workers = Array.from({ length: Math.min(input.partConcurrency, partCount - 1) }, () =>
-      worker().catch((error: unknown) => {
-        failed ??= error;
-        wakeAll();
-      }),
-    );
-    await Promise.all(workers);
-    if (failed !== undefined) {
-      if (isObjectStoreError(failed, "preconditionFailed")) {
-        throw new S3ObjectError(
-          "object.conflict",
-          `${what} changed while it was being downloaded; download it again.`,
-          { cause: failed },
-        );
-      }
-      throw failed;
+      done.delete(nextToHash);
+      nextToHash++;
     }
+  };
+  const finished = (index: number) => {
+    done.add(index);
+    hashing = hashing.then(hashReady);
+  };
+
+  const fetchPart = (index: number) =>
+    retry(async () => {
+      const { start, end } = rangeOf(index);
+      const part = await store.get(key, { range: { start, end }, ifMatch: first.etag, signal });
+      await writeBody(part.body, file, start, end - start + 1, what, signal, progress);
+    }, retryOptions);
+
+  // 3. Part 0 from the first response (re-fetched if its body fails), the others in parallel.
+  let failure: { error: unknown } | undefined;
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    internal.abort(error);
+  };
+  const firstLength = first.range ? first.range.end - first.range.start + 1 : size;
+  const part0 = (async () => {
+    if (partCount === 0) {
+      first.body.resume();
+      return;
+    }
+    try {
+      await writeBody(first.body, file, 0, firstLength, what, signal, progress);
+    } catch (error) {
+      if (signal.aborted || !retryable(error)) throw error;
+      await fetchPart(0);
+    }
+    finished(0);
+  })().catch(fail);
+  let nextToStart = 1;
+  const worker = async () => {
+    while (failure === undefined) {
+      const index = nextToStart++;
+      if (index >= partCount) return;
+      await fetchPart(index);
+      finished(index);
+    }
+  };
+  const workers = Array.from({ length: Math.max(0, Math.min(input.partConcurrency, partCount - 1)) }, () =>
+    worker().catch(fail),
+  );
+  await Promise.all([part0, ...workers]);
+  await hashing.catch(fail);
+  if (failure !== undefined) {
+    if (input.signal?.aborted) throw input.signal.reason;
+    const error = failure.error;
+    if (isObjectStoreError(error, "preconditionFailed")) {
+      throw new S3ObjectError("object.conflict", `${what} changed while it was being downloaded; download it again.`, {
+        cause: error,
+      });
+    }
+    throw error;
   }
 
   const digest = hasher.digest();
   const verified = verifyBody(input.verify, what, info, digest, hasher.bytes);
-  return { notModified: false, info, bytes: hasher.bytes, verified, digest, requests };
+  return { notModified: false, info, bytes: hasher.bytes, verified, digest };
 }

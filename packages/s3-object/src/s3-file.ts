@@ -1,3 +1,4 @@
+import { type BigIntStats, createReadStream } from "node:fs";
 import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -28,6 +29,7 @@ import {
   fingerprintOf,
   hashFile,
   type LocalHash,
+  LocalHasher,
   readState,
   removeState,
   statePathFor,
@@ -214,19 +216,26 @@ export class S3File implements AsyncDisposable {
     );
   }
 
+  /** The state's hash of the local file when its fingerprint still holds (and it has what an upload needs). */
+  #cachedHash(state: FileState, st: BigIntStats): LocalHash | undefined {
+    const cached = state.hash;
+    const big = Number(st.size) > this.#thresholdBytes;
+    if (
+      cached &&
+      cached.fingerprint === fingerprintOf(st) &&
+      (big ? cached.multipart?.partSizeBytes === this.#partSizeBytes : cached.md5 !== "")
+    ) {
+      return cached;
+    }
+    return undefined;
+  }
+
   /** The local file's hashes, from the state when its fingerprint still holds (no re-hashing). */
   async #hashLocal(state: FileState, signal?: AbortSignal): Promise<LocalHash | undefined> {
     const st = await statLocal(this.localPath);
     if (!st) return undefined;
-    const cached = state.hash;
-    const needsMultipart = Number(st.size) > this.#thresholdBytes;
-    if (
-      cached &&
-      cached.fingerprint === fingerprintOf(st) &&
-      (!needsMultipart || cached.multipart?.partSizeBytes === this.#partSizeBytes)
-    ) {
-      return cached;
-    }
+    const cached = this.#cachedHash(state, st);
+    if (cached) return cached;
     const hash = await hashFile(
       this.localPath,
       st,
@@ -286,7 +295,7 @@ export class S3File implements AsyncDisposable {
 
     await mkdir(dirname(this.localPath), { recursive: true });
     const temp = tempPathFor(this.localPath);
-    const file = await open(temp, "wx");
+    const file = await open(temp, "wx+"); // read back for in-order hashing
     let renamed = false;
     try {
       const result = await downloadToFile({
@@ -300,6 +309,7 @@ export class S3File implements AsyncDisposable {
         attempts: this.#options.attempts ?? DEFAULT_ATTEMPTS,
         verify: this.#options.verify ?? "auto",
         extraPartSize: this.#partSizeBytes,
+        thresholdBytes: this.#thresholdBytes,
         logger: this.#logger,
         ...(signal ? { signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -318,13 +328,14 @@ export class S3File implements AsyncDisposable {
       renamed = true;
       const st = await statLocal(this.localPath);
       const multipart = result.digest.multipart.find((m) => m.partSizeBytes === this.#partSizeBytes);
+      const big = result.bytes > this.#thresholdBytes;
       state.synced = { etag: result.info.etag, size: result.bytes, sha256: result.digest.sha256 };
       state.hash = {
         size: result.bytes,
         fingerprint: st ? fingerprintOf(st) : "",
         sha256: result.digest.sha256,
-        md5: result.digest.md5,
-        ...(multipart && result.bytes > this.#thresholdBytes ? { multipart } : {}),
+        md5: big ? "" : result.digest.md5,
+        ...(multipart && big ? { multipart } : {}),
       };
       await writeState(this.#statePath, state);
       this.#logger.debug("s3-object: downloaded", { url: this.url, bytes: result.bytes, verified: result.verified });
@@ -354,13 +365,22 @@ export class S3File implements AsyncDisposable {
   async #upload(options: UploadOptions, baseline: Baseline | undefined): Promise<UploadResult> {
     const { signal } = options;
     const state = await this.#readState();
-    const hash = await this.#hashLocal(state, signal);
-    if (!hash) {
+    const st = await statLocal(this.localPath);
+    if (!st) {
       throw new S3ObjectError(
         "object.notFound",
         `Upload of ${this.url}: the local file ${this.localPath} does not exist; download() or write it first.`,
       );
     }
+    const size = Number(st.size);
+    const multipart = size > this.#thresholdBytes;
+    // A large file is hashed while it is sent (one read, not two) unless the hash is needed to decide first.
+    let hash: LocalHash | undefined = this.#cachedHash(state, st);
+    const ensureHash = async (): Promise<LocalHash> => {
+      hash ??= await this.#hashLocal(state, signal);
+      if (!hash) throw new S3ObjectError("object.notFound", `Upload of ${this.url}: ${this.localPath} disappeared.`);
+      return hash;
+    };
     const synced = state.synced;
     const unchanged = (etag: string): UploadResult => ({
       transferred: false,
@@ -368,13 +388,10 @@ export class S3File implements AsyncDisposable {
       etag,
       localPath: this.localPath,
     });
-    if (
-      !options.force &&
-      synced &&
-      synced.sha256 === hash.sha256 &&
-      (baseline === undefined || baseline.etag === synced.etag)
-    ) {
-      return unchanged(synced.etag);
+    if (!options.force && synced && (baseline === undefined || baseline.etag === synced.etag)) {
+      // Same size as synced (a touch, or an in-place edit): hash to know. Another size has changed for sure.
+      if (!multipart || size === synced.size) await ensureHash();
+      if (hash?.sha256 === synced.sha256) return unchanged(synced.etag);
     }
     const store = this.#openStore();
     const key = this.#address.key;
@@ -389,8 +406,8 @@ export class S3File implements AsyncDisposable {
         const remote = await store.head(key, signal ? { signal } : {});
         checked = true;
         if (!remote) condition = { ifNoneMatch: "*" };
-        else if (remoteMatches(remote, hash)) {
-          state.synced = { etag: remote.etag, size: remote.size, sha256: hash.sha256 };
+        else if (remoteMatches(remote, await ensureHash())) {
+          state.synced = { etag: remote.etag, size: remote.size, sha256: hash!.sha256 };
           await writeState(this.#statePath, state);
           return unchanged(remote.etag);
         } else {
@@ -400,7 +417,6 @@ export class S3File implements AsyncDisposable {
         }
       }
     }
-    const multipart = hash.size > this.#thresholdBytes;
     // Emulators (moto) ignore If-Match on CompleteMultipartUpload; check first so a large upload fails early.
     if (multipart && !checked && (condition.ifMatch || condition.ifNoneMatch)) {
       const remote = await store.head(key, signal ? { signal } : {});
@@ -411,15 +427,31 @@ export class S3File implements AsyncDisposable {
         );
       }
     }
-    const { createReadStream } = await import("node:fs");
+    if (!multipart) await ensureHash(); // small: hashed first, so the SHA-256 goes into the metadata
+    const known = hash;
+    const streamed = new LocalHasher(size, {
+      partSizeBytes: this.#partSizeBytes,
+      thresholdBytes: this.#thresholdBytes,
+    });
+    const source = createReadStream(this.localPath, { highWaterMark: 1024 * 1024 });
+    const body = known
+      ? source
+      : Readable.from(
+          (async function* () {
+            for await (const chunk of source) {
+              streamed.update(chunk as Buffer);
+              yield chunk as Buffer;
+            }
+          })(),
+        );
     let result: Awaited<ReturnType<ObjectStore["put"]>>;
     try {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — 412 means another writer won.
-      result = await store.put(key, createReadStream(this.localPath, { highWaterMark: 1024 * 1024 }), {
+      result = await store.put(key, body, {
         ...condition,
-        contentLength: hash.size,
+        contentLength: size,
         metadata: {
-          [SHA256_METADATA]: hash.sha256,
+          ...(known ? { [SHA256_METADATA]: known.sha256 } : {}),
           ...(multipart ? { [PART_SIZE_METADATA]: String(this.#partSizeBytes) } : {}),
         },
         ...(this.#options.contentType ? { contentType: this.#options.contentType } : {}),
@@ -430,6 +462,7 @@ export class S3File implements AsyncDisposable {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
     } catch (error) {
+      source.destroy();
       if (isObjectStoreError(error, "preconditionFailed")) {
         throw conflict(
           condition.ifNoneMatch
@@ -440,10 +473,13 @@ export class S3File implements AsyncDisposable {
       if (isObjectStoreError(error, "notFound") && condition.ifMatch) throw conflict("the remote object was deleted");
       throw error;
     }
-    const expected = multipart ? hash.multipart?.etag : `"${hash.md5}"`;
+    // The hash of what was actually sent: from before (small files) or from the stream (large files).
+    const sent = known ?? streamed.digest(fingerprintOf(st));
+    const expected = multipart ? sent.multipart?.etag : `"${sent.md5}"`;
     const after = await statLocal(this.localPath);
-    const changedDuring = !after || fingerprintOf(after) !== hash.fingerprint;
-    if (result.etag !== expected && (changedDuring || this.#options.verify === "strict")) {
+    const changedDuring = !after || fingerprintOf(after) !== sent.fingerprint;
+    // A streamed hash describes the bytes sent even if the file changed meanwhile; a prior hash does not.
+    if (result.etag !== expected && ((known && changedDuring) || this.#options.verify === "strict")) {
       // The stored body is not what was hashed: remember the new version but no content, so the next upload sends again.
       state.synced = { etag: result.etag, size: result.size, sha256: "" };
       await writeState(this.#statePath, state);
@@ -454,11 +490,19 @@ export class S3File implements AsyncDisposable {
           : `Upload of ${this.url}: the stored ETag ${result.etag} is not the expected ${expected}; upload again.`,
       );
     }
-    state.synced = { etag: result.etag, size: hash.size, sha256: hash.sha256 };
-    state.hash = hash;
+    if (sent.size !== size) {
+      state.synced = { etag: result.etag, size: sent.size, sha256: sent.sha256 };
+      await writeState(this.#statePath, state);
+      throw new S3ObjectError(
+        "object.integrity",
+        `Upload of ${this.url}: ${this.localPath} changed size while it was being sent; upload again.`,
+      );
+    }
+    state.synced = { etag: result.etag, size, sha256: sent.sha256 };
+    state.hash = sent;
     await writeState(this.#statePath, state);
-    this.#logger.debug("s3-object: uploaded", { url: this.url, bytes: hash.size });
-    return { transferred: true, bytes: hash.size, etag: result.etag, localPath: this.localPath };
+    this.#logger.debug("s3-object: uploaded", { url: this.url, bytes: size });
+    return { transferred: true, bytes: size, etag: result.etag, localPath: this.localPath };
   }
 
   /** Download if needed, then the whole local copy as bytes. */
@@ -478,7 +522,6 @@ export class S3File implements AsyncDisposable {
     return Readable.from(
       (async function* () {
         await self.download(options);
-        const { createReadStream } = await import("node:fs");
         yield* createReadStream(self.localPath, options.signal ? { signal: options.signal } : {});
       })(),
     );

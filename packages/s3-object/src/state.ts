@@ -9,6 +9,7 @@ export interface LocalHash {
   size: number;
   fingerprint: string;
   sha256: string;
+  /** Hex MD5 of the whole file; `""` for files above the multipart threshold (their multipart ETag is kept instead). */
   md5: string;
   /** Multipart ETag of the content for `partSizeBytes` (only for files above the multipart threshold). */
   multipart?: { partSizeBytes: number; etag: string };
@@ -88,22 +89,41 @@ export async function hashFile(
   multipart: { partSizeBytes: number; thresholdBytes: number },
   signal?: AbortSignal,
 ): Promise<LocalHash> {
-  const md5 = createHash("md5");
-  const sha256 = createHash("sha256");
-  const size = Number(st.size);
-  const mp = size > multipart.thresholdBytes ? new MultipartEtagHasher(multipart.partSizeBytes) : undefined;
+  const hasher = new LocalHasher(Number(st.size), multipart);
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) })) {
-    md5.update(chunk as Buffer);
-    sha256.update(chunk as Buffer);
-    mp?.update(chunk as Buffer);
+    hasher.update(chunk as Buffer);
   }
-  return {
-    size,
-    fingerprint: fingerprintOf(st),
-    sha256: sha256.digest("hex"),
-    md5: md5.digest("hex"),
-    ...(mp ? { multipart: { partSizeBytes: multipart.partSizeBytes, etag: mp.digest() } } : {}),
-  };
+  return hasher.digest(fingerprintOf(st));
+}
+
+/** The hashes of {@link LocalHash} over a stream: SHA-256, plus the MD5 (small files) or the multipart ETag (large). */
+export class LocalHasher {
+  readonly #sha256 = createHash("sha256");
+  readonly #md5;
+  readonly #multipart;
+  readonly #partSizeBytes: number;
+  #size = 0;
+  constructor(expectedSize: number, multipart: { partSizeBytes: number; thresholdBytes: number }) {
+    const big = expectedSize > multipart.thresholdBytes;
+    this.#partSizeBytes = multipart.partSizeBytes;
+    this.#md5 = big ? undefined : createHash("md5");
+    this.#multipart = big ? new MultipartEtagHasher(multipart.partSizeBytes) : undefined;
+  }
+  update(chunk: Uint8Array): void {
+    this.#sha256.update(chunk);
+    this.#md5?.update(chunk);
+    this.#multipart?.update(chunk);
+    this.#size += chunk.length;
+  }
+  digest(fingerprint: string): LocalHash {
+    return {
+      size: this.#size,
+      fingerprint,
+      sha256: this.#sha256.digest("hex"),
+      md5: this.#md5?.digest("hex") ?? "",
+      ...(this.#multipart ? { multipart: { partSizeBytes: this.#partSizeBytes, etag: this.#multipart.digest() } } : {}),
+    };
+  }
 }
 
 /** A temp path beside `target` (same directory, so the final rename is atomic). */
