@@ -261,6 +261,8 @@ describe("doctor", () => {
   it("human output never prints the secret either, even with --debug", async () => {
     const result = await run(["doctor", "--debug"], { AWS_ENDPOINT_URL: server.endpoint });
     expect(`${result.stdout}${result.stderr}`).not.toContain(SECRET);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(ACCESS_KEY_ID);
+    expect(result.stderr).toContain("debug: "); // the SDK's debug lines were there to leak nothing
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^credentials +environment variables .*key \*\*\*\*WXYZ/m);
     expect(result.stdout).toMatch(/^s3 endpoint +\S+ \(AWS_ENDPOINT_URL\)/m);
