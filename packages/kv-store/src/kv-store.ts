@@ -232,6 +232,9 @@ export class Kv<V = unknown> implements AsyncDisposable {
   async get(key: string, options: { signal?: AbortSignal } = {}): Promise<V | undefined> {
     this.#checkOpen();
     checkKey(key);
+    const hot = this.#local.getHot.get(key);
+    if (hot === undefined || hot[2] === 1) return undefined;
+    if (hot[1] === 1) return decodeValue(this.#codec, key, hot[0] ?? EMPTY);
     const row = this.#local.getRow.get(key);
     if (row === undefined || row.deleted === 1) return undefined;
     if (row.present === 1) return decodeValue(this.#codec, key, row.value ?? EMPTY);
@@ -275,11 +278,7 @@ export class Kv<V = unknown> implements AsyncDisposable {
     this.#checkWritable();
     checkKey(key);
     const bytes = encodeValue(this.#codec, key, value);
-    this.#local.upsertValue.run(
-      key,
-      bytes,
-      options.timestamp === undefined ? nowMicros() : toMicros(options.timestamp),
-    );
+    this.#local.writeValue(key, bytes, options.timestamp === undefined ? nowMicros() : toMicros(options.timestamp));
   }
 
   /** Set many values in one local transaction (all or nothing). */
@@ -291,7 +290,7 @@ export class Kv<V = unknown> implements AsyncDisposable {
       encoded.push([key, encodeValue(this.#codec, key, value)]);
     }
     this.#local.transaction(() => {
-      for (const [key, bytes] of encoded) this.#local.upsertValue.run(key, bytes, nowMicros());
+      for (const [key, bytes] of encoded) this.#local.writeValue(key, bytes, nowMicros());
     });
   }
 

@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS kv (
   r_seg TEXT, r_off INTEGER, r_len INTEGER, r_crc INTEGER, r_ts INTEGER
 );
 CREATE INDEX IF NOT EXISTS kv_dirty ON kv(key) WHERE dirty = 1;
-CREATE INDEX IF NOT EXISTS kv_seg ON kv(r_seg);
 CREATE TABLE IF NOT EXISTS segments (id TEXT PRIMARY KEY NOT NULL, ord INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY NOT NULL, v TEXT NOT NULL);
 `;
@@ -53,6 +52,8 @@ export class LocalDb {
   readonly path: string;
   readonly getRow: Database.Statement<[string], Row>;
   readonly upsertValue: Database.Statement<[string, Uint8Array, number]>;
+  readonly updateDirtyValue: Database.Statement<[Uint8Array, number, string]>;
+  readonly getHot: Database.Statement<[string], [Buffer | null, number, number]>;
   readonly markDeleted: Database.Statement<[number, string]>;
   readonly deleteRow: Database.Statement<[string]>;
   readonly dirtyRows: Database.Statement<[], Row>;
@@ -131,6 +132,14 @@ export class LocalDb {
       VALUES (?, ?, 1, ?, 0, 1, 1)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, present = 1, deleted = 0, dirty = 1, rev = rev + 1,
         ts = max(excluded.ts, coalesce(r_ts + 1, 0))`);
+    // The hot path for a key already dirty: leaves the `dirty` column (and so the partial index) untouched,
+    // which halves the pages a commit writes. `set` falls back to `upsertValue` when it changes nothing.
+    this.updateDirtyValue = db.prepare(`UPDATE kv SET value = ?, present = 1, rev = rev + 1,
+        ts = max(?, coalesce(r_ts + 1, 0)) WHERE key = ? AND dirty = 1 AND deleted = 0`);
+    this.getHot = db.prepare<[string], [Buffer | null, number, number]>(
+      "SELECT value, present, deleted FROM kv WHERE key = ?",
+    );
+    (this.getHot as unknown as { raw(toggle: boolean): void }).raw(true);
     this.markDeleted = db.prepare(`UPDATE kv SET value = NULL, present = 0, deleted = 1, dirty = 1, rev = rev + 1,
         ts = max(?, coalesce(r_ts + 1, 0)) WHERE key = ?`);
     this.deleteRow = db.prepare("DELETE FROM kv WHERE key = ?");
@@ -141,6 +150,11 @@ export class LocalDb {
     );
     this.#getMeta = db.prepare("SELECT v FROM meta WHERE k = ?");
     this.#setMeta = db.prepare("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+  }
+
+  /** Write a value as a local change (a transaction of its own unless inside one). */
+  writeValue(key: string, bytes: Uint8Array, ts: number): void {
+    if (this.updateDirtyValue.run(bytes, ts, key).changes === 0) this.upsertValue.run(key, bytes, ts);
   }
 
   getMeta(key: string): string | undefined {
