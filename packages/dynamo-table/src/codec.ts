@@ -82,7 +82,8 @@ export function encodeItem(
     out.updated_at = stored.updated_at;
     if (resource.versioned) out.version = stored.version;
   } else {
-    Object.assign(out, stored);
+    // Layout names never come from the item (an untyped item could carry a `pk`).
+    for (const [key, value] of Object.entries(stored)) if (!LAYOUT_ATTRIBUTES.has(key)) out[key] = value;
   }
   if (resource.ttl) {
     const seconds = ttlSeconds(item[resource.ttl.field]);

@@ -13,8 +13,9 @@ export type {
   ResourceOptions,
   SingletonOptions,
   TtlDefinition,
+  UntypedSchema,
 } from "./resource.ts";
-export { defineResource, defineSingleton } from "./resource.ts";
+export { defineResource, defineSingleton, defineUntypedResource } from "./resource.ts";
 export type {
   CreateOptions,
   CreateTableOptions,

@@ -220,6 +220,25 @@ export function defineResource<
   >;
 }
 
+/** The item type of {@link defineUntypedResource}: any JSON object. */
+export type UntypedSchema = ReturnType<typeof untypedSchema>;
+const untypedSchema = () => z.looseObject({});
+
+/**
+ * A resource whose fields are not known (any JSON object passes): for tools such as the `s3kit table` CLI that
+ * read and write items of any type. Prefer {@link defineResource} with a real schema in applications.
+ */
+export function defineUntypedResource<const T extends string, V extends boolean = false>(
+  options: Omit<ResourceOptions<T, UntypedSchema, V, Record<string, GsiDefinition<Item<UntypedSchema, V>>>>, "schema">,
+): Resource<T, UntypedSchema, V, Record<string, GsiDefinition<Item<UntypedSchema, V>>>> {
+  return build("defineUntypedResource", "resource", { ...options, schema: untypedSchema() }) as Resource<
+    T,
+    UntypedSchema,
+    V,
+    Record<string, GsiDefinition<Item<UntypedSchema, V>>>
+  >;
+}
+
 export interface SingletonOptions<T extends string, S extends z.ZodObject, V extends boolean> {
   /** The type name; the one item lives at `pk = "SINGLETON#{type}"`. */
   type: T;

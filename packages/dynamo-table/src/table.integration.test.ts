@@ -11,6 +11,7 @@ import {
   DynamoTableError,
   defineResource,
   defineSingleton,
+  defineUntypedResource,
   isDynamoTableError,
   type Table,
 } from "./index.ts";
@@ -574,6 +575,14 @@ describe("helpers", () => {
       }),
     );
     expect(raw.Items?.map((i) => i.sk).sort()).toEqual(["v0", "v1", "v2"]);
+  });
+
+  it("stores untyped items without letting their fields overwrite the layout", async () => {
+    const Any = defineUntypedResource({ type: "Any" });
+    const item = await table.create(Any, { pk: "evil", sk: "evil", gsitype: "Other", note: "kept" });
+    const stored = await table.getStored(Any, item.id, { consistentRead: true });
+    expect(stored).toMatchObject({ pk: `Any#${item.id}`, sk: `Any#${item.id}`, gsitype: "Any", note: "kept" });
+    expect((await table.get(Any, item.id))?.note).toBe("kept");
   });
 
   it("ensureTable is idempotent and adds missing indexes", async () => {

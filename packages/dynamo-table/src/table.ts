@@ -193,6 +193,12 @@ export interface Table {
   create<R extends AnyResource>(resource: R, input: InputOf<R>, options?: CreateOptions): Promise<ItemOf<R>>;
   get<R extends AnyResource>(resource: R, id: string, options?: GetOptions): Promise<ItemOf<R> | undefined>;
   getOrThrow<R extends AnyResource>(resource: R, id: string, options?: GetOptions): Promise<ItemOf<R>>;
+  /** The stored DynamoDB item (keys, index attributes, `data` undecoded), for tools and debugging. */
+  getStored<R extends AnyResource>(
+    resource: R,
+    id: string,
+    options?: GetOptions,
+  ): Promise<Record<string, unknown> | undefined>;
   update<R extends AnyResource>(
     resource: R,
     current: ItemOf<R>,
@@ -1008,6 +1014,13 @@ export function createTable(options: CreateTableOptions): Table {
       }
       const stored = await getStored(resource, id, sk, opts.consistentRead ?? defaultConsistent, opts.signal);
       return stored ? (decodeItem(resource, stored) as never) : undefined;
+    },
+
+    async getStored(resource, id, opts = {}) {
+      assertId(resource, id, "getStored");
+      const sk =
+        opts.version !== undefined && resource.versioned ? versionSortKey(opts.version) : latestSortKey(resource, id);
+      return getStored(resource, id, sk, opts.consistentRead ?? defaultConsistent, opts.signal);
     },
 
     async getOrThrow(resource, id, opts = {}) {

@@ -1,0 +1,199 @@
+// `s3kit table …` run as the built binary against the run's DynamoDB server. Build first: `pnpm --filter s3kit... build`.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startDynamoDbServer, type TestServer, uniqueName } from "@toolkit/shared/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+const SECRET = "SENTINEL-table-secret-51c7";
+
+let server: TestServer;
+let tableName: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], stdin?: string): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: "AKIATABLETEST",
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_REGION: "us-east-1",
+    AWS_CONFIG_FILE: "/nonexistent/config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+    AWS_EC2_METADATA_DISABLED: "true",
+    NO_COLOR: "1",
+  });
+  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    stdout += c;
+  });
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+  });
+  child.stdin.end(stdin ?? "");
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      expect(stdout + stderr).not.toContain(SECRET);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const note = (...extra: string[]) => ["--table", tableName, "--type", "Note", "--versioned", ...extra];
+
+function json<T = Record<string, unknown>>(r: Run): T {
+  expect(r.stderr).not.toMatch(/Warning|at .*\.js:\d+/);
+  return JSON.parse(r.stdout) as T;
+}
+
+beforeAll(async () => {
+  server = await startDynamoDbServer();
+  tableName = uniqueName("cli-table");
+  const first = await run(["table", "init", "--table", tableName, "--json"]);
+  expect(first.code).toBe(0);
+  expect(json(first)).toMatchObject({ table: tableName, created: true });
+});
+
+describe("s3kit table", () => {
+  it("init is idempotent", async () => {
+    const again = await run(["table", "init", "--table", tableName, "--json"]);
+    expect(again.code).toBe(0);
+    expect(json(again)).toEqual({ table: tableName, created: false, addedIndexes: [] });
+  });
+
+  it("puts from stdin, gets, updates optimistically, lists versions and restores", async () => {
+    const created = await run(["table", "put", ...note("--json")], JSON.stringify({ title: "a", status: "open" }));
+    expect(created.code).toBe(0);
+    const v1 = json(created);
+    expect(v1).toMatchObject({ title: "a", status: "open", version: 1 });
+    const id = String(v1.id);
+
+    const got = await run(["table", "get", id, ...note()]);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toEqual(v1);
+
+    const updated = await run(["table", "put", ...note("--json")], JSON.stringify({ ...v1, status: "done" }));
+    expect(updated.code).toBe(0);
+    expect(json(updated)).toMatchObject({ id, status: "done", version: 2 });
+
+    // The same stale copy again: version 1 is no longer the latest.
+    const stale = await run(["table", "put", ...note("--json")], JSON.stringify({ ...v1, status: "open" }));
+    expect(stale.code).toBe(1);
+    const error = json<{ error: { code: string; message: string } }>(stale).error;
+    expect(error.code).toBe("table.versionConflict");
+    expect(error.message).toContain("version 1");
+    expect(error.message).toContain("version 2");
+
+    const noVersion = await run(["table", "put", ...note()], JSON.stringify({ id, title: "x", status: "open" }));
+    expect(noVersion.code).toBe(2);
+    expect(noVersion.stderr.trim().split("\n")).toHaveLength(1);
+    expect(noVersion.stderr).toContain("--force");
+
+    const versions = await run(["table", "versions", id, ...note("--json")]);
+    expect(versions.code).toBe(0);
+    expect(json<{ versions: { version: number }[] }>(versions).versions.map((v) => v.version)).toEqual([1, 2]);
+
+    const restored = await run(["table", "restore", id, "1", ...note("--json")]);
+    expect(restored.code).toBe(0);
+    expect(json(restored)).toMatchObject({ id, version: 3, status: "open", title: "a" });
+
+    const old = await run(["table", "get", id, ...note("--version", "2", "--json")]);
+    expect(json(old)).toMatchObject({ version: 2, status: "done" });
+  });
+
+  it("lists a page with a filter and prints the cursor for the next page", async () => {
+    const type = ["--table", tableName, "--type", "Task"];
+    for (let i = 0; i < 5; i++) {
+      const r = await run([
+        "table",
+        "put",
+        ...type,
+        "--data",
+        JSON.stringify({ name: `t${i}`, status: i < 4 ? "open" : "done", n: i }),
+      ]);
+      expect(r.code).toBe(0);
+    }
+    const first = await run(["table", "list", ...type, "--where", "status=open", "--limit", "2"]);
+    expect(first.code).toBe(0);
+    const lines = first.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { n: number });
+    expect(lines.map((l) => l.n)).toEqual([0, 1]);
+    const cursor = /next page: --cursor (\S+)/.exec(first.stderr)?.[1];
+    expect(cursor).toBeDefined();
+
+    const second = await run([
+      "table",
+      "list",
+      ...type,
+      "--where",
+      "status=open",
+      "--limit",
+      "2",
+      "--cursor",
+      cursor!,
+      "--json",
+    ]);
+    expect(second.code).toBe(0);
+    const page = json<{ items: { n: number }[]; cursor?: string }>(second);
+    expect(page.items.map((i) => i.n)).toEqual([2, 3]);
+
+    const numeric = await run(["table", "list", ...type, "--where", "n=4", "--json"]);
+    expect(json<{ items: { name: string }[] }>(numeric).items.map((i) => i.name)).toEqual(["t4"]);
+
+    const foreign = await run(["table", "list", ...type, "--limit", "2", "--cursor", cursor!]);
+    expect(foreign.code).toBe(2);
+    expect(foreign.stderr).toMatch(/^error: .*cursor/);
+    expect(foreign.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("queries a user GSI set with --gsi and keeps it on later puts", async () => {
+    const type = ["--table", tableName, "--type", "Doc"];
+    const put = await run([
+      "table",
+      "put",
+      ...type,
+      "--gsi",
+      "1=owner#u1,2026-01",
+      "--json",
+      "--data",
+      JSON.stringify({ body: "b" }),
+    ]);
+    expect(put.code).toBe(0);
+    const doc = json(put);
+    const again = await run(["table", "put", ...type, "--json", "--data", JSON.stringify({ ...doc, body: "c" })]);
+    expect(again.code).toBe(0);
+    const q = await run([
+      "table",
+      "query",
+      ...type,
+      "--index",
+      "1",
+      "--pk",
+      "owner#u1",
+      "--sk-begins-with",
+      "2026",
+      "--json",
+    ]);
+    expect(q.code).toBe(0);
+    expect(json<{ items: { id: string; body: string }[] }>(q).items).toMatchObject([{ id: doc.id, body: "c" }]);
+  });
+
+  it("fails with one line and exit 1 on a missing item", async () => {
+    const r = await run(["table", "get", "nope", ...note()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^error: Note nope not found$/);
+    expect(r.stdout).toBe("");
+  });
+});
