@@ -105,6 +105,7 @@ export function createFileObjectStore(
       sidecar = undefined;
     }
     // A sidecar that does not describe this exact file (edited by hand, or a write in between) is ignored.
+    const hadSidecar = sidecar !== undefined;
     if (!sidecar || sidecar.size !== s.size || sidecar.mtimeMs !== s.mtimeMs) {
       const hash = createHash("md5");
       for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -114,6 +115,9 @@ export function createFileObjectStore(
         mtimeMs: s.mtimeMs,
         metadata: sidecar?.metadata ?? {},
       };
+      // A file put there by hand: cache its hash so the next head/list costs a stat, not a read. Created only
+      // if absent (link fails on EEXIST), so it can never overwrite the sidecar of a put that raced us.
+      if (!hadSidecar) await cacheSidecar(key, sidecar);
     }
     return {
       key,
@@ -154,6 +158,20 @@ export function createFileObjectStore(
     const tmp = join(systemDir, "tmp", `${randomUUID()}.json`);
     await writeFile(tmp, JSON.stringify(sidecar));
     await rename(tmp, path);
+  }
+
+  async function cacheSidecar(key: string, sidecar: Sidecar): Promise<void> {
+    const tmp = join(systemDir, "tmp", `${randomUUID()}.json`);
+    try {
+      await mkdir(dirname(tmp), { recursive: true });
+      await mkdir(dirname(sidecarPath(key)), { recursive: true });
+      await writeFile(tmp, JSON.stringify(sidecar));
+      await link(tmp, sidecarPath(key));
+    } catch {
+      // Best effort: a read-only root or a sidecar that appeared meanwhile just means no cache.
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   /** Stream the body to a temp file, hashing on the way. */
