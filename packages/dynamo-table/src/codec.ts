@@ -97,8 +97,10 @@ export function encodeItem(
       const pk = gsi.pk(item as never);
       if (pk === undefined || pk === "") continue; // sparse: not in this index
       out[`gsi${slot}pk`] = pk;
+      // The indexes have a sort key; an item without one would not be indexed at all, so it defaults to the
+      // item's partition key (as simplesingletable's gsi1/gsi2 use `pk` as their range key).
       const sk = gsi.sk?.(item as never);
-      if (sk !== undefined && sk !== "") out[`gsi${slot}sk`] = sk;
+      out[`gsi${slot}sk`] = sk !== undefined && sk !== "" ? sk : out.pk;
     }
   }
   return out;

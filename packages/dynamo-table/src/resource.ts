@@ -23,7 +23,7 @@ export type ItemInput<S extends z.ZodObject> = z.input<S>;
 export interface GsiDefinition<T> {
   /** Partition key of the index for an item, or `undefined` to leave the item out of the index. */
   pk: (item: T) => string | undefined;
-  /** Sort key of the index for an item. @default none (the index's sort key attribute is not written) */
+  /** Sort key of the index for an item. @default the item's partition key (`{type}#{id}`), so ids order it */
   sk?: (item: T) => string | undefined;
   /** Which of the table's five user indexes (`gsi1`…`gsi5`) it uses. @default its position in `gsis`, from 1 */
   index?: 1 | 2 | 3 | 4 | 5;

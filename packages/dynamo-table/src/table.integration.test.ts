@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { createDynamoDbClient } from "@toolkit/shared";
 import { startDynamoDbServer, startFaultProxy, testClientOptions, uniqueName } from "@toolkit/shared/testing";
@@ -585,10 +586,51 @@ describe("helpers", () => {
     expect((await table.get(Any, item.id))?.note).toBe("kept");
   });
 
-  it("ensureTable is idempotent and adds missing indexes", async () => {
+  it("ensureTable is idempotent", async () => {
     const name = uniqueName("dt-ensure");
     const t = createTable({ tableName: name, client });
     expect(await t.ensureTable()).toEqual({ created: true, addedIndexes: [] });
     expect(await t.ensureTable()).toEqual({ created: false, addedIndexes: [] });
+  });
+
+  it("ensureTable adds the indexes a table lacks and keeps its items", async () => {
+    const name = uniqueName("dt-legacy");
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: "PAY_PER_REQUEST",
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        AttributeDefinitions: ["pk", "sk", "gsitype", "gsitypesk"].map((n) => ({
+          AttributeName: n,
+          AttributeType: "S" as const,
+        })),
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: "gsitype",
+            KeySchema: [
+              { AttributeName: "gsitype", KeyType: "HASH" },
+              { AttributeName: "gsitypesk", KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
+      }),
+    );
+    const t = createTable({ tableName: name, client });
+    const Owned = defineResource({
+      type: "Owned",
+      schema: z.object({ owner: z.string() }),
+      gsis: { byOwner: { pk: (o) => o.owner } },
+    });
+    const before = await t.create(Owned, { owner: "u1" }); // written before gsi1 exists
+    expect(await t.ensureTable()).toEqual({ created: false, addedIndexes: ["gsi1", "gsi2", "gsi3", "gsi4", "gsi5"] });
+    const after = await t.create(Owned, { owner: "u1" });
+    // A GSI without `sk` still indexes its items (the sort key defaults to the item's pk).
+    const page = await t.query(Owned, "byOwner", { pk: "u1" });
+    expect(page.items.map((o) => o.id)).toEqual([before.id, after.id]);
+    await expectCode(createTable({ tableName: uniqueName("dt-x"), client }).list(Owned), "table.request");
   });
 });
