@@ -6,6 +6,7 @@ export type { OpenKvGroupOptions, RemoteDescriptor } from "./group.ts";
 export { KvGroup, openKvGroup, remoteDescriptorCodec } from "./group.ts";
 export type { EntriesOptions, KvChanges, KvFlag, OpenKvOptions, ValueOfCodec } from "./kv-store.ts";
 export { Kv, openKv } from "./kv-store.ts";
+export { remoteOfLocalFile } from "./local-db.ts";
 export type { Manifest, SegmentEntry, SegmentRef } from "./remote-format.ts";
 export { MANIFEST_KEY, SEGMENTS_PREFIX } from "./remote-format.ts";
 export type { CompactResult, Conflict, OnConflict, PullResult, PushResult } from "./sync.ts";

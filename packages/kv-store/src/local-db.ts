@@ -175,3 +175,22 @@ export class LocalDb {
     if (this.db.open) this.db.close();
   }
 }
+
+/**
+ * The remote URL a local database file is a replica of, or `undefined` (no such file, or local only).
+ * Reads the file without changing it; for tools that remember the remote (the CLI).
+ */
+export function remoteOfLocalFile(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    if ((db.pragma("application_id", { simple: true }) as number) !== APPLICATION_ID) return undefined;
+    const row = db.prepare("SELECT v FROM meta WHERE k = 'remote'").get() as { v: string } | undefined;
+    return row?.v;
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
