@@ -245,6 +245,34 @@ describe("versions", () => {
   });
 });
 
+describe("lost responses", () => {
+  it("reports success when the SDK retries a write whose first attempt landed", async () => {
+    // The proxy forwards each write, then cuts the response mid-body: the SDK retries the same request.
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: (r) => r.method === "POST", times: 1, action: { type: "resetMidBody" } }],
+    });
+    const proxiedClient = createDynamoDbClient({ ...testClientOptions(server, proxy.endpoint), maxAttempts: 3 });
+    try {
+      const t = createTable({ tableName: table.tableName, client: proxiedClient });
+      const tag = await t.create(Tag, { name: "lost", status: "s", n: 1 });
+      expect(await table.get(Tag, tag.id, { consistentRead: true })).toEqual(tag);
+      proxy.setFaults([{ match: (r) => r.method === "POST", times: 1, action: { type: "resetMidBody" } }]);
+      const t2 = await t.update(Tag, tag, { n: 2 });
+      expect(await table.get(Tag, tag.id, { consistentRead: true })).toEqual(t2);
+      const note = await t.create(Note, { title: "lost", status: "open" });
+      proxy.setFaults([{ match: (r) => r.method === "POST", times: 1, action: { type: "resetMidBody" } }]);
+      const n2 = await t.update(Note, note, { title: "found" });
+      expect(n2.version).toBe(2);
+      expect((await table.versions(Note, note.id)).map((v) => v.title)).toEqual(["lost", "found"]);
+      expect(proxy.requests.filter((r) => r.fault === "resetMidBody")).toHaveLength(3);
+    } finally {
+      proxiedClient.destroy();
+      await proxy.stop();
+    }
+  });
+});
+
 describe("transactions", () => {
   it("commits creates, updates, deletes and checks together", async () => {
     const a = await table.create(Note, { title: "a", status: "open" });

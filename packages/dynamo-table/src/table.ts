@@ -258,6 +258,44 @@ function unmarshall(raw: Record<string, { S?: string; N?: string } | undefined>)
   return out;
 }
 
+/** A raw DynamoDB AttributeValue as plain JSON-comparable data (binary as base64). */
+function plainValue(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  const v = value as Record<string, unknown>;
+  if ("S" in v) return v.S;
+  if ("N" in v) return Number(v.N);
+  if ("B" in v) return Buffer.from(v.B as Uint8Array).toString("base64");
+  if ("BOOL" in v) return v.BOOL;
+  if ("NULL" in v) return null;
+  if ("L" in v) return (v.L as unknown[]).map(plainValue);
+  if ("M" in v) return plainItem(v.M as Record<string, unknown>);
+  if ("SS" in v) return [...(v.SS as string[])].sort();
+  if ("NS" in v) return (v.NS as string[]).map(Number).sort();
+  return value;
+}
+
+function plainItem(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(raw).sort()) out[key] = plainValue(raw[key]);
+  return out;
+}
+
+/** A document-client item in the same plain form as {@link plainItem}. */
+function plainDocument(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (Array.isArray(value)) return value.map(plainDocument);
+  if (value instanceof Set) return [...value].sort();
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = plainDocument(v);
+    }
+    return out;
+  }
+  return value;
+}
+
 const BASE_KEYS = new Set(["id", "createdAt", "updatedAt", "version"]);
 
 function ownFields(item: Record<string, unknown>): Record<string, unknown> {
@@ -536,6 +574,14 @@ export function createTable(options: CreateTableOptions): Table {
         await send(what, new PutCommand(action.request.Put as never), signal);
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) {
+          // The SDK retried a write whose first attempt landed (the response was lost): the stored item is
+          // exactly ours, so the write succeeded. (Transactions are idempotent by ClientRequestToken instead.)
+          if (
+            error.Item &&
+            JSON.stringify(plainItem(error.Item)) === JSON.stringify(plainDocument(action.request.Put?.Item))
+          ) {
+            return;
+          }
           throw conflictError(action, error.Item ? unmarshall(error.Item as never) : undefined, error);
         }
         throw error;
