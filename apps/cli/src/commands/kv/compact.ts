@@ -1,0 +1,43 @@
+import { Flags } from "@oclif/core";
+import { type CompactResult, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { BaseCommand } from "../../base-command.ts";
+
+const dbFlags = {
+  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
+  remote: Flags.string({
+    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
+    helpValue: "<location>",
+  }),
+  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
+};
+
+export default class KvCompact extends BaseCommand<typeof KvCompact> {
+  static override summary = "Merge the remote's segments into one, dropping superseded values";
+  static override description =
+    "The manifest is swapped conditionally; old segments are deleted only once retired for --grace-ms, so readers mid-pull never find a hole.";
+  static override examples = ["<%= config.bin %> kv compact --db ./notes.db --remote s3://my-bucket/dbs/notes"];
+  static override flags = {
+    ...dbFlags,
+    "grace-ms": Flags.integer({ description: "Keep retired segments this long (ms)", default: 3_600_000, min: 0 }),
+  };
+
+  async run(): Promise<CompactResult> {
+    const { flags } = this;
+    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+    await using db = await openKv({
+      path: flags.db,
+      flag: "w",
+      codec: flags.codec as "json",
+      ...(remote ? { remote } : {}),
+      remoteOptions: this.clientOptions(),
+      pullOnOpen: false,
+      logger: this.logger,
+      signal: this.signal,
+    });
+    const result = await db.compact({ graceMs: flags["grace-ms"], signal: this.signal });
+    this.log(
+      `${result.segmentsBefore} segment(s) → ${result.segmentsAfter}; ${result.liveKeys} live key(s), ${result.droppedEntries} superseded entr(ies) dropped, ${result.deletedObjects} object(s) deleted`,
+    );
+    return result;
+  }
+}

@@ -1,0 +1,46 @@
+import { Args, Flags } from "@oclif/core";
+import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { BaseCommand } from "../../base-command.ts";
+
+const dbFlags = {
+  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
+  remote: Flags.string({
+    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
+    helpValue: "<location>",
+  }),
+  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
+};
+
+export default class KvDelete extends BaseCommand<typeof KvDelete> {
+  static override summary = "Delete a key (locally; push sends the deletion)";
+  static override examples = ["<%= config.bin %> kv delete user:1 --db ./notes.db"];
+  static override args = { key: Args.string({ description: "The key", required: true }) };
+  static override flags = {
+    ...dbFlags,
+    "if-exists": Flags.boolean({ description: "Succeed when the key has no value" }),
+  };
+
+  async run(): Promise<{ key: string; deleted: boolean }> {
+    const { args, flags } = this;
+    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+    await using db = await openKv({
+      path: flags.db,
+      flag: "w",
+      codec: flags.codec as "json",
+      ...(remote ? { remote } : {}),
+      // A local write: no request now, `kv push` sends it.
+      offline: true,
+      logger: this.logger,
+      signal: this.signal,
+    });
+    const deleted = await db.delete(args.key);
+    if (!deleted && !flags["if-exists"]) {
+      throw new KvError(
+        "kv.notFound",
+        `No key ${JSON.stringify(args.key)} in ${flags.db}; pass --if-exists to ignore.`,
+      );
+    }
+    this.note(deleted ? `deleted ${args.key}` : `${args.key} had no value`);
+    return { key: args.key, deleted };
+  }
+}

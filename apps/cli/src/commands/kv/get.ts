@@ -1,0 +1,47 @@
+import { Args, Flags } from "@oclif/core";
+import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { BaseCommand } from "../../base-command.ts";
+
+const dbFlags = {
+  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
+  remote: Flags.string({
+    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
+    helpValue: "<location>",
+  }),
+  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
+};
+
+export default class KvGet extends BaseCommand<typeof KvGet> {
+  static override summary = "Print the value of a key";
+  static override description =
+    "Reads the local file; a value known only from the remote is fetched with one ranged GET (and kept). Opening with --remote pulls new changes first.";
+  static override examples = [
+    "<%= config.bin %> kv get user:1 --db ./notes.db",
+    "<%= config.bin %> kv get user:1 --db ./notes.db --remote s3://my-bucket/dbs/notes --json",
+  ];
+  static override args = { key: Args.string({ description: "The key", required: true }) };
+  static override flags = dbFlags;
+
+  async run(): Promise<{ key: string; value: unknown; modified: string | undefined }> {
+    const { args, flags } = this;
+    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+    await using db = await openKv({
+      path: flags.db,
+      flag: "r",
+      codec: flags.codec as "json",
+      ...(remote ? { remote } : {}),
+      remoteOptions: this.clientOptions(),
+      logger: this.logger,
+      signal: this.signal,
+    });
+    const value = await db.get(args.key, { signal: this.signal });
+    if (value === undefined) {
+      throw new KvError(
+        "kv.notFound",
+        `No key ${JSON.stringify(args.key)} in ${flags.db}; list the keys with \`kv list\`.`,
+      );
+    }
+    this.log(typeof value === "string" && flags.codec === "string" ? value : JSON.stringify(value));
+    return { key: args.key, value, modified: (await db.getTimestamp(args.key))?.toISOString() };
+  }
+}

@@ -1,0 +1,54 @@
+import { Flags } from "@oclif/core";
+import { openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { BaseCommand } from "../../base-command.ts";
+
+const dbFlags = {
+  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
+  remote: Flags.string({
+    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
+    helpValue: "<location>",
+  }),
+  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
+};
+
+export default class KvList extends BaseCommand<typeof KvList> {
+  static override summary = "List keys (and values) in key order";
+  static override examples = [
+    "<%= config.bin %> kv list --db ./notes.db --prefix user:",
+    "<%= config.bin %> kv list --db ./notes.db --values --json",
+  ];
+  static override flags = {
+    ...dbFlags,
+    prefix: Flags.string({ description: "Only keys starting with this", helpValue: "<prefix>" }),
+    values: Flags.boolean({ description: "Print values too (fetches remote-only values)" }),
+  };
+
+  async run(): Promise<{ keys: string[] } | { entries: Record<string, unknown> }> {
+    const { flags } = this;
+    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+    await using db = await openKv({
+      path: flags.db,
+      flag: "r",
+      codec: flags.codec as "json",
+      ...(remote ? { remote } : {}),
+      remoteOptions: this.clientOptions(),
+      logger: this.logger,
+      signal: this.signal,
+    });
+    const options = { ...(flags.prefix ? { prefix: flags.prefix } : {}), signal: this.signal };
+    if (flags.values) {
+      const entries: Record<string, unknown> = {};
+      for await (const [key, value] of db.entries(options)) {
+        entries[key] = value;
+        if (!this.jsonEnabled()) this.log(`${key}\t${JSON.stringify(value)}`);
+      }
+      return { entries };
+    }
+    const keys: string[] = [];
+    for await (const key of db.keys(options)) {
+      keys.push(key);
+      if (!this.jsonEnabled()) this.log(key);
+    }
+    return { keys };
+  }
+}

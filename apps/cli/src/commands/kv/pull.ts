@@ -1,0 +1,52 @@
+import { Flags } from "@oclif/core";
+import { type OnConflict, openKv, type PullResult, remoteOfLocalFile } from "@toolkit/kv-store";
+import { BaseCommand } from "../../base-command.ts";
+
+const dbFlags = {
+  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
+  remote: Flags.string({
+    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
+    helpValue: "<location>",
+  }),
+  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
+};
+
+export default class KvPull extends BaseCommand<typeof KvPull> {
+  static override summary = "Bring remote changes into the local file";
+  static override description =
+    "One conditional GET of the manifest (304 when nothing changed) and one ranged GET per new segment; values are fetched later, when read. Keys changed locally too are settled by --on-conflict.";
+  static override examples = [
+    "<%= config.bin %> kv pull --db ./notes.db --remote s3://my-bucket/dbs/notes",
+    "<%= config.bin %> kv pull --db ./notes.db --on-conflict error --json",
+  ];
+  static override flags = {
+    ...dbFlags,
+    "on-conflict": Flags.string({
+      description: "How a key changed on both sides is settled",
+      options: ["newest", "local", "remote", "error"],
+      default: "newest",
+    }),
+  };
+
+  async run(): Promise<PullResult> {
+    const { flags } = this;
+    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+    await using db = await openKv({
+      path: flags.db,
+      flag: "w",
+      codec: flags.codec as "json",
+      ...(remote ? { remote } : {}),
+      onConflict: flags["on-conflict"] as OnConflict,
+      remoteOptions: this.clientOptions(),
+      pullOnOpen: false,
+      logger: this.logger,
+      signal: this.signal,
+    });
+    const result = await db.pull({ signal: this.signal });
+    this.log(
+      `${result.updated} key(s) updated, ${result.deleted} deleted from ${db.remote} in ${result.requests} request(s)`,
+    );
+    for (const c of result.conflicts) this.log(`conflict on ${JSON.stringify(c.key)}: ${c.winner} version kept`);
+    return result;
+  }
+}

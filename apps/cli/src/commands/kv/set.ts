@@ -1,0 +1,57 @@
+import { Args, Flags } from "@oclif/core";
+import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { BaseCommand } from "../../base-command.ts";
+
+const dbFlags = {
+  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
+  remote: Flags.string({
+    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
+    helpValue: "<location>",
+  }),
+  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
+};
+
+export default class KvSet extends BaseCommand<typeof KvSet> {
+  static override summary = "Set the value of a key (locally; push sends it)";
+  static override description =
+    "With the json codec (default) the value is JSON text: quote strings ('\"text\"'), or use --codec string.";
+  static override examples = [
+    '<%= config.bin %> kv set user:1 \'{"name":"Ada"}\' --db ./notes.db',
+    "<%= config.bin %> kv set greeting hello --db ./notes.db --codec string",
+  ];
+  static override args = {
+    key: Args.string({ description: "The key", required: true }),
+    value: Args.string({ description: "The value (JSON text with the json codec)", required: true }),
+  };
+  static override flags = dbFlags;
+
+  async run(): Promise<{ key: string; pending: { added: number; modified: number; deleted: number } }> {
+    const { args, flags } = this;
+    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+    let value: unknown = args.value;
+    if (flags.codec === "json") {
+      try {
+        value = JSON.parse(args.value);
+      } catch {
+        throw new KvError(
+          "kv.invalidValue",
+          `The value ${JSON.stringify(args.value.slice(0, 40))} is not JSON; quote a string ('"text"') or use --codec string.`,
+        );
+      }
+    }
+    await using db = await openKv({
+      path: flags.db,
+      codec: flags.codec as "json",
+      ...(remote ? { remote } : {}),
+      // A local write: no request now, `kv push` sends it.
+      offline: true,
+      logger: this.logger,
+      signal: this.signal,
+    });
+    await db.set(args.key, value);
+    const changes = await db.changes();
+    const pending = { added: changes.added.length, modified: changes.modified.length, deleted: changes.deleted.length };
+    this.note(`set ${args.key}; ${pending.added + pending.modified + pending.deleted} change(s) waiting for push`);
+    return { key: args.key, pending };
+  }
+}

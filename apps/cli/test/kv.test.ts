@@ -1,0 +1,110 @@
+// `s3kit kv …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTestBucket, startS3Server, type TestServer } from "@toolkit/shared/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+const SECRET = "SENTINEL-kv-secret-4f1a";
+
+let server: TestServer;
+let dir: string;
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: "AKIAKVTEST",
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_REGION: "us-east-1",
+    AWS_CONFIG_FILE: "/nonexistent/config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+    AWS_EC2_METADATA_DISABLED: "true",
+    NO_COLOR: "1",
+  });
+  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env, cwd: dir });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    stdout += c;
+  });
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      expect(stdout + stderr).not.toContain(SECRET);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(fileURLToPath(new URL("..", import.meta.url)), "dist", "commands", "kv", "push.js"))) {
+    throw new Error("apps/cli is not built: run `pnpm --filter s3kit... build` first");
+  }
+  server = await startS3Server();
+  dir = await mkdtemp(join(tmpdir(), "cli-kv-"));
+});
+
+describe("s3kit kv", () => {
+  it("set, status, push on one replica; get, list, pull on another", async () => {
+    const { url, client } = await createTestBucket(server, "cli-kv");
+    client.destroy();
+    const remote = `${url}dbs/notes`;
+    expect((await run(["kv", "set", "user:1", '{"name":"Ada"}', "--db", "a.db", "--remote", remote])).code).toBe(0);
+    expect((await run(["kv", "set", "greeting", '"hello"', "--db", "a.db"])).code).toBe(0);
+
+    const status = await run(["kv", "status", "--db", "a.db", "--json"]);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ added: ["greeting", "user:1"], modified: [], deleted: [] });
+
+    const push = await run(["kv", "push", "--db", "a.db", "--json"]); // the remote is remembered in a.db
+    expect(push.code).toBe(0);
+    expect(JSON.parse(push.stdout)).toMatchObject({ pushed: 2, deleted: 0, requests: 3, conflicts: [] });
+
+    const get = await run(["kv", "get", "user:1", "--db", "b.db", "--remote", remote, "--json"]);
+    expect(get.code).toBe(0);
+    expect(JSON.parse(get.stdout)).toMatchObject({ key: "user:1", value: { name: "Ada" } });
+    const plain = await run(["kv", "get", "greeting", "--db", "b.db"]);
+    expect(plain.stdout.trim()).toBe('"hello"');
+
+    expect((await run(["kv", "delete", "greeting", "--db", "a.db"])).code).toBe(0);
+    expect((await run(["kv", "push", "--db", "a.db"])).stdout).toContain("1 deletion(s)");
+    const pull = await run(["kv", "pull", "--db", "b.db", "--json"]);
+    expect(JSON.parse(pull.stdout)).toMatchObject({ deleted: 1 });
+    const list = await run(["kv", "list", "--db", "b.db", "--values", "--json"]);
+    expect(JSON.parse(list.stdout)).toEqual({ entries: { "user:1": { name: "Ada" } } });
+
+    const compact = await run(["kv", "compact", "--db", "a.db", "--grace-ms", "0", "--json"]);
+    expect(compact.code).toBe(0);
+    expect(JSON.parse(compact.stdout)).toMatchObject({ segmentsBefore: 2, segmentsAfter: 1, liveKeys: 1 });
+  });
+
+  it("errors are one line with the right exit code", async () => {
+    const missing = await run(["kv", "get", "nope", "--db", "none.db"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(missing.stderr).toMatch(/^error: No database at/);
+
+    const notJson = await run(["kv", "set", "k", "not json", "--db", "c.db"]);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/is not JSON/);
+
+    const badKey = await run(["kv", "set", "", "1", "--db", "c.db", "--json"]);
+    expect(badKey.code).toBe(2);
+    expect(JSON.parse(badKey.stdout).error.code).toBe("kv.invalidKey");
+
+    const noBucket = await run(["kv", "push", "--db", "c.db", "--remote", "s3://s3kit-cli-kv-no-such-bucket/db"]);
+    expect(noBucket.code).toBe(1);
+    expect(noBucket.stderr.trim().split("\n")).toHaveLength(1);
+    expect(noBucket.stderr).toMatch(/bucket does not exist/);
+  });
+});
