@@ -1,4 +1,5 @@
 export { MAX_ITEM_SIZE_BYTES } from "./codec.ts";
+export type { EnsureTableOptions, EnsureTableResult } from "./ensure-table.ts";
 export type { DynamoTableErrorCode } from "./errors.ts";
 export { DynamoTableError, isDynamoTableError } from "./errors.ts";
 export type { Filter, FilterBuilder, Where } from "./filter.ts";
@@ -19,8 +20,6 @@ export { defineResource, defineSingleton, defineUntypedResource } from "./resour
 export type {
   CreateOptions,
   CreateTableOptions,
-  EnsureTableOptions,
-  EnsureTableResult,
   GetOptions,
   GsiNameOf,
   InputOf,
