@@ -85,6 +85,7 @@ export class KvGroup extends Kv<RemoteDescriptor> {
   }
 
   /** Open the database a group entry names; `options` are those of {@link openKv} without `remote`. */
+  // biome-ignore lint/suspicious/noExplicitAny: any codec value type
   async openMember<O extends Omit<OpenKvOptions<any>, "remote">>(key: string, options: O) {
     const entry = await this.get(key);
     if (!entry) {

@@ -36,6 +36,7 @@ export type KvFlag = "r" | "w" | "c" | "n";
 export type ValueOfCodec<C> =
   C extends Codec<infer V> ? V : C extends "string" ? string : C extends "bytes" ? Uint8Array : unknown;
 
+// biome-ignore lint/suspicious/noExplicitAny: any codec value type; Codec is invariant in V
 export interface OpenKvOptions<C extends CodecName | Codec<any> = "json"> {
   /** Path of the local SQLite file (created with flags `c`/`n`, or with `r`/`w` when the remote exists). */
   path: string;
@@ -566,6 +567,7 @@ function invalidOptions(error: z.ZodError, options: unknown): KvError {
  * codec, and (with `pullOnOpen`) its new segments are pulled.
  * @throws KvError `kv.notFound`, `kv.codecMismatch`, `kv.remote`, `kv.corruptLocal`, `kv.invalidOptions`
  */
+// biome-ignore lint/suspicious/noExplicitAny: any codec value type; Codec is invariant in V
 export async function openKv<C extends CodecName | Codec<any> = "json">(
   options: OpenKvOptions<C>,
 ): Promise<Kv<ValueOfCodec<C>>> {
