@@ -1,9 +1,14 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type ObjectStore, ObjectStoreError, openObjectStore } from "@toolkit/shared";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import type { Codec } from "./codecs.ts";
 import { isKvError, KvError } from "./errors.ts";
 import { openKv } from "./kv-store.ts";
+import { MANIFEST_KEY } from "./remote-format.ts";
 import { collect, localPath } from "./testing/sync-suite.ts";
 
 async function code(promise: Promise<unknown>): Promise<string | undefined> {
@@ -194,5 +199,40 @@ describe("local database", () => {
     await db.close();
     await db.close();
     expect(await code(db.get("a"))).toBe("kv.closed");
+  });
+});
+
+describe("a manifest write whose answer is lost", () => {
+  it("keeps the segment it committed, and the next push recognises its own write", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kv-lost-"));
+    const url = pathToFileURL(root).href;
+    const real = openObjectStore(url);
+    let loseNext = false;
+    // The write lands, then the caller sees a network failure (a timeout after the server committed).
+    const lossy: ObjectStore = {
+      ...real,
+      async put(key, body, options) {
+        const result = await real.put(key, body, options);
+        if (key === MANIFEST_KEY && loseNext) {
+          loseNext = false;
+          throw new ObjectStoreError("network", "socket hang up after the request was sent");
+        }
+        return result;
+      },
+    };
+    await using a = await openKv({ path: localPath("lost-a"), remote: url, store: lossy });
+    await a.set("k", "v1");
+    await a.push();
+    await a.set("k", "v2");
+    await a.set("other", 1);
+    loseNext = true;
+    expect(await code(a.push())).toBe("kv.remote");
+    // The remote is at the new state and nothing it names is missing.
+    await using reader = await openKv({ path: localPath("lost-r"), remote: url });
+    expect(Object.fromEntries(await collect(reader.entries()))).toEqual({ k: "v2", other: 1 });
+    // Re-running push converges without a false conflict or a second copy.
+    const again = await a.push({ onConflict: "error" });
+    expect(again).toMatchObject({ pushed: 0, deleted: 0, conflicts: [] });
+    expect(await a.changes()).toEqual({ added: [], modified: [], deleted: [] });
   });
 });

@@ -1,4 +1,4 @@
-import { createLimit, isObjectStoreError, type ObjectStoreError } from "@toolkit/shared";
+import { createLimit, isObjectStoreError } from "@toolkit/shared";
 import { ulid } from "ulid";
 import { KvError } from "./errors.ts";
 import type { LocalDb, Row } from "./local-db.ts";
@@ -429,7 +429,10 @@ export async function push(
           ...(signal ? { signal } : {}),
         });
       } catch (error) {
-        if (!isObjectStoreError(error, "preconditionFailed") && !isCreateRace(error, current)) {
+        if (!isObjectStoreError(error, "preconditionFailed")) {
+          // The swap may have landed although its answer was lost: the segment must stay (a later
+          // push recognises it; if it is not referenced, compaction sweeps it as an orphan).
+          uploaded = undefined;
           throw remoteError(remote, "replace the manifest", error, signal);
         }
         remote.logger.debug("kv: another writer changed the manifest; rebasing", { url: remote.url, attempt });
@@ -453,13 +456,6 @@ export async function push(
     await discard();
     throw error;
   }
-}
-
-/** A create-if-absent that met an object created meanwhile (`notFound` on S3 never happens; a 409 might). */
-function isCreateRace(error: unknown, current: unknown): boolean {
-  return (
-    current === undefined && isObjectStoreError(error) && (error as ObjectStoreError).code === "preconditionFailed"
-  );
 }
 
 function commitPush(ctx: SyncContext, next: Manifest, etag: string, uploaded: Uploaded, replace: boolean): void {
@@ -616,8 +612,11 @@ export async function compact(
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
-      if (newSegment) await deleteQuietly(remote, [newSegment.key]);
-      if (isObjectStoreError(error, "preconditionFailed")) continue;
+      if (isObjectStoreError(error, "preconditionFailed")) {
+        if (newSegment) await deleteQuietly(remote, [newSegment.key]);
+        continue;
+      }
+      // Outcome unknown (the swap may have landed): keep the new segment; an unreferenced one is swept later.
       throw remoteError(remote, "replace the manifest", error, signal);
     }
     let deletedObjects = await deleteQuietly(remote, toDelete);
