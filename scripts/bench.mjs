@@ -26,6 +26,14 @@ for (const dir of packages) {
     failed.push(pkg.name);
   }
 }
+if (only.length === 0 || only.includes("install")) {
+  process.stderr.write("\n== bench install size and CLI start-up\n");
+  try {
+    execFileSync(process.execPath, ["scripts/bench-install.mjs"], { stdio: "inherit" });
+  } catch {
+    failed.push("install");
+  }
+}
 const parts = readdirSync(results)
   .filter((f) => f.endsWith(".md") && f !== "README.md")
   .sort()

@@ -4,12 +4,11 @@
 // name and calls it, type-checks against the packed types (nodenext and bundler), and checks that a project
 // installing only @toolkit/photo-sync gets no sibling library, no oclif and no test servers.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { installProject, packAll, repo } from "./consumer/pack.mjs";
 
-const repo = resolve(fileURLToPath(import.meta.url), "../..");
 const work = mkdtempSync(join(tmpdir(), "s3kit-consumer-"));
 const tarballs = join(work, "tarballs");
 mkdirSync(tarballs);
@@ -34,53 +33,11 @@ function npm(args, cwd) {
   });
 }
 
-// 1. Pack every package (pnpm turns workspace:^ and catalog: into real ranges; the CLI's prepack writes its manifest).
-const dirs = [
-  "packages/shared",
-  ...readdirSync(join(repo, "packages"))
-    .filter((d) => d !== "shared")
-    .map((d) => `packages/${d}`),
-  "apps/cli",
-];
-const packed = {};
-for (const dir of dirs) {
-  const pkg = JSON.parse(readFileSync(join(repo, dir, "package.json"), "utf8"));
-  if (!existsSync(join(repo, dir, "src"))) continue;
-  execFileSync("pnpm", ["pack", "--pack-destination", tarballs], {
-    cwd: join(repo, dir),
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const file = readdirSync(tarballs).find((f) =>
-    f.startsWith(`${pkg.name.replace("@", "").replace("/", "-")}-${pkg.version}`),
-  );
-  packed[pkg.name] = join(tarballs, file);
-}
-check(`packed ${Object.keys(packed).length} packages`, Object.keys(packed).length === dirs.length);
+// 1. Pack every package.
+const packed = packAll(tarballs);
+check(`packed ${Object.keys(packed).length} packages`, Object.keys(packed).length >= 7);
 const libraries = Object.keys(packed).filter((n) => n.startsWith("@toolkit/") && n !== "@toolkit/shared");
-
-function project(name, deps, extra = {}, registryDeps = {}) {
-  const dir = join(work, name);
-  mkdirSync(dir);
-  // Unpublished siblings resolve to the tarballs (overrides), everything else comes from the registry.
-  const overrides = Object.fromEntries(Object.entries(packed).map(([n, f]) => [n, `file:${f}`]));
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify(
-      {
-        name,
-        private: true,
-        type: "module",
-        dependencies: { ...registryDeps, ...Object.fromEntries(deps.map((d) => [d, `file:${packed[d]}`])) },
-        overrides,
-        ...extra,
-      },
-      null,
-      2,
-    ),
-  );
-  npm(["install"], dir);
-  return dir;
-}
+const project = (name, names, options) => installProject(join(work, name), packed, names, options);
 
 // 4. A project with only photo-sync: no sibling library, no CLI framework, no test servers.
 const photoOnly = project("photo-only", ["@toolkit/photo-sync"]);
@@ -100,12 +57,10 @@ for (const unwanted of [
 check("photo-sync alone installs @toolkit/shared", tree.includes("/node_modules/@toolkit/shared"));
 
 // The full consumer: every package plus TypeScript for the type checks.
-const full = project(
-  "full",
-  Object.keys(packed),
-  { devDependencies: { typescript: "~5.9.3", "@types/node": "^24.0.0" } },
-  { zod: "^4.0.0", "@aws-sdk/client-s3": "^3.0.0" },
-);
+const full = project("full", Object.keys(packed), {
+  devDependencies: { typescript: "~5.9.3", "@types/node": "^24.0.0" },
+  registryDeps: { zod: "^4.0.0", "@aws-sdk/client-s3": "^3.0.0" },
+});
 
 // Node 22 beside the running Node 24.
 const node22Dir = join(work, "node22");
