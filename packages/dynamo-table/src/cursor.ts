@@ -6,17 +6,18 @@ export function queryFingerprint(parts: unknown): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 22);
 }
 
-function mac(secret: string, body: string): Buffer {
+function mac(secret: string, body: Uint8Array): Buffer {
   return createHmac("sha256", secret).update(body).digest().subarray(0, 16);
 }
 
 /**
- * An opaque cursor: base64url of `{q, k}` (query fingerprint, DynamoDB's ExclusiveStartKey) plus an HMAC
- * over it, so an altered cursor or one from another query is rejected instead of restarting from page one.
+ * An opaque cursor: base64url of a 16-byte HMAC followed by the JSON `{q, k}` (query fingerprint, DynamoDB's
+ * ExclusiveStartKey), so an altered cursor or one from another query is rejected instead of restarting from
+ * page one.
  */
 export function encodeCursor(secret: string, fingerprint: string, key: Record<string, unknown>): string {
-  const body = Buffer.from(JSON.stringify({ q: fingerprint, k: key }), "utf8").toString("base64url");
-  return `${body}.${mac(secret, body).toString("base64url")}`;
+  const body = Buffer.from(JSON.stringify({ q: fingerprint, k: key }), "utf8");
+  return Buffer.concat([mac(secret, body), body]).toString("base64url");
 }
 
 export function decodeCursor(
@@ -31,16 +32,17 @@ export function decodeCursor(
       `${what}: the cursor ${reason}; pass the cursor returned by the same query, or omit it to start from the first page`,
       cause === undefined ? undefined : { cause },
     );
-  if (typeof cursor !== "string" || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(cursor)) throw bad("is malformed");
-  const [body, tag] = cursor.split(".") as [string, string];
+  if (typeof cursor !== "string" || !/^[A-Za-z0-9_-]{24,}$/.test(cursor)) throw bad("is malformed");
+  const bytes = Buffer.from(cursor, "base64url");
+  const tag = bytes.subarray(0, 16);
+  const body = bytes.subarray(16);
   const expected = mac(secret, body);
-  const given = Buffer.from(tag, "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (tag.length !== expected.length || !timingSafeEqual(tag, expected)) {
     throw bad("was altered or issued for another table");
   }
   let parsed: { q?: unknown; k?: unknown };
   try {
-    parsed = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as typeof parsed;
+    parsed = JSON.parse(body.toString("utf8")) as typeof parsed;
   } catch (error) {
     throw bad("is malformed", error);
   }
