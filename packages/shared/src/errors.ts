@@ -38,8 +38,8 @@ export function abortReason(signal: AbortSignal): Error {
   return reason instanceof Error ? reason : new DOMException("This operation was aborted", "AbortError");
 }
 
-/** True for the errors an aborted operation rejects with (DOMException AbortError, SDK AbortError, our `aborted`). */
+/** True for the errors an aborted operation rejects with (DOMException AbortError, SDK AbortError, our `aborted`); not timeouts. */
 export function isAbortError(error: unknown): boolean {
   if (isObjectStoreError(error, "aborted")) return true;
-  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+  return error instanceof Error && error.name === "AbortError";
 }

@@ -76,4 +76,23 @@ describe("through the fault proxy", () => {
     expect(uploads.Uploads ?? []).toEqual([]);
     await store.close();
   });
+
+  test("a dropped connection is a retryable network failure, not an abort", async () => {
+    const store = storeThroughProxy(1);
+    proxy.setFaults([{ action: { type: "reset" } }]);
+    await expect(store.put("reset.txt", "x")).rejects.toMatchObject({ code: "network" });
+    proxy.setFaults([]);
+    await store.close();
+  });
+
+  test("a lost answer: the write landed, and the SDK's retry of a create-if-absent then sees preconditionFailed", async () => {
+    const store = storeThroughProxy(3);
+    proxy.setFaults([{ match: { method: "PUT" }, times: 1, action: { type: "dropResponse" } }]);
+    await expect(store.put("lost.txt", "landed", { ifNoneMatch: "*" })).rejects.toMatchObject({
+      code: "preconditionFailed",
+    });
+    proxy.setFaults([]);
+    expect(Buffer.from(await store.getBytes("lost.txt")).toString()).toBe("landed");
+    await store.close();
+  });
 });

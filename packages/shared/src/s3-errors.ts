@@ -10,7 +10,9 @@ interface SdkError {
 /** Map an SDK/HTTP failure to an {@link ObjectStoreError} with a one-line message naming the key. */
 export function toObjectStoreError(error: unknown, action: string, url: string, key?: string): Error {
   if (error instanceof ObjectStoreError) return error;
-  if (error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError")) {
+  // Only a real abort is `aborted`; the SDK also reports socket timeouts and resets as `TimeoutError`,
+  // which are network failures (retryable), not the caller's decision. Callers check their signal first.
+  if (error instanceof Error && error.name === "AbortError") {
     return new ObjectStoreError("aborted", `${action} ${url} was aborted.`, { cause: error, ...(key ? { key } : {}) });
   }
   const e = (typeof error === "object" && error !== null ? error : {}) as SdkError;

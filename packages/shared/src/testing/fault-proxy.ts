@@ -13,6 +13,8 @@ export type FaultAction =
   | { type: "reset" }
   /** Forward, then send the response headers and about half the body, then destroy the connection. */
   | { type: "resetMidBody" }
+  /** Forward, let the server act on the request, then drop the connection without answering (a lost answer). */
+  | { type: "dropResponse" }
   /** Wait, then forward. */
   | { type: "delay"; ms: number };
 
@@ -103,10 +105,23 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return undefined;
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, cutMidBody: boolean): void {
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: ProxiedRequest,
+    cutMidBody: boolean,
+    drop = false,
+  ): void {
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
+        if (drop) {
+          // The server has done the work; the client never hears about it.
+          up.resume();
+          up.on("end", () => res.socket?.destroy());
+          record.status = 0;
+          return;
+        }
         record.status = up.statusCode ?? 0;
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (!cutMidBody) {
@@ -165,6 +180,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       case "resetMidBody":
         return forward(req, res, record, true);
+      case "dropResponse":
+        return forward(req, res, record, false, true);
       case "delay":
         setTimeout(() => forward(req, res, record, false), action.ms);
         return;
