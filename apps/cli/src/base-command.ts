@@ -67,7 +67,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static override baseFlags = {
     "endpoint-url": Flags.string({
-      description: "S3/DynamoDB endpoint URL (MinIO, LocalStack, …). Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.",
+      description:
+        "Endpoint URL for S3 and DynamoDB (MinIO, LocalStack, …). Default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL.",
       helpGroup: GLOBAL,
       helpValue: "<url>",
     }),
