@@ -3,8 +3,8 @@
 // CPU time (user+sys) and peak RSS are measured the same way for both tools; a fault proxy without faults
 // counts the requests. Writes bench/results/s3-object.{md,json} at the repository root.
 //
-//   pnpm --filter @toolkit/s3-object bench            # 1 GiB (the issue's size)
-//   BENCH_SIZE_MIB=256 pnpm --filter @toolkit/s3-object bench
+//   pnpm --filter @toolkit/s3-object bench            # 256 MiB
+//   BENCH_SIZE_MIB=1024 pnpm --filter @toolkit/s3-object bench   # the issue's 1 GiB (~10 min on moto)
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
@@ -16,7 +16,10 @@ import { createTestBucket, startFaultProxy, startS3Server } from "@toolkit/share
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..", "..");
-const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
+// 256 MiB by default: moto serves ranged GETs of a large object slowly (both tools took ~2 minutes to
+// download 1 GiB), so a 1 GiB run takes ~10 minutes here. BENCH_SIZE_MIB=1024 gives the issue's size; a
+// recorded 1 GiB run is in bench/results-1gib.md.
+const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 256);
 const size = sizeMiB * 1024 * 1024;
 const credentials = {
   AWS_ACCESS_KEY_ID: "s3kit-test",
