@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatProgressLine, ProgressBar } from "./progress-bar.ts";
+import { formatBytes, formatDuration, formatProgressLine, ProgressBar } from "./progress-bar.ts";
 
 describe("formatBytes", () => {
   it.each([
@@ -14,6 +14,15 @@ describe("formatBytes", () => {
 });
 
 describe("formatProgressLine", () => {
+  it("shows the rate and the ETA once enough time has passed", () => {
+    const p = { loadedBytes: 2 * 1024 * 1024, totalBytes: 8 * 1024 * 1024 };
+    expect(formatProgressLine(p, 120, 2000)).toContain("1.0 MiB/s ETA 0:06");
+    expect(formatProgressLine(p, 120, 100)).not.toContain("/s");
+    expect(formatProgressLine({ loadedBytes: 1024 }, 120, 1000)).toBe("1.0 KiB | 1.0 KiB/s");
+    expect(formatDuration(3725)).toBe("1:02:05");
+    expect(formatDuration(Number.NaN)).toBe("--:--");
+  });
+
   it("shows a bar and bytes when the byte total is known", () => {
     const line = formatProgressLine({ loadedBytes: 512, totalBytes: 1024, completedItems: 1, totalItems: 4 });
     expect(line).toBe(`[${"=".repeat(12)}${" ".repeat(12)}] 50% | 512 B/1.0 KiB | 1/4 items`);

@@ -14,15 +14,30 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
 }
 
+/** `75` → `1:15`, `3725` → `1:02:05`; unknown → `--:--`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "--:--";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
+
 const BAR_WIDTH = 24;
+/** Below this much elapsed time a rate is noise; none is shown. */
+const MIN_RATE_ELAPSED_MS = 500;
 
 function bar(fraction: number): string {
   const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
   return `[${"=".repeat(filled)}${" ".repeat(BAR_WIDTH - filled)}]`;
 }
 
-/** One line describing `p`: a bar when a total is known, counts always, the current item last. */
-export function formatProgressLine(p: Progress, columns = 80): string {
+/**
+ * One line describing `p`: a bar when a total is known, counts always, the transfer rate and ETA when
+ * `elapsedMs` is given, the current item last.
+ */
+export function formatProgressLine(p: Progress, columns = 80, elapsedMs?: number): string {
   const parts: string[] = [];
   if (p.totalBytes !== undefined && p.totalBytes > 0) {
     const fraction = p.loadedBytes / p.totalBytes;
@@ -39,6 +54,11 @@ export function formatProgressLine(p: Progress, columns = 80): string {
   }
   if (p.completedItems !== undefined || p.totalItems !== undefined) {
     parts.push(`${p.completedItems ?? 0}${p.totalItems !== undefined ? `/${p.totalItems}` : ""} items`);
+  }
+  if (elapsedMs !== undefined && elapsedMs >= MIN_RATE_ELAPSED_MS && p.loadedBytes > 0) {
+    const rate = p.loadedBytes / (elapsedMs / 1000);
+    const eta = p.totalBytes !== undefined ? (p.totalBytes - p.loadedBytes) / rate : Number.NaN;
+    parts.push(`${formatBytes(Math.round(rate))}/s${p.totalBytes !== undefined ? ` ETA ${formatDuration(eta)}` : ""}`);
   }
   let line = parts.join(" | ");
   if (p.current) {
@@ -58,6 +78,7 @@ export function formatProgressLine(p: Progress, columns = 80): string {
 export class ProgressBar {
   #bar: cliProgress.SingleBar | undefined;
   #last: Progress = { loadedBytes: 0 };
+  #startedAt = 0;
   readonly #stream: NodeJS.WriteStream;
   readonly enabled: boolean;
 
@@ -72,9 +93,10 @@ export class ProgressBar {
     try {
       this.#last = progress;
       if (!this.#bar) {
+        this.#startedAt = performance.now();
         this.#bar = new cliProgress.SingleBar({
           stream: this.#stream,
-          format: () => formatProgressLine(this.#last, this.#stream.columns || 80),
+          format: () => formatProgressLine(this.#last, this.#stream.columns || 80, performance.now() - this.#startedAt),
           hideCursor: true,
           clearOnComplete: true,
           linewrap: false,

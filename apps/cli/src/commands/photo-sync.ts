@@ -1,32 +1,10 @@
 import { Args, Flags } from "@oclif/core";
 import { isPhotoSyncError, type SyncPlan, type SyncResult, type SyncSummary, syncDirectory } from "@toolkit/photo-sync";
-import type { Progress, ProgressCallback } from "@toolkit/shared";
 import { BaseCommand } from "../base-command.ts";
 import { formatBytes } from "../progress-bar.ts";
 
 const COMPARE_MODES = ["size-mtime", "size", "checksum"] as const;
 const SHOWN_ITEMS = 20;
-
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "--:--";
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
-}
-
-/** Adds the transfer rate and the ETA to what the shared bar shows (bytes, files, current key). */
-function withRate(progress: ProgressCallback): ProgressCallback {
-  const started = performance.now();
-  return (p: Progress) => {
-    const elapsed = (performance.now() - started) / 1000;
-    const rate = elapsed > 0.5 ? p.loadedBytes / elapsed : 0;
-    const eta = rate > 0 && p.totalBytes !== undefined ? (p.totalBytes - p.loadedBytes) / rate : Number.NaN;
-    const stats = `${formatBytes(Math.round(rate))}/s ETA ${formatDuration(eta)}`;
-    progress({ ...p, current: p.current ? `${stats} | ${p.current}` : stats });
-  };
-}
 
 const count = (n: number) => n.toLocaleString("en-US");
 
@@ -125,7 +103,7 @@ export default class PhotoSync extends BaseCommand<typeof PhotoSync> {
         ...this.clientOptions(),
         logger: this.logger,
         signal: this.signal,
-        onProgress: withRate(this.progress),
+        onProgress: this.progress,
       });
     } catch (error) {
       if (isPhotoSyncError(error, "photoSync.aborted") && error.summary && !this.jsonEnabled()) {
