@@ -25,4 +25,4 @@ export { DEFAULT_DELTA_EXTENSIONS } from "./options.ts";
 export type { ReferenceCacheOptions } from "./reference-cache.ts";
 export { defaultCacheDir } from "./reference-cache.ts";
 export type { SyncFilter, SyncOptions, SyncResult } from "./sync.ts";
-export { isLocalPath } from "./sync.ts";
+export { createPathFilter, isLocalPath } from "./sync.ts";

@@ -62,7 +62,13 @@ export function isLocalPath(value: string): boolean {
   );
 }
 
-function compileFilters(options: SyncOptions): (path: string) => boolean {
+/**
+ * A predicate over relative paths from `--exclude` / `--include` rules (everything included unless a rule
+ * excludes it; later rules win). Patterns are picomatch globs; one without `/` also matches base names.
+ */
+export function createPathFilter(
+  options: Pick<SyncOptions, "filters" | "exclude" | "include">,
+): (path: string) => boolean {
   const rules: SyncFilter[] = [
     ...(options.exclude ?? []).map((pattern) => ({ type: "exclude" as const, pattern })),
     ...(options.include ?? []).map((pattern) => ({ type: "include" as const, pattern })),
@@ -136,7 +142,7 @@ export async function syncStore(
   }
   const { signal } = options;
   const concurrency = options.concurrency ?? 4;
-  const included = compileFilters(options);
+  const included = createPathFilter(options);
   const prefixArg = sourceLocal ? destination : source;
   const prefix = prefixArg === "" || prefixArg.endsWith("/") ? prefixArg : `${prefixArg}/`;
   const dir = resolve(sourceLocal ? source : destination);
@@ -187,7 +193,7 @@ export async function syncStore(
 
   const totalBytes = plan.reduce((sum, p) => sum + p.size, 0);
   if (result.dryRun) {
-    result.transferred = plan.map((p) => (sourceLocal ? prefix + p.rel : p.rel));
+    result.transferred = plan.map((p) => (sourceLocal ? prefix + p.rel : p.rel)).sort();
     result.bytes = totalBytes;
     result.deleted = toDelete.map((rel) => (sourceLocal ? prefix + rel : rel));
     return result;
@@ -237,6 +243,7 @@ export async function syncStore(
     signal ? { signal } : {},
   );
 
+  result.transferred.sort();
   if (toDelete.length > 0) {
     if (sourceLocal) {
       const wanted = new Set(toDelete.map((rel) => prefix + rel));
@@ -251,5 +258,7 @@ export async function syncStore(
       }
     }
   }
+  result.deleted.sort();
+  result.skipped.sort();
   return result;
 }

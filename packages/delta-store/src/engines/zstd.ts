@@ -24,7 +24,7 @@ class TooLarge extends Error {}
  * long-distance matching and a window covering reference + file. The reference is held in memory.
  */
 export function createZstdEngine(options: { level?: number } = {}): DeltaEngine {
-  const level = options.level ?? 19;
+  const level = options.level ?? 9;
   const hasZstd = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === "function";
   return {
     name: "zstd",

@@ -1,0 +1,185 @@
+// `s3kit delta …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ObjectStore, openObjectStore } from "@toolkit/shared";
+import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+const SECRET = "SENTINEL-delta-secret-51c0";
+
+let server: TestServer;
+let bucket: string;
+let raw: ObjectStore;
+let home: string;
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: "AKIADELTATEST",
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_REGION: "us-east-1",
+    AWS_CONFIG_FILE: "/nonexistent/config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+    AWS_EC2_METADATA_DISABLED: "true",
+    XDG_CACHE_HOME: join(home, ".cache"),
+    NO_COLOR: "1",
+  });
+  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    stdout += c;
+  });
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      expect(stdout + stderr).not.toContain(SECRET);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Version i of a ~300 KB "release": text-like bytes with small edits. */
+function version(i: number): Buffer {
+  const lines: string[] = [];
+  for (let n = 0; n < 6000; n++) lines.push(`export const value${n} = ${(n * 7919) % 104729}; // module line ${n}`);
+  const base = Buffer.from(lines.join("\n"));
+  const edited = Buffer.concat([base.subarray(0, 1000 * i), Buffer.from(`// release ${i}\n`), base.subarray(1000 * i)]);
+  return edited;
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(fileURLToPath(new URL("..", import.meta.url)), "dist", "commands", "delta", "cp.js"))) {
+    throw new Error("apps/cli is not built: run `pnpm --filter s3kit... build` first");
+  }
+  server = await startS3Server();
+  const created = await createTestBucket(server, "cli-delta");
+  bucket = created.bucket;
+  created.client.destroy();
+  raw = openObjectStore(created.url, testClientOptions(server));
+  home = await mkdtemp(join(tmpdir(), "s3kit-delta-cli-"));
+});
+
+afterAll(async () => {
+  await raw?.close();
+});
+
+describe("s3kit delta", () => {
+  it("cp uploads versions as reference + deltas, ls shows real sizes, cp downloads, stats reports savings", async () => {
+    const files: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const path = join(home, `app-1.0.${i}.tar`);
+      await writeFile(path, version(i));
+      files.push(path);
+    }
+    const first = await run(["delta", "cp", files[0]!, `s3://${bucket}/rel/app/`, "--json"]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ stored: "reference", key: "rel/app/app-1.0.0.tar" });
+    const second = await run(["delta", "cp", files[1]!, `s3://${bucket}/rel/app/`, "--json"]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ stored: "delta", engine: "xdelta3" });
+    const third = await run(["delta", "cp", files[2]!, `s3://${bucket}/rel/app/renamed.tar`]);
+    expect(third.code).toBe(0);
+    expect(third.stdout).toMatch(/^upload: .* \(delta, xdelta3, /);
+    // A sibling prefix that must not show up.
+    await run(["delta", "cp", files[0]!, `s3://${bucket}/rel/app-old/`]);
+
+    const ls = await run(["delta", "ls", `s3://${bucket}/rel/app`, "--json"]);
+    expect(ls.code).toBe(0);
+    const listed = JSON.parse(ls.stdout) as { files: { key: string; size: number }[] };
+    expect(listed.files.map((f) => f.key)).toEqual([
+      "rel/app/app-1.0.0.tar",
+      "rel/app/app-1.0.1.tar",
+      "rel/app/renamed.tar",
+    ]);
+    expect(listed.files[1]!.size).toBe(version(1).length);
+    const human = await run(["delta", "ls", `s3://${bucket}/rel/`]);
+    expect(human.stdout).toMatch(/PRE rel\/app\//);
+    expect(human.stdout).not.toContain("reference.bin");
+
+    const out = join(home, "out");
+    const get = await run(["delta", "cp", `s3://${bucket}/rel/app/renamed.tar`, `${out}/`]);
+    expect(get.code).toBe(0);
+    expect((await readFile(join(out, "renamed.tar"))).equals(version(2))).toBe(true);
+
+    const stats = await run(["delta", "stats", `s3://${bucket}/rel/app/`, "--json"]);
+    const s = JSON.parse(stats.stdout) as { files: number; savings: number; references: number };
+    expect(s).toMatchObject({ files: 3, references: 1 });
+    expect(s.savings).toBeGreaterThan(0.5);
+    expect((await run(["delta", "verify", `s3://${bucket}/rel/app/app-1.0.1.tar`])).code).toBe(0);
+  });
+
+  it("verify and cp fail with exit 1 on a corrupt delta and leave no file; usage errors exit 2", async () => {
+    await writeFile(join(home, "v0.zip"), version(0));
+    await writeFile(join(home, "v1.zip"), version(1));
+    await run(["delta", "cp", join(home, "v0.zip"), `s3://${bucket}/bad/`]);
+    await run(["delta", "cp", join(home, "v1.zip"), `s3://${bucket}/bad/`]);
+    const info = await raw.head("bad/v1.zip.delta");
+    const bytes = Buffer.from(await raw.getBytes("bad/v1.zip.delta"));
+    // The tail holds the window data (the head has file names, which decoding ignores).
+    bytes[bytes.length - 3]! ^= 0x40;
+    await raw.put("bad/v1.zip.delta", bytes, { metadata: info!.metadata });
+    const verify = await run(["delta", "verify", `s3://${bucket}/bad/v1.zip`]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^error: .*corrupt/)]);
+    const dest = join(home, "bad-out.zip");
+    const cp = await run(["delta", "cp", `s3://${bucket}/bad/v1.zip`, dest, "--json"]);
+    expect(cp.code).toBe(1);
+    expect(JSON.parse(cp.stdout)).toMatchObject({ error: { code: "delta.integrity" } });
+    expect(existsSync(dest)).toBe(false);
+    const usage = await run(["delta", "cp", join(home, "v0.zip"), join(home, "elsewhere.zip")]);
+    expect(usage.code).toBe(2);
+    const missing = await run(["delta", "cp", `s3://${bucket}/bad/none.zip`, dest]);
+    expect(missing.code).toBe(1);
+  });
+
+  it("sync goes both ways, honours --dryrun/--dry-run, --exclude and --delete, and rm -r stays inside the prefix", async () => {
+    const src = join(home, "dist");
+    await mkdir(join(src, "sub"), { recursive: true });
+    await writeFile(join(src, "a.tar"), version(3));
+    await writeFile(join(src, "sub", "b.tar"), version(4));
+    await writeFile(join(src, "debug.log"), "log");
+    const url = `s3://${bucket}/sync/app/`;
+    for (const flag of ["--dryrun", "--dry-run"]) {
+      const dry = await run(["delta", "sync", src, url, flag, "--exclude", "*.log", "--json"]);
+      expect(JSON.parse(dry.stdout)).toMatchObject({
+        dryRun: true,
+        transferred: ["sync/app/a.tar", "sync/app/sub/b.tar"],
+      });
+    }
+    expect(await raw.head("sync/app/a.tar.delta")).toBeUndefined();
+    const up = await run(["delta", "sync", src, url, "--exclude", "*.log", "--json"]);
+    expect(JSON.parse(up.stdout).transferred).toHaveLength(2);
+    await run(["delta", "cp", join(src, "a.tar"), `s3://${bucket}/sync/app-old/`]);
+
+    const mirror = join(home, "mirror");
+    await mkdir(mirror, { recursive: true });
+    await writeFile(join(mirror, "stale.tar"), "old");
+    const down = await run(["delta", "sync", url, mirror, "--delete", "--json"]);
+    expect(down.code).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({
+      direction: "download",
+      transferred: ["a.tar", "sub/b.tar"],
+      deleted: ["stale.tar"],
+    });
+    expect((await readFile(join(mirror, "sub", "b.tar"))).equals(version(4))).toBe(true);
+
+    const rm = await run(["delta", "rm", `s3://${bucket}/sync/app`, "--recursive", "--json"]);
+    expect(rm.code).toBe(0);
+    expect(JSON.parse(rm.stdout).deleted).toEqual(["sync/app/a.tar", "sync/app/sub/b.tar"]);
+    const left: string[] = [];
+    for await (const e of raw.list({ prefix: "sync/" })) if (e.kind === "object") left.push(e.key);
+    expect(left.every((k) => k.startsWith("sync/app-old/"))).toBe(true);
+    expect(left).toContain("sync/app-old/reference.bin");
+  });
+});

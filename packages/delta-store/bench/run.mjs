@@ -1,0 +1,173 @@
+// pnpm --filter @toolkit/delta-store bench — see README "Benchmarks".
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { startS3Server } from "@toolkit/shared/testing";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, "..", "..", "..");
+const resultsDir = join(repoRoot, "bench", "results");
+const PACKAGE = "prettier";
+const VERSIONS = ["3.9.5", "3.9.6", "3.9.7", "3.9.8", "3.9.9", "3.9.10"];
+
+/** Successive npm releases, unpacked to .tar (the .tgz is whole-stream gzip, which no delta engine can see through). */
+function fetchCorpus() {
+  const dir = join(here, ".corpus", PACKAGE);
+  mkdirSync(dir, { recursive: true });
+  for (const v of VERSIONS) {
+    const tar = join(dir, `${PACKAGE}-${v}.tar`);
+    if (existsSync(tar)) continue;
+    const tgzDir = join(here, ".corpus", "tgz");
+    mkdirSync(tgzDir, { recursive: true });
+    execFileSync("npm", ["pack", `${PACKAGE}@${v}`, "--silent", "--pack-destination", tgzDir], { stdio: "ignore" });
+    writeFileSync(tar, gunzipSync(readFileSync(join(tgzDir, `${PACKAGE}-${v}.tgz`))));
+  }
+  return dir;
+}
+
+/** Small synthetic corpus (900 KB versions) where xdelta3-wasm applies. */
+function smallCorpus() {
+  const dir = join(here, ".corpus", "small");
+  mkdirSync(dir, { recursive: true });
+  const big = readFileSync(join(fetchCorpusDir, `${PACKAGE}-${VERSIONS[0]}.tar`));
+  const base = big.subarray(0, 900_000);
+  for (let i = 0; i < 6; i++) {
+    const v = Buffer.from(base);
+    for (let k = 0; k < i * 20; k++) v[(k * 7919 + i * 104729) % v.length] ^= 1;
+    writeFileSync(join(dir, `small-1.0.${i}.bin`), v);
+  }
+  return dir;
+}
+
+function procChildCpuMs() {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+/** Run a CLI peer over the same pairs (every version against the first), measured by /usr/bin/time. */
+function peer(name, corpus, makeArgs) {
+  const files = readdirSync(corpus).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  const ref = join(corpus, files[0]);
+  const out = join(tmpdir(), `s3kit-peer-${process.pid}`);
+  let stored = statSync(ref).size;
+  let original = 0;
+  let cpuMs = 0;
+  let wallMs = 0;
+  let peakRssMiB = 0;
+  original += stored;
+  for (const f of files.slice(1)) {
+    const target = join(corpus, f);
+    original += statSync(target).size;
+    const r = spawnSync("/usr/bin/time", ["-f", "%e %U %S %M", ...makeArgs(ref, target, out)], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+    const [e, u, s, m] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number);
+    wallMs += e * 1000;
+    cpuMs += (u + s) * 1000;
+    peakRssMiB = Math.max(peakRssMiB, m / 1024);
+    stored += statSync(out).size;
+  }
+  return {
+    engine: name,
+    files: files.length,
+    originalBytes: original,
+    storedBytes: stored,
+    storedRatio: stored / original,
+    putMBps: original / 1e6 / (wallMs / 1000),
+    putCpuMs: { self: 0, children: cpuMs },
+    peakRssMiB,
+  };
+}
+
+// Async spawn: a blocking spawnSync would stop this process from draining the moto server's log pipe,
+// and moto then stalls mid-request.
+function runEngine(engine, corpus, server) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(here, "engine-run.mjs"),
+        engine,
+        corpus,
+        server.endpoint,
+        server.region,
+        server.credentials.accessKeyId,
+        server.credentials.secretAccessKey,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"], timeout: 300_000 },
+    );
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (c) => {
+      out += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code !== 0) return reject(new Error(`engine ${engine} failed (exit ${code}, signal ${signal})`));
+      resolveRun(JSON.parse(out));
+    });
+  });
+}
+
+const fetchCorpusDir = fetchCorpus();
+const small = smallCorpus();
+const server = await startS3Server();
+const started = performance.now();
+const sets = [];
+for (const [label, corpus, engines] of [
+  [`${PACKAGE} ${VERSIONS[0]}..${VERSIONS.at(-1)} (npm, unpacked .tar)`, fetchCorpusDir, ["xdelta3", "zstd"]],
+  ["synthetic 900 KB binary, 6 versions", small, ["xdelta3", "xdelta3-wasm", "zstd"]],
+]) {
+  const rows = [];
+  for (const e of engines) rows.push(await runEngine(e, corpus, server));
+  rows.push(peer("xdelta3 -e -9 -s (CLI)", corpus, (ref, t, out) => ["xdelta3", "-e", "-f", "-9", "-s", ref, t, out]));
+  rows.push(
+    peer("zstd --patch-from (CLI, -3)", corpus, (ref, t, out) => [
+      "zstd",
+      "-q",
+      "-f",
+      `--patch-from=${ref}`,
+      t,
+      "-o",
+      out,
+    ]),
+  );
+  rows.push(
+    peer("zstd -19 --patch-from (CLI)", corpus, (ref, t, out) => [
+      "zstd",
+      "-q",
+      "-f",
+      "-19",
+      `--patch-from=${ref}`,
+      t,
+      "-o",
+      out,
+    ]),
+  );
+  sets.push({ label, rows });
+}
+await server.stop();
+void procChildCpuMs;
+
+const fmt = (n, d = 1) => (n === undefined ? "–" : n.toFixed(d));
+let md = `# @toolkit/delta-store benchmark\n\nRun ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, against a local moto S3 server (${server.source}). Total ${fmt((performance.now() - started) / 1000)} s.\n\n`;
+md +=
+  "Stored = reference + deltas (+ direct files) / original bytes (lower is better). CPU = client process + the xdelta3 child processes it waited for. Requests counted at a pass-through proxy. CLI peers run the same pairs (every version against the first) with no S3 upload.\n\n";
+for (const set of sets) {
+  const xd = set.rows.find((r) => r.engine.startsWith("xdelta3 -e"));
+  md += `## ${set.label}\n\n${set.rows[0].files} files, ${fmt(set.rows[0].originalBytes / 1e6)} MB original.\n\n`;
+  md +=
+    "| engine | stored/original | savings | vs xdelta3 CLI size | put MB/s | get MB/s | put CPU ms (self+child) | get CPU ms | requests put/get | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const r of set.rows) {
+    md += `| ${r.engine} | ${fmt(r.storedRatio * 100, 3)}% | ${fmt((1 - r.storedRatio) * 100, 2)}% | ${fmt(r.storedBytes / xd.storedBytes, 3)}× | ${fmt(r.putMBps)} | ${fmt(r.getMBps)} | ${fmt(r.putCpuMs.self + r.putCpuMs.children, 0)} | ${r.getCpuMs ? fmt(r.getCpuMs.self + r.getCpuMs.children, 0) : "–"} | ${r.putRequests ?? "–"}/${r.getRequests ?? "–"} | ${fmt(r.peakRssMiB, 0)} |\n`;
+  }
+  md += "\n";
+}
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, "delta-store.md"), md);
+writeFileSync(join(resultsDir, "delta-store.json"), JSON.stringify({ date: new Date().toISOString(), sets }, null, 2));
+process.stdout.write(md);
+void mkdtemp;
+void rm;
