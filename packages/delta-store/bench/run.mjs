@@ -55,6 +55,8 @@ function peer(name, corpus, makeArgs) {
   const out = join(tmpdir(), `s3kit-peer-${process.pid}`);
   let stored = statSync(ref).size;
   let original = 0;
+  let deltaBytes = 0;
+  let deltaFileBytes = 0;
   let cpuMs = 0;
   let wallMs = 0;
   let peakRssMiB = 0;
@@ -69,6 +71,8 @@ function peer(name, corpus, makeArgs) {
     cpuMs += (u + s) * 1000;
     peakRssMiB = Math.max(peakRssMiB, m / 1024);
     stored += statSync(out).size;
+    deltaBytes += statSync(out).size;
+    deltaFileBytes += statSync(target).size;
   }
   return {
     engine: name,
@@ -76,6 +80,7 @@ function peer(name, corpus, makeArgs) {
     originalBytes: original,
     storedBytes: stored,
     storedRatio: stored / original,
+    deltaRatio: deltaBytes / deltaFileBytes,
     putMBps: original / 1e6 / (wallMs / 1000),
     putCpuMs: { self: 0, children: cpuMs },
     peakRssMiB,
@@ -121,7 +126,12 @@ for (const [label, corpus, engines] of [
   ["synthetic 900 KB binary, 6 versions", small, ["xdelta3", "xdelta3-wasm", "zstd"]],
 ]) {
   const rows = [];
-  for (const e of engines) rows.push(await runEngine(e, corpus, server));
+  for (const e of engines) {
+    const r = await runEngine(e, corpus, server);
+    const deltas = r.perFile.filter((f) => f.stored === "delta");
+    r.deltaRatio = deltas.reduce((s, f) => s + f.storedBytes, 0) / deltas.reduce((s, f) => s + f.size, 0);
+    rows.push(r);
+  }
   rows.push(peer("xdelta3 -e -9 -s (CLI)", corpus, (ref, t, out) => ["xdelta3", "-e", "-f", "-9", "-s", ref, t, out]));
   rows.push(
     peer("zstd --patch-from (CLI, -3)", corpus, (ref, t, out) => [
@@ -154,14 +164,14 @@ void procChildCpuMs;
 const fmt = (n, d = 1) => (n === undefined ? "–" : n.toFixed(d));
 let md = `# @toolkit/delta-store benchmark\n\nRun ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, against a local moto S3 server (${server.source}). Total ${fmt((performance.now() - started) / 1000)} s.\n\n`;
 md +=
-  "Stored = reference + deltas (+ direct files) / original bytes (lower is better). CPU = client process + the xdelta3 child processes it waited for. Requests counted at a pass-through proxy. CLI peers run the same pairs (every version against the first) with no S3 upload.\n\n";
+  "Stored = reference + deltas (+ direct files) / original bytes (lower is better). CPU = client process + the xdelta3 child processes it waited for. Requests counted by SDK middleware (every HTTP request). \"delta/file\" = mean delta size over the files stored as deltas (the reference excluded). CLI peers run the same pairs (every version against the first) with no S3 upload.\n\n";
 for (const set of sets) {
   const xd = set.rows.find((r) => r.engine.startsWith("xdelta3 -e"));
   md += `## ${set.label}\n\n${set.rows[0].files} files, ${fmt(set.rows[0].originalBytes / 1e6)} MB original.\n\n`;
   md +=
-    "| engine | stored/original | savings | vs xdelta3 CLI size | put MB/s | get MB/s | put CPU ms (self+child) | get CPU ms | requests put/get | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    "| engine | stored/original | savings | delta/file | vs xdelta3 CLI size | put MB/s | get MB/s | put CPU ms (self+child) | get CPU ms | requests put/get | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const r of set.rows) {
-    md += `| ${r.engine} | ${fmt(r.storedRatio * 100, 3)}% | ${fmt((1 - r.storedRatio) * 100, 2)}% | ${fmt(r.storedBytes / xd.storedBytes, 3)}× | ${fmt(r.putMBps)} | ${fmt(r.getMBps)} | ${fmt(r.putCpuMs.self + r.putCpuMs.children, 0)} | ${r.getCpuMs ? fmt(r.getCpuMs.self + r.getCpuMs.children, 0) : "–"} | ${r.putRequests ?? "–"}/${r.getRequests ?? "–"} | ${fmt(r.peakRssMiB, 0)} |\n`;
+    md += `| ${r.engine} | ${fmt(r.storedRatio * 100, 3)}% | ${fmt((1 - r.storedRatio) * 100, 2)}% | ${fmt(r.deltaRatio * 100, 3)}% | ${fmt(r.storedBytes / xd.storedBytes, 3)}× | ${fmt(r.putMBps)} | ${fmt(r.getMBps)} | ${fmt(r.putCpuMs.self + r.putCpuMs.children, 0)} | ${r.getCpuMs ? fmt(r.getCpuMs.self + r.getCpuMs.children, 0) : "–"} | ${r.putRequests ?? "–"}/${r.getRequests ?? "–"} | ${fmt(r.peakRssMiB, 0)} |\n`;
   }
   md += "\n";
 }
