@@ -87,10 +87,10 @@ describe("s3kit delta", () => {
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ stored: "reference", key: "rel/app/app-1.0.0.tar" });
     const second = await run(["delta", "cp", files[1]!, `s3://${bucket}/rel/app/`, "--json"]);
-    expect(JSON.parse(second.stdout)).toMatchObject({ stored: "delta", engine: "xdelta3" });
+    expect(JSON.parse(second.stdout)).toMatchObject({ stored: "delta", engine: "xdelta3-wasm" });
     const third = await run(["delta", "cp", files[2]!, `s3://${bucket}/rel/app/renamed.tar`]);
     expect(third.code).toBe(0);
-    expect(third.stdout).toMatch(/^upload: .* \(delta, xdelta3, /);
+    expect(third.stdout).toMatch(/^upload: .* \(delta, xdelta3-wasm, /);
     // A sibling prefix that must not show up.
     await run(["delta", "cp", files[0]!, `s3://${bucket}/rel/app-old/`]);
 

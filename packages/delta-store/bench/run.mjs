@@ -164,7 +164,7 @@ void procChildCpuMs;
 const fmt = (n, d = 1) => (n === undefined ? "–" : n.toFixed(d));
 let md = `# @toolkit/delta-store benchmark\n\nRun ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, against a local moto S3 server (${server.source}). Total ${fmt((performance.now() - started) / 1000)} s.\n\n`;
 md +=
-  "Stored = reference + deltas (+ direct files) / original bytes (lower is better). CPU = client process + the xdelta3 child processes it waited for. Requests counted by SDK middleware (every HTTP request). \"delta/file\" = mean delta size over the files stored as deltas (the reference excluded). CLI peers run the same pairs (every version against the first) with no S3 upload.\n\n";
+  'Stored = reference + deltas (+ direct files) / original bytes (lower is better). CPU = client process + the xdelta3 child processes it waited for. Requests counted by SDK middleware (every HTTP request). "delta/file" = mean delta size over the files stored as deltas (the reference excluded). CLI peers run the same pairs (every version against the first) with no S3 upload.\n\n';
 for (const set of sets) {
   const xd = set.rows.find((r) => r.engine.startsWith("xdelta3 -e"));
   md += `## ${set.label}\n\n${set.rows[0].files} files, ${fmt(set.rows[0].originalBytes / 1e6)} MB original.\n\n`;

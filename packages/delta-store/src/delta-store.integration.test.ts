@@ -4,7 +4,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ObjectStore, openObjectStore } from "@toolkit/shared";
-import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
+import {
+  createTestBucket,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realBytes, tempDir, versionOf, writeVersions } from "./__fixtures__/versions.ts";
 import { createDeltaStore, type DeltaStore, isDeltaError } from "./index.ts";
@@ -426,5 +432,43 @@ describe("delta-store engines and options (file://)", () => {
     const out = join(dir, "aborted.tar");
     await expect(store.get(`app/${versions[1]!.name}`, out, { signal: controller.signal })).rejects.toThrow();
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("under 503s and a connection cut mid-body, operations end correct or fail clearly with nothing half-written", async () => {
+    const { url } = await createTestBucket(server, "faults");
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [
+        { match: { method: "PUT" }, probability: 0.3, action: { type: "slowDown" } },
+        { match: { method: "HEAD" }, probability: 0.2, action: { type: "internalError" } },
+      ],
+    });
+    try {
+      const store = createDeltaStore({
+        location: `${url}rel/`,
+        ...testClientOptions(server, proxy.endpoint),
+        cache: { dir: join(work, `cache-faults-${randomBytes(3).toString("hex")}`) },
+      });
+      opened.push({ store, raw: openObjectStore(url, testClientOptions(server)) });
+      const dir = await tempDir("faults");
+      const versions = await writeVersions(dir, 3, 200_000);
+      for (const v of versions) await store.put(v.path, `app/${v.name}`);
+      expect(proxy.requests.some((r) => r.fault === "slowDown")).toBe(true);
+      proxy.setFaults([{ match: { method: "GET", path: /\.delta/ }, times: 1, action: { type: "resetMidBody" } }]);
+      const out = join(dir, "out.tar");
+      const first = await store.get(`app/${versions[2]!.name}`, out).then(
+        () => "ok",
+        (error: unknown) => error,
+      );
+      if (first !== "ok") {
+        expect(isDeltaError(first, "delta.integrity")).toBe(false);
+        expect(existsSync(out)).toBe(false);
+        await store.get(`app/${versions[2]!.name}`, out);
+      }
+      expect((await readFile(out)).equals(versions[2]!.bytes)).toBe(true);
+      expect((await readdir(dir)).filter((n) => n.includes("s3kit-part"))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -55,10 +55,10 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
       const remote = parseTarget(upload ? args.dst : args.src, false);
       const store = openDeltaStore(remote.location, this.clientOptions(), this.logger, storeFlags);
       try {
+        // Absolute, so the library reads it as the local side of the sync.
         const local = resolve(upload ? args.src : args.dst);
-        const localArg = local.startsWith("/") ? local : `./${local}`;
         // cp -r is sync without the comparison: everything is copied (a sync with nothing to skip is the same walk).
-        const result = await store.sync(upload ? localArg : remote.path, upload ? remote.path : localArg, {
+        const result = await store.sync(upload ? local : remote.path, upload ? remote.path : local, {
           filters: orderedFilters(this.argv),
           dryRun,
           signal: this.signal,
