@@ -25,6 +25,13 @@ const bad = (input: string, why: string) =>
     `Invalid object URL ${JSON.stringify(input)}: ${why}. Use s3://bucket/path/to/key or file:///abs/path.`,
   );
 
+/** The "why" of a shared location/key error, without its own prefix and advice. */
+const reason = (error: unknown) =>
+  (error as Error).message
+    .replace(/^Invalid (?:location `[^`]*`|object key "(?:[^"\\]|\\.)*"): /, "")
+    .replace(/\. Use .*$/, "")
+    .replace(/\.$/, "");
+
 /** Parse `s3://bucket/key` or `file:///abs/path` into an {@link ObjectAddress}. */
 export function parseObjectUrl(input: string): ObjectAddress {
   if (typeof input !== "string" || input === "") throw bad(String(input), "it is empty");
@@ -39,7 +46,7 @@ export function parseObjectUrl(input: string): ObjectAddress {
       parseLocation(`s3://${bucket}/`);
       validateKey(key);
     } catch (error) {
-      throw bad(input, (error as Error).message.replace(/\.$/, "").replace(/^Invalid [^:]*: /, ""));
+      throw bad(input, reason(error));
     }
     return {
       url: `s3://${bucket}/${key}`,
@@ -56,7 +63,7 @@ export function parseObjectUrl(input: string): ObjectAddress {
       parseLocation(input);
       path = fileURLToPath(input);
     } catch (error) {
-      throw bad(input, (error as Error).message.replace(/\.$/, "").replace(/^Invalid [^:]*: /, ""));
+      throw bad(input, reason(error));
     }
     if (path.endsWith("/") || basename(path) === "") throw bad(input, "it names a directory, not a file");
     const dir = dirname(path);

@@ -216,18 +216,10 @@ export class S3File implements AsyncDisposable {
     );
   }
 
-  /** The state's hash of the local file when its fingerprint still holds (and it has what an upload needs). */
+  /** The state's hash of the local file when its fingerprint still holds. */
   #cachedHash(state: FileState, st: BigIntStats): LocalHash | undefined {
     const cached = state.hash;
-    const big = Number(st.size) > this.#thresholdBytes;
-    if (
-      cached &&
-      cached.fingerprint === fingerprintOf(st) &&
-      (big ? cached.multipart?.partSizeBytes === this.#partSizeBytes : cached.md5 !== "")
-    ) {
-      return cached;
-    }
-    return undefined;
+    return cached && cached.fingerprint === fingerprintOf(st) ? cached : undefined;
   }
 
   /** The local file's hashes, from the state when its fingerprint still holds (no re-hashing). */
@@ -308,7 +300,6 @@ export class S3File implements AsyncDisposable {
         partConcurrency: this.#options.partConcurrency ?? DEFAULT_PART_CONCURRENCY,
         attempts: this.#options.attempts ?? DEFAULT_ATTEMPTS,
         verify: this.#options.verify ?? "auto",
-        extraPartSize: this.#partSizeBytes,
         thresholdBytes: this.#thresholdBytes,
         logger: this.#logger,
         ...(signal ? { signal } : {}),
@@ -329,6 +320,7 @@ export class S3File implements AsyncDisposable {
       const st = await statLocal(this.localPath);
       const multipart = result.digest.multipart.find((m) => m.partSizeBytes === this.#partSizeBytes);
       const big = result.bytes > this.#thresholdBytes;
+      // For a large file the MD5 is not kept; an upload hashes it as it sends it.
       state.synced = { etag: result.info.etag, size: result.bytes, sha256: result.digest.sha256 };
       state.hash = {
         size: result.bytes,
@@ -434,7 +426,8 @@ export class S3File implements AsyncDisposable {
       thresholdBytes: this.#thresholdBytes,
     });
     const source = createReadStream(this.localPath, { highWaterMark: 1024 * 1024 });
-    const body = known
+    // Large bodies are always hashed as they are sent: that is the multipart ETag S3 must answer with.
+    const body = !multipart
       ? source
       : Readable.from(
           (async function* () {
@@ -474,12 +467,12 @@ export class S3File implements AsyncDisposable {
       throw error;
     }
     // The hash of what was actually sent: from before (small files) or from the stream (large files).
-    const sent = known ?? streamed.digest(fingerprintOf(st));
+    const sent = multipart ? streamed.digest(fingerprintOf(st)) : known!;
     const expected = multipart ? sent.multipart?.etag : `"${sent.md5}"`;
     const after = await statLocal(this.localPath);
     const changedDuring = !after || fingerprintOf(after) !== sent.fingerprint;
     // A streamed hash describes the bytes sent even if the file changed meanwhile; a prior hash does not.
-    if (result.etag !== expected && ((known && changedDuring) || this.#options.verify === "strict")) {
+    if (result.etag !== expected && ((!multipart && changedDuring) || this.#options.verify === "strict")) {
       // The stored body is not what was hashed: remember the new version but no content, so the next upload sends again.
       state.synced = { etag: result.etag, size: result.size, sha256: "" };
       await writeState(this.#statePath, state);

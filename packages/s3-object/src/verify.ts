@@ -6,6 +6,7 @@ import type { VerifyMode } from "./options.ts";
 /** User metadata we write on upload: the SHA-256 of the body, and the part size of a multipart upload. */
 export const SHA256_METADATA = "s3kit-sha256";
 export const PART_SIZE_METADATA = "s3kit-part-size";
+export const SHA256_PATTERN = /^[0-9a-f]{64}$/i;
 
 /** How a download was checked: our SHA-256 metadata, the single-part MD5 ETag, the multipart ETag, or not at all. */
 export type Verification = "sha256" | "md5" | "multipartEtag" | "none";
@@ -89,7 +90,7 @@ export function verifyBody(
   if (bytes !== remote.size) throw fail(`received ${bytes} bytes, expected ${remote.size}`);
   if (mode === "none") return "none";
   const sha = remote.metadata[SHA256_METADATA];
-  if (sha && /^[0-9a-f]{64}$/i.test(sha)) {
+  if (sha && SHA256_PATTERN.test(sha)) {
     if (sha.toLowerCase() !== digest.sha256) throw fail(`SHA-256 ${digest.sha256} differs from the stored ${sha}`);
     return "sha256";
   }
