@@ -155,7 +155,7 @@ describe("engines", () => {
   it("sizes windows to the data", () => {
     expect(sourceWindowBytes(1000)).toBe(64 * 1024 * 1024);
     expect(sourceWindowBytes(100 * 1024 * 1024)).toBe(128 * 1024 * 1024);
-    expect(sourceWindowBytes(10 * 1024 ** 3)).toBe(1024 * 1024 * 1024);
+    expect(sourceWindowBytes(10 * 1024 ** 3)).toBe(256 * 1024 * 1024);
     expect(zstdWindowLog(1, 1)).toBe(20);
     expect(zstdWindowLog(100 * 1024 * 1024, 100 * 1024 * 1024)).toBe(28);
     expect(zstdWindowLog(4 * 1024 ** 3, 0)).toBe(31);
