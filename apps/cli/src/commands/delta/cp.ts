@@ -19,7 +19,7 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
   static override description = [
     "Upload: the first file of a folder (deltaspace) becomes its reference.bin; later files are stored as <name>.delta against it when the delta is at most --max-ratio of the file, else directly. A destination ending in / keeps the local file name.",
     "Download: the file is rebuilt into a temp file, checked against its SHA-256, and only then renamed into place.",
-    "--recursive copies a folder: every file below <src> (filtered by --exclude/--include, later rules win).",
+    "--recursive copies a folder: every file below <src> (filtered by --exclude/--include, later rules win); a file whose SHA-256 already matches the destination is skipped.",
   ].join("\n\n");
   static override examples = [
     "<%= config.bin %> delta cp ./app-1.2.0.zip s3://my-bucket/releases/app/",
@@ -57,7 +57,7 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
       try {
         // Absolute, so the library reads it as the local side of the sync.
         const local = resolve(upload ? args.src : args.dst);
-        // cp -r is sync without the comparison: everything is copied (a sync with nothing to skip is the same walk).
+        // cp -r walks like sync (without --delete); identical files are skipped, which changes no outcome.
         const result = await store.sync(upload ? local : remote.path, upload ? remote.path : local, {
           filters: orderedFilters(this.argv),
           dryRun,
