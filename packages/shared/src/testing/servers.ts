@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** A running test server. `stop()` is idempotent; a server taken from the environment is never stopped. */
@@ -132,21 +136,25 @@ export async function startS3Server(): Promise<TestServer> {
   if (container) return container;
   const port = await freePort();
   const python = process.env.S3KIT_PYTHON ?? "python3";
+  // moto logs every request. Its log goes to a file, never a pipe: a pipe the parent stops reading (a
+  // blocked event loop, spawnSync) fills up and freezes the server mid-request.
+  const logDir = await mkdtemp(join(tmpdir(), "s3kit-moto-"));
+  const logPath = join(logDir, "moto.log");
+  const log = openSync(logPath, "w");
   const child = spawn(python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", log, log],
     env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
   });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-2000);
-  });
+  closeSync(log);
+  child.once("exit", () => void rm(logDir, { recursive: true, force: true }));
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${endpoint}/moto-api/`, child, "moto server", 30_000);
   } catch (error) {
     child.kill("SIGKILL");
+    const tail = (await readFile(logPath, "utf8").catch(() => "")).trim().split("\n").pop() ?? "";
     throw new Error(
-      `Could not start an S3 test server: ${(error as Error).message}. Install moto (pip install 'moto[server]') or set S3KIT_TEST_S3_ENDPOINT. ${stderr.trim().split("\n").pop() ?? ""}`,
+      `Could not start an S3 test server: ${(error as Error).message}. Install moto (pip install 'moto[server]') or set S3KIT_TEST_S3_ENDPOINT. ${tail}`,
     );
   }
   return { endpoint, source: "process", credentials: TEST_CREDENTIALS, region: TEST_REGION, stop: stopChild(child) };
@@ -178,7 +186,8 @@ export async function startDynamoDbServer(): Promise<TestServer> {
   }
   const port = await freePort();
   // DynamoDB Local binds all interfaces (it has no host option); tests only ever connect to 127.0.0.1.
-  const child = dynamoDbLocal.spawn({ port, sharedDb: true, stdio: ["ignore", "ignore", "pipe"] });
+  // Output ignored, not piped: an unread pipe can freeze the server (see the moto note above).
+  const child = dynamoDbLocal.spawn({ port, sharedDb: true, stdio: ["ignore", "ignore", "ignore"] });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(endpoint, child, "DynamoDB Local", 60_000);
