@@ -1,15 +1,7 @@
-import { Args, Flags } from "@oclif/core";
+import { Args } from "@oclif/core";
 import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-
-const dbFlags = {
-  db: Flags.string({ description: "Local database file (SQLite)", required: true, helpValue: "<path>" }),
-  remote: Flags.string({
-    description: "Remote location: s3://bucket/prefix or file:///abs/dir (remembered in the local file)",
-    helpValue: "<location>",
-  }),
-  codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
-};
+import { dbFlags } from "../../kv-flags.ts";
 
 export default class KvSet extends BaseCommand<typeof KvSet> {
   static override summary = "Set the value of a key (locally; push sends it)";
