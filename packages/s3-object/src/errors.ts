@@ -1,4 +1,4 @@
-import { isAbortError, isObjectStoreError } from "@toolkit/shared";
+import { isAbortError, isObjectStoreError, isRetryableError } from "@toolkit/shared";
 
 /** Codes of {@link S3ObjectError}. Stable strings: match on them, never on messages. */
 export type S3ObjectErrorCode =
@@ -81,6 +81,11 @@ export function toS3ObjectError(error: unknown, what: string): unknown {
       default:
         return new S3ObjectError("object.remote", `${what}: ${detail}.`, { cause: error });
     }
+  }
+  // Sockets reset mid-body surface as plain errors (`aborted`, ECONNRESET, premature close): network.
+  if (isRetryableError(error)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new S3ObjectError("object.network", `${what}: ${message}; check the network and retry.`, { cause: error });
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && /^E[A-Z]+$/.test(code) && (error as { syscall?: unknown }).syscall) {

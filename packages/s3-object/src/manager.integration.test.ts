@@ -118,3 +118,20 @@ test("downloadAll and uploadAll report per-item results; a conflict is one faile
   expect(up.items.find((i) => i.status === "failed")?.error).toMatchObject({ code: "object.conflict" });
   await manager.close();
 });
+
+test("a dry run marks unchanged objects as unchanged and plans only real transfers", async () => {
+  const { url, store, base, manager } = await setup("dryrun");
+  await store.put("d/a", "A");
+  await store.put("d/b", "B");
+  const target = join(base, "t");
+  await manager.downloadPrefix(`${url}d/`, target);
+  await store.put("d/b", "B2");
+  const plan = await manager.downloadPrefix(`${url}d/`, target, { dryRun: true });
+  expect(plan).toMatchObject({ dryRun: true, unchanged: 1, transferred: 0 });
+  expect(plan.items.filter((i) => i.status === "planned").map((i) => i.url)).toEqual([`${url}d/b`]);
+  expect(await readFile(join(target, "b"), "utf8")).toBe("B");
+  await writeFile(join(target, "a"), "A local");
+  const upPlan = await manager.uploadPrefix(target, `${url}d/`, { dryRun: true });
+  expect(upPlan.items.filter((i) => i.status === "planned").map((i) => i.url)).toEqual([`${url}d/a`]);
+  await manager.close();
+});

@@ -60,6 +60,8 @@ export interface PrefixSyncOptions {
 interface Job {
   file: S3File;
   action: BatchItem["action"];
+  /** Dry run: whether the job would transfer anything (decided without requests). */
+  wouldTransfer?: (file: S3File) => Promise<boolean>;
   run: (file: S3File, onBytes: (n: number) => void) => Promise<{ transferred: boolean; bytes: number }>;
 }
 
@@ -153,7 +155,14 @@ export class S3FileManager implements AsyncDisposable {
           bytes: 0,
         };
         result.items.push(item);
-        if (dryRun) return;
+        if (dryRun) {
+          const would = job.wouldTransfer ? await job.wouldTransfer(job.file).catch(() => true) : true;
+          if (!would) {
+            item.status = "unchanged";
+            result.unchanged++;
+          }
+          return;
+        }
         let mine = 0;
         try {
           const out = await job.run(job.file, (n) => {
@@ -283,6 +292,10 @@ export class S3FileManager implements AsyncDisposable {
       jobs.push({
         file: this.file(url, { localPath }),
         action: "download",
+        wouldTransfer: async (file) => {
+          const local = await file.localState(signal ? { signal } : {});
+          return !(local.exists && !local.changed && local.syncedEtag === etag);
+        },
         run: (file, onBytes) =>
           file.download({
             remoteEtag: etag,
@@ -335,6 +348,7 @@ export class S3FileManager implements AsyncDisposable {
         jobs.push({
           file: this.file(formatLocation(location, rel), { localPath: join(root, ...rel.split("/")) }),
           action: "upload",
+          wouldTransfer: async (file) => (await file.localState(signal ? { signal } : {})).changed,
           run: (file, onBytes) =>
             file.upload({
               ...(options.force ? { force: true } : {}),

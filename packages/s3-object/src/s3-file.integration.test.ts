@@ -312,7 +312,7 @@ describe("conflicts and integrity", () => {
       await store.put("t.bin", Buffer.alloc(100_000, 2));
       proxy.setFaults([{ match: { method: "GET" }, action: { type: "resetMidBody" } }]);
       const error = await f.download().catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: "object.network" });
+      expect(isS3ObjectError(error) && `${error.code}: ${error.message}`).toMatch(/^object\.network: /);
       expect((await readFile(f.localPath)).equals(Buffer.alloc(100_000, 1))).toBe(true);
       expect((await readdir(join(f.localPath, ".."))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
       proxy.setFaults([]);
@@ -337,3 +337,52 @@ describe("conflicts and integrity", () => {
 });
 
 afterAll(async () => {});
+
+describe("reading, status and cancellation", () => {
+  test("read, createReadStream, open('r+') and every status", async () => {
+    const { store, file } = await setup("reads");
+    const f = file("x/y.txt");
+    expect((await f.status()).status).toBe("absent");
+    await store.put("x/y.txt", "abc");
+    expect((await f.status()).status).toBe("remoteOnly");
+    expect((await f.read()).toString()).toBe("abc");
+    const chunks: Buffer[] = [];
+    for await (const c of f.createReadStream()) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe("abc");
+    expect((await f.status()).status).toBe("same");
+    await store.put("x/y.txt", "abcd");
+    expect((await f.status()).status).toBe("remoteNewer");
+    {
+      await using h = await f.open("r+");
+      expect(await h.readText()).toBe("abcd");
+      await h.file.write("Z", 0);
+      await h.close();
+    }
+    expect(await remoteText(store, "x/y.txt")).toBe("Zbcd");
+    await store.delete("x/y.txt");
+    expect((await f.status()).status).toBe("remoteNewer");
+    await f.delete({ keepLocal: true });
+    expect((await f.status()).status).toBe("localOnly");
+  });
+
+  test("an aborted download rejects with the signal's reason and leaves the cache and no temp file", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file } = await setup("abort");
+      await store.put("a.bin", Buffer.alloc(50_000, 1));
+      const f = file("a.bin", {}, proxy.endpoint);
+      await f.download();
+      await store.put("a.bin", Buffer.alloc(50_000, 2));
+      proxy.setFaults([{ match: { method: "GET" }, action: { type: "delay", ms: 5_000 } }]);
+      const controller = new AbortController();
+      const reason = new Error("user cancelled");
+      const pending = f.download({ signal: controller.signal });
+      setTimeout(() => controller.abort(reason), 100);
+      await expect(pending).rejects.toBe(reason);
+      expect((await readFile(f.localPath)).equals(Buffer.alloc(50_000, 1))).toBe(true);
+      expect((await readdir(join(f.localPath, ".."))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

@@ -649,6 +649,32 @@ export class S3File implements AsyncDisposable {
     return handle;
   }
 
+  /**
+   * Where the local copy stands against the version last synced, without a request: whether it exists,
+   * whether it changed since (or was never synced), and the ETag last synced.
+   */
+  async localState(options: { signal?: AbortSignal } = {}): Promise<{
+    exists: boolean;
+    changed: boolean;
+    syncedEtag?: string;
+  }> {
+    const { signal } = options;
+    return this.#run(
+      `State of ${this.localPath}`,
+      async () => {
+        const state = await this.#readState();
+        const hash = await this.#hashLocal(state, signal);
+        const synced = state.synced;
+        return {
+          exists: hash !== undefined,
+          changed: hash === undefined || synced === undefined || synced.sha256 !== hash.sha256,
+          ...(synced ? { syncedEtag: synced.etag } : {}),
+        };
+      },
+      signal,
+    );
+  }
+
   /** Whether the remote object exists (one HEAD). */
   exists(options: { signal?: AbortSignal } = {}): Promise<boolean> {
     return this.#run(
