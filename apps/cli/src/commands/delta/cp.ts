@@ -12,7 +12,7 @@ import {
   parseTarget,
   ratioFlag,
   transferFlags,
-} from "./ls.ts";
+} from "../../topics/delta.ts";
 
 export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
   static override summary = "Copy files into or out of a delta store (aws s3 cp syntax)";

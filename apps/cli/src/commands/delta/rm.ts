@@ -1,7 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { createPathFilter } from "@toolkit/delta-store";
 import { BaseCommand } from "../../base-command.ts";
-import { openDeltaStore, orderedFilters, parseTarget } from "./ls.ts";
+import { openDeltaStore, orderedFilters, parseTarget } from "../../topics/delta.ts";
 
 export default class DeltaRm extends BaseCommand<typeof DeltaRm> {
   static override summary = "Delete files from a delta store; a reference goes only when nothing depends on it";

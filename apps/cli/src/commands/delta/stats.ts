@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
 import type { StatsResult } from "@toolkit/delta-store";
 import { BaseCommand } from "../../base-command.ts";
-import { formatBytes, openDeltaStore, parseTarget } from "./ls.ts";
+import { formatBytes, openDeltaStore, parseTarget } from "../../topics/delta.ts";
 
 export default class DeltaStats extends BaseCommand<typeof DeltaStats> {
   static override summary = "Original vs stored bytes and the savings under a prefix";

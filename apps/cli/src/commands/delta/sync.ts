@@ -2,7 +2,14 @@ import { resolve } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { DeltaError, type SyncResult } from "@toolkit/delta-store";
 import { BaseCommand } from "../../base-command.ts";
-import { isStoreUrl, openDeltaStore, orderedFilters, parseTarget, ratioFlag, transferFlags } from "./ls.ts";
+import {
+  isStoreUrl,
+  openDeltaStore,
+  orderedFilters,
+  parseTarget,
+  ratioFlag,
+  transferFlags,
+} from "../../topics/delta.ts";
 
 export default class DeltaSync extends BaseCommand<typeof DeltaSync> {
   static override summary = "Sync a local folder and a delta store prefix, in either direction";

@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
 import { DeltaError, type VerifyResult } from "@toolkit/delta-store";
 import { BaseCommand } from "../../base-command.ts";
-import { openDeltaStore, parseTarget } from "./ls.ts";
+import { openDeltaStore, parseTarget } from "../../topics/delta.ts";
 
 export default class DeltaVerify extends BaseCommand<typeof DeltaVerify> {
   static override summary = "Rebuild a stored file in memory-bounded streams and check its SHA-256";

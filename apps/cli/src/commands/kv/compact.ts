@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { type CompactResult, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvCompact extends BaseCommand<typeof KvCompact> {
   static override summary = "Merge the remote's segments into one, dropping superseded values";

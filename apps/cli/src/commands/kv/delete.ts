@@ -1,7 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvDelete extends BaseCommand<typeof KvDelete> {
   static override summary = "Delete a key (locally; push sends the deletion)";

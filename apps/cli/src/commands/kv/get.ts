@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
 import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvGet extends BaseCommand<typeof KvGet> {
   static override summary = "Print the value of a key";

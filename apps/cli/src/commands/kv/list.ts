@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { openKv, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvList extends BaseCommand<typeof KvList> {
   static override summary = "List keys (and values) in key order";

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { type OnConflict, openKv, type PullResult, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvPull extends BaseCommand<typeof KvPull> {
   static override summary = "Bring remote changes into the local file";

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { type OnConflict, openKv, type PushResult, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvPush extends BaseCommand<typeof KvPush> {
   static override summary = "Send local changes to the remote";

@@ -1,6 +1,6 @@
 import { openKv, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../kv-flags.ts";
+import { dbFlags } from "../../topics/kv.ts";
 
 export default class KvStatus extends BaseCommand<typeof KvStatus> {
   static override summary = "Show what a push would send";

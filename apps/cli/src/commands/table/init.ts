@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import type { EnsureTableResult } from "@toolkit/dynamo-table";
 import { BaseCommand } from "../../base-command.ts";
-import { openTable, tableFlag } from "./get.ts";
+import { openTable, tableFlag } from "../../topics/table.ts";
 
 export default class TableInit extends BaseCommand<typeof TableInit> {
   static override summary = "Create the table (pk/sk, gsitype, gsi1-gsi5) or add its missing indexes";

@@ -1,6 +1,6 @@
 import type { Page } from "@toolkit/dynamo-table";
 import { BaseCommand } from "../../base-command.ts";
-import { ndjson, openTable, pageFlags, typeFlags, whereFromFlags } from "./get.ts";
+import { ndjson, openTable, pageFlags, typeFlags, whereFromFlags } from "../../topics/table.ts";
 
 export default class TableList extends BaseCommand<typeof TableList> {
   static override summary = "List one page of a type by updatedAt (JSON lines; the next page's cursor on stderr)";

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { DynamoTableError } from "@toolkit/dynamo-table";
 import { BaseCommand } from "../../base-command.ts";
-import { openTable, readItemJson, typeFlags } from "./get.ts";
+import { openTable, readItemJson, typeFlags } from "../../topics/table.ts";
 
 const BASE = new Set(["id", "createdAt", "updatedAt", "version"]);
 

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { DynamoTableError, type Page, type SortKeyCondition } from "@toolkit/dynamo-table";
 import { BaseCommand } from "../../base-command.ts";
-import { ndjson, openTable, pageFlags, typeFlags, whereFromFlags } from "./get.ts";
+import { ndjson, openTable, pageFlags, typeFlags, whereFromFlags } from "../../topics/table.ts";
 
 export default class TableQuery extends BaseCommand<typeof TableQuery> {
   static override summary = "Query a user GSI (gsi1-gsi5) by partition key and sort-key condition";

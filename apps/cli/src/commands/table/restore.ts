@@ -1,6 +1,6 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../../base-command.ts";
-import { openTable, typeFlags } from "./get.ts";
+import { openTable, typeFlags } from "../../topics/table.ts";
 
 export default class TableRestore extends BaseCommand<typeof TableRestore> {
   static override summary = "Write an old version's fields as a new latest version";

@@ -1,6 +1,6 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../../base-command.ts";
-import { ndjson, openTable, typeFlags } from "./get.ts";
+import { ndjson, openTable, typeFlags } from "../../topics/table.ts";
 
 export default class TableVersions extends BaseCommand<typeof TableVersions> {
   static override summary = "Print every stored version of an item, oldest first (JSON lines)";
