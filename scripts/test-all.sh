@@ -9,5 +9,6 @@ pnpm lint
 pnpm build
 pnpm typecheck
 pnpm -r --if-present publint
+pnpm -r --workspace-concurrency=1 exec attw --pack . --profile esm-only --format ascii >/dev/null
 pnpm exec vitest run
 if [ -f scripts/consumer-test.mjs ]; then pnpm test:consumer; fi
