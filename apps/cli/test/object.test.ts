@@ -1,12 +1,18 @@
 // `s3kit object …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ObjectStore, openObjectStore } from "@toolkit/shared";
-import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
+import {
+  createTestBucket,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
@@ -17,7 +23,11 @@ let bucket: string;
 let store: ObjectStore;
 let home: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  endpoint = server.endpoint,
+  onStart?: (child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
@@ -32,7 +42,8 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
     XDG_CACHE_HOME: join(home, ".cache"),
     NO_COLOR: "1",
   });
-  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env });
+  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", endpoint], { env });
+  onStart?.(child);
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => {
@@ -139,5 +150,33 @@ describe("s3kit object", () => {
     expect(JSON.parse(down.stdout)).toMatchObject({ transferred: 2, deleted: 1, failed: 0 });
     expect(await readFile(join(out, "sub", "b.txt"), "utf8")).toBe("B");
     expect(existsSync(join(out, "stray.txt"))).toBe(false);
+  });
+
+  it("Ctrl-C during a get exits 130 and leaves the previous copy, with no temp file", async () => {
+    const url = `s3://${bucket}/slow/obj.bin`;
+    const dir = join(home, "slow");
+    await mkdir(dir, { recursive: true });
+    const dest = join(dir, "obj.bin");
+    await store.put("slow/obj.bin", "version 1");
+    expect((await run(["object", "get", url, dest])).code).toBe(0);
+    await store.put("slow/obj.bin", "version 2");
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ action: { type: "delay", ms: 10_000 } }],
+    });
+    try {
+      let child: ReturnType<typeof spawn> | undefined;
+      const running = run(["object", "get", url, dest], proxy.endpoint, (c) => {
+        child = c;
+      });
+      await expect.poll(() => proxy.requests.length, { timeout: 30_000, interval: 50 }).toBeGreaterThan(0);
+      child!.kill("SIGINT");
+      const result = await running;
+      expect(result.code).toBe(130);
+      expect(await readFile(dest, "utf8")).toBe("version 1");
+      expect((await readdir(dir)).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
