@@ -76,6 +76,14 @@ const source = join(work, "source.bin");
 await writeRandomFile(source, size);
 const sourceHash = await sha256(source);
 const rows = [];
+// Ctrl-C: stop the servers this run started (moto is a child process).
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    void Promise.allSettled([proxy.stop(), server.stop(), rm(work, { recursive: true, force: true })]).then(() =>
+      process.exit(130),
+    );
+  });
+}
 const opScript = join(here, "op.mjs");
 
 async function measure(tool, operation, fn) {

@@ -34,6 +34,8 @@ export interface DownloadToFileInput {
   attempts: number;
   verify: VerifyMode;
   thresholdBytes: number;
+  /** Part size whose multipart ETag identifies a large file locally (always computed above the threshold). */
+  identityPartSize: number;
   logger: Logger;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
@@ -177,8 +179,9 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
   // MD5s cost as much CPU as the transfer itself: compute only what verification (or a small file's state) needs.
   const hasSha256 = input.verify !== "none" && SHA256_PATTERN.test(first.metadata[SHA256_METADATA] ?? "");
   const partSizes = hasSha256 || input.verify === "none" ? [] : partSizeCandidates(size, first.etag, first.metadata);
+  if (big && !partSizes.includes(input.identityPartSize)) partSizes.push(input.identityPartSize);
   const wantMd5 = !big || (!hasSha256 && input.verify !== "none" && !first.etag.includes("-"));
-  const hasher = new BodyHasher(partSizes, { md5: wantMd5 });
+  const hasher = new BodyHasher(partSizes, { md5: wantMd5, sha256: !big || hasSha256 });
   const partCount = size === 0 ? 0 : Math.ceil(size / partSizeBytes);
   const rangeOf = (index: number) => {
     const start = index * partSizeBytes;

@@ -96,6 +96,10 @@ describe("s3lync regressions", () => {
     expect(again.transferred).toBe(true);
     expect(again.etag).not.toBe(up.etag);
     expect(Buffer.from(await store.getBytes("big.bin")).equals(body)).toBe(true);
+    // Touched but not changed: hashed again (same size), found equal, not sent.
+    const { utimes } = await import("node:fs/promises");
+    await utimes(f.localPath, new Date(), new Date(Date.now() + 5_000));
+    expect((await f.upload()).transferred).toBe(false);
     await f.close();
   });
 
@@ -281,12 +285,13 @@ describe("conflicts and integrity", () => {
     const result = await f.download();
     expect(result).toMatchObject({ transferred: true, bytes: 64 * MiB, verified: "multipartEtag" });
     expect((await readFile(f.localPath)).equals(body)).toBe(true);
-    // Our own multipart upload is verified by the SHA-256 it records.
+    // Our own multipart upload records its part size, so anyone's download recomputes the ETag.
     body[0] = body[0]! ^ 1;
     await writeFile(f.localPath, body);
     await f.upload();
     const g = file("big64.bin", { verify: "strict", localPath: join(await mkdtemp(join(tmpdir(), "s3o-")), "b") });
-    expect(await g.download()).toMatchObject({ transferred: true, verified: "sha256" });
+    expect(await g.download()).toMatchObject({ transferred: true, verified: "multipartEtag" });
+    expect((await store.head("big64.bin"))?.metadata).toMatchObject({ "s3kit-part-size": String(8 * MiB) });
   });
 
   test("a download that fails verification never replaces the cached file", async () => {

@@ -25,6 +25,7 @@ import {
   validateFileOptions,
 } from "./options.ts";
 import {
+  contentIdOf,
   type FileState,
   fingerprintOf,
   hashFile,
@@ -105,7 +106,7 @@ export interface StatusResult {
   status: SyncStatus;
   url: string;
   localPath: string;
-  local?: { size: number; sha256: string };
+  local?: { size: number; contentId: string };
   remote?: { size: number; etag: string; lastModified: Date };
   /** The ETag of the version last synced, if any. */
   syncedEtag?: string;
@@ -142,8 +143,8 @@ interface Baseline {
 
 const remoteMatches = (remote: ObjectInfo, hash: LocalHash): boolean =>
   remote.size === hash.size &&
-  (remote.metadata[SHA256_METADATA] === hash.sha256 ||
-    unquoteEtag(remote.etag) === hash.md5 ||
+  ((hash.sha256 !== "" && remote.metadata[SHA256_METADATA] === hash.sha256) ||
+    (hash.md5 !== "" && unquoteEtag(remote.etag) === hash.md5) ||
     (hash.multipart !== undefined && remote.etag === hash.multipart.etag));
 
 /**
@@ -209,7 +210,7 @@ export class S3File implements AsyncDisposable {
   async #readState(): Promise<FileState> {
     return (
       (await readState(this.#statePath, this.url, this.localPath)) ?? {
-        version: 1,
+        version: 2,
         url: this.url,
         localPath: this.localPath,
       }
@@ -269,7 +270,7 @@ export class S3File implements AsyncDisposable {
     if (hash && !options.force) {
       const synced = state.synced;
       if (synced) {
-        if (synced.sha256 !== hash.sha256) {
+        if (synced.contentId !== hash.contentId) {
           throw new S3ObjectError(
             "object.localChanges",
             `Download of ${this.url}: the local copy ${this.localPath} has changes not uploaded; upload() them, or download({ force: true }) to discard them.`,
@@ -301,6 +302,7 @@ export class S3File implements AsyncDisposable {
         attempts: this.#options.attempts ?? DEFAULT_ATTEMPTS,
         verify: this.#options.verify ?? "auto",
         thresholdBytes: this.#thresholdBytes,
+        identityPartSize: this.#partSizeBytes,
         logger: this.#logger,
         ...(signal ? { signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -309,7 +311,7 @@ export class S3File implements AsyncDisposable {
       if (result.notModified) {
         const etag = ifNoneMatch!;
         if (!state.synced && hash) {
-          state.synced = { etag, size: hash.size, sha256: hash.sha256 };
+          state.synced = { etag, size: hash.size, contentId: hash.contentId };
           await writeState(this.#statePath, state);
         }
         return { transferred: false, bytes: 0, etag, verified: "none", localPath: this.localPath };
@@ -318,16 +320,18 @@ export class S3File implements AsyncDisposable {
       await rename(temp, this.localPath);
       renamed = true;
       const st = await statLocal(this.localPath);
-      const multipart = result.digest.multipart.find((m) => m.partSizeBytes === this.#partSizeBytes);
+      // Small files are identified by SHA-256, large ones by the multipart ETag for our part size.
       const big = result.bytes > this.#thresholdBytes;
-      // For a large file the MD5 is not kept; an upload hashes it as it sends it.
-      state.synced = { etag: result.info.etag, size: result.bytes, sha256: result.digest.sha256 };
+      const multipart = big ? result.digest.multipart.find((m) => m.partSizeBytes === this.#partSizeBytes) : undefined;
+      const contentId = contentIdOf(result.digest.sha256, multipart);
+      state.synced = { etag: result.info.etag, size: result.bytes, contentId };
       state.hash = {
         size: result.bytes,
         fingerprint: st ? fingerprintOf(st) : "",
-        sha256: result.digest.sha256,
+        contentId,
+        sha256: big ? "" : result.digest.sha256,
         md5: big ? "" : result.digest.md5,
-        ...(multipart && big ? { multipart } : {}),
+        ...(multipart ? { multipart } : {}),
       };
       await writeState(this.#statePath, state);
       this.#logger.debug("s3-object: downloaded", { url: this.url, bytes: result.bytes, verified: result.verified });
@@ -383,7 +387,7 @@ export class S3File implements AsyncDisposable {
     if (!options.force && synced && (baseline === undefined || baseline.etag === synced.etag)) {
       // Same size as synced (a touch, or an in-place edit): hash to know. Another size has changed for sure.
       if (!multipart || size === synced.size) await ensureHash();
-      if (hash?.sha256 === synced.sha256) return unchanged(synced.etag);
+      if (hash?.contentId === synced.contentId) return unchanged(synced.etag);
     }
     const store = this.#openStore();
     const key = this.#address.key;
@@ -399,7 +403,7 @@ export class S3File implements AsyncDisposable {
         checked = true;
         if (!remote) condition = { ifNoneMatch: "*" };
         else if (remoteMatches(remote, await ensureHash())) {
-          state.synced = { etag: remote.etag, size: remote.size, sha256: hash!.sha256 };
+          state.synced = { etag: remote.etag, size: remote.size, contentId: hash!.contentId };
           await writeState(this.#statePath, state);
           return unchanged(remote.etag);
         } else {
@@ -444,7 +448,7 @@ export class S3File implements AsyncDisposable {
         ...condition,
         contentLength: size,
         metadata: {
-          ...(known ? { [SHA256_METADATA]: known.sha256 } : {}),
+          ...(known && known.sha256 !== "" ? { [SHA256_METADATA]: known.sha256 } : {}),
           ...(multipart ? { [PART_SIZE_METADATA]: String(this.#partSizeBytes) } : {}),
         },
         ...(this.#options.contentType ? { contentType: this.#options.contentType } : {}),
@@ -474,7 +478,7 @@ export class S3File implements AsyncDisposable {
     // A streamed hash describes the bytes sent even if the file changed meanwhile; a prior hash does not.
     if (result.etag !== expected && ((!multipart && changedDuring) || this.#options.verify === "strict")) {
       // The stored body is not what was hashed: remember the new version but no content, so the next upload sends again.
-      state.synced = { etag: result.etag, size: result.size, sha256: "" };
+      state.synced = { etag: result.etag, size: result.size, contentId: "" };
       await writeState(this.#statePath, state);
       throw new S3ObjectError(
         "object.integrity",
@@ -484,14 +488,14 @@ export class S3File implements AsyncDisposable {
       );
     }
     if (sent.size !== size) {
-      state.synced = { etag: result.etag, size: sent.size, sha256: sent.sha256 };
+      state.synced = { etag: result.etag, size: sent.size, contentId: sent.contentId };
       await writeState(this.#statePath, state);
       throw new S3ObjectError(
         "object.integrity",
         `Upload of ${this.url}: ${this.localPath} changed size while it was being sent; upload again.`,
       );
     }
-    state.synced = { etag: result.etag, size, sha256: sent.sha256 };
+    state.synced = { etag: result.etag, size, contentId: sent.contentId };
     state.hash = sent;
     await writeState(this.#statePath, state);
     this.#logger.debug("s3-object: uploaded", { url: this.url, bytes: size });
@@ -667,7 +671,7 @@ export class S3File implements AsyncDisposable {
         const synced = state.synced;
         return {
           exists: hash !== undefined,
-          changed: hash === undefined || synced === undefined || synced.sha256 !== hash.sha256,
+          changed: hash === undefined || synced === undefined || synced.contentId !== hash.contentId,
           ...(synced ? { syncedEtag: synced.etag } : {}),
         };
       },
@@ -718,11 +722,11 @@ export class S3File implements AsyncDisposable {
     if (!hash && !remote) status = "absent";
     else if (!hash) status = "remoteOnly";
     else if (!remote) {
-      status = !synced ? "localOnly" : synced.sha256 === hash.sha256 ? "remoteNewer" : "conflict";
+      status = !synced ? "localOnly" : synced.contentId === hash.contentId ? "remoteNewer" : "conflict";
     } else if (!synced) {
       status = remoteMatches(remote, hash) ? "same" : "conflict";
     } else {
-      const localChanged = synced.sha256 !== hash.sha256;
+      const localChanged = synced.contentId !== hash.contentId;
       const remoteChanged = remote.etag !== synced.etag;
       status =
         localChanged && remoteChanged
@@ -737,7 +741,7 @@ export class S3File implements AsyncDisposable {
       status,
       url: this.url,
       localPath: this.localPath,
-      ...(hash ? { local: { size: hash.size, sha256: hash.sha256 } } : {}),
+      ...(hash ? { local: { size: hash.size, contentId: hash.contentId } } : {}),
       ...(remote ? { remote: { size: remote.size, etag: remote.etag, lastModified: remote.lastModified } } : {}),
       ...(synced ? { syncedEtag: synced.etag } : {}),
     };

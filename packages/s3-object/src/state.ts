@@ -8,6 +8,12 @@ import { MultipartEtagHasher } from "@toolkit/shared";
 export interface LocalHash {
   size: number;
   fingerprint: string;
+  /**
+   * What identifies the content: `sha256:<hex>` for files up to the multipart threshold, `mp<partSize>:<ETag>`
+   * (the multipart ETag, MD5-based) above it — one hash pass either way, the one verification needs too.
+   */
+  contentId: string;
+  /** Hex SHA-256; `""` for files above the multipart threshold. */
   sha256: string;
   /** Hex MD5 of the whole file; `""` for files above the multipart threshold (their multipart ETag is kept instead). */
   md5: string;
@@ -19,13 +25,13 @@ export interface LocalHash {
 export interface SyncedVersion {
   etag: string;
   size: number;
-  /** SHA-256 of the content both sides had at that moment; `""` when unknown (an upload whose result could not be checked). */
-  sha256: string;
+  /** {@link LocalHash.contentId} of the content both sides had then; `""` when unknown (an upload whose result could not be checked). */
+  contentId: string;
 }
 
 /** The state kept for one local path: `<cacheDir>/.s3kit-state/<sha256(localPath)>.json`. */
 export interface FileState {
-  version: 1;
+  version: 2;
   url: string;
   localPath: string;
   synced?: SyncedVersion;
@@ -49,7 +55,7 @@ export async function readState(path: string, url: string, localPath: string): P
   try {
     const state = JSON.parse(text) as FileState;
     // A state for another URL bound to the same path says nothing about this object.
-    if (state.version !== 1 || state.url !== url || state.localPath !== localPath) return undefined;
+    if (state.version !== 2 || state.url !== url || state.localPath !== localPath) return undefined;
     return state;
   } catch {
     return undefined; // a torn or foreign file: start over (costs one download or hash, never correctness)
@@ -96,9 +102,9 @@ export async function hashFile(
   return hasher.digest(fingerprintOf(st));
 }
 
-/** The hashes of {@link LocalHash} over a stream: SHA-256, plus the MD5 (small files) or the multipart ETag (large). */
+/** The hashes of {@link LocalHash} over a stream: SHA-256 and MD5 (small files) or the multipart ETag (large). */
 export class LocalHasher {
-  readonly #sha256 = createHash("sha256");
+  readonly #sha256;
   readonly #md5;
   readonly #multipart;
   readonly #partSizeBytes: number;
@@ -107,23 +113,34 @@ export class LocalHasher {
     const big = expectedSize > multipart.thresholdBytes;
     this.#partSizeBytes = multipart.partSizeBytes;
     this.#md5 = big ? undefined : createHash("md5");
+    this.#sha256 = big ? undefined : createHash("sha256");
     this.#multipart = big ? new MultipartEtagHasher(multipart.partSizeBytes) : undefined;
   }
   update(chunk: Uint8Array): void {
-    this.#sha256.update(chunk);
+    this.#sha256?.update(chunk);
     this.#md5?.update(chunk);
     this.#multipart?.update(chunk);
     this.#size += chunk.length;
   }
   digest(fingerprint: string): LocalHash {
+    const sha256 = this.#sha256?.digest("hex") ?? "";
+    const multipart = this.#multipart
+      ? { partSizeBytes: this.#partSizeBytes, etag: this.#multipart.digest() }
+      : undefined;
     return {
       size: this.#size,
       fingerprint,
-      sha256: this.#sha256.digest("hex"),
+      contentId: contentIdOf(sha256, multipart),
+      sha256,
       md5: this.#md5?.digest("hex") ?? "",
-      ...(this.#multipart ? { multipart: { partSizeBytes: this.#partSizeBytes, etag: this.#multipart.digest() } } : {}),
+      ...(multipart ? { multipart } : {}),
     };
   }
+}
+
+/** See {@link LocalHash.contentId}. */
+export function contentIdOf(sha256: string, multipart: { partSizeBytes: number; etag: string } | undefined): string {
+  return multipart ? `mp${multipart.partSizeBytes}:${multipart.etag}` : `sha256:${sha256}`;
 }
 
 /** A temp path beside `target` (same directory, so the final rename is atomic). */

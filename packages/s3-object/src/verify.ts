@@ -43,11 +43,12 @@ export function partSizeCandidates(size: number, etag: string, metadata: Record<
 /** Hashes a body in order: MD5, SHA-256 and the multipart ETag for each candidate part size. */
 export class BodyHasher {
   readonly #md5: Hash | undefined;
-  readonly #sha256: Hash = createHash("sha256");
+  readonly #sha256: Hash | undefined;
   readonly #multipart: { partSizeBytes: number; hasher: MultipartEtagHasher }[];
   #bytes = 0;
-  constructor(partSizes: number[], options: { md5?: boolean } = {}) {
+  constructor(partSizes: number[], options: { md5?: boolean; sha256?: boolean } = {}) {
     this.#md5 = options.md5 === false ? undefined : createHash("md5");
+    this.#sha256 = options.sha256 === false ? undefined : createHash("sha256");
     this.#multipart = partSizes.map((partSizeBytes) => ({
       partSizeBytes,
       hasher: new MultipartEtagHasher(partSizeBytes),
@@ -55,7 +56,7 @@ export class BodyHasher {
   }
   update(chunk: Uint8Array): void {
     this.#md5?.update(chunk);
-    this.#sha256.update(chunk);
+    this.#sha256?.update(chunk);
     for (const m of this.#multipart) m.hasher.update(chunk);
     this.#bytes += chunk.length;
   }
@@ -65,7 +66,7 @@ export class BodyHasher {
   digest(): { md5: string; sha256: string; multipart: { partSizeBytes: number; etag: string }[] } {
     return {
       md5: this.#md5?.digest("hex") ?? "",
-      sha256: this.#sha256.digest("hex"),
+      sha256: this.#sha256?.digest("hex") ?? "",
       multipart: this.#multipart.map((m) => ({ partSizeBytes: m.partSizeBytes, etag: m.hasher.digest() })),
     };
   }
