@@ -245,8 +245,9 @@ describe("conflicts and integrity", () => {
     const error = await f.upload().catch((e: unknown) => e);
     expect(isS3ObjectError(error, "object.conflict")).toBe(true);
     expect(await remoteText(store, "shared.txt")).toBe("someone else's v2");
-    // download refuses to destroy the unsaved edit…
+    // download refuses to destroy the unsaved edit; reads see the local working copy…
     expect(isS3ObjectError(await f.download().catch((e: unknown) => e), "object.localChanges")).toBe(true);
+    expect(await f.readText()).toBe("my v2");
     // …and force chooses a side.
     expect((await f.upload({ force: true })).transferred).toBe(true);
     expect(await remoteText(store, "shared.txt")).toBe("my v2");

@@ -502,9 +502,18 @@ export class S3File implements AsyncDisposable {
     return { transferred: true, bytes: size, etag: result.etag, localPath: this.localPath };
   }
 
-  /** Download if needed, then the whole local copy as bytes. */
+  /** Download if needed; a local copy with edits not uploaded yet is read as it is (it is the newer one). */
+  async #ensureLocal(options: { signal?: AbortSignal }): Promise<void> {
+    try {
+      await this.download(options);
+    } catch (error) {
+      if (!(error instanceof S3ObjectError && error.code === "object.localChanges")) throw error;
+    }
+  }
+
+  /** Download if needed, then the whole local copy as bytes (local edits not uploaded yet are kept and read). */
   async read(options: { signal?: AbortSignal } = {}): Promise<Buffer> {
-    await this.download(options);
+    await this.#ensureLocal(options);
     return this.#run(`Read of ${this.localPath}`, () => readFile(this.localPath, options), options.signal);
   }
 
@@ -518,7 +527,7 @@ export class S3File implements AsyncDisposable {
     const self = this;
     return Readable.from(
       (async function* () {
-        await self.download(options);
+        await self.#ensureLocal(options);
         yield* createReadStream(self.localPath, options.signal ? { signal: options.signal } : {});
       })(),
     );
@@ -554,7 +563,7 @@ export class S3File implements AsyncDisposable {
       );
     }
     if (mode === "r") {
-      await this.download(options);
+      await this.#ensureLocal(options);
       const file = await this.#run(`Open of ${this.localPath}`, () => open(this.localPath, "r"), options.signal);
       let closed = false;
       const close = async () => {
