@@ -168,7 +168,7 @@ for (const [moduleKind, resolution] of [
   );
 }
 
-process.stdout.write(`\n${passes} passed, ${failures} failed\n`);
+process.stdout.write(`\nconsumer: ${passes} passed, ${failures} failed\n`);
 if (failures === 0) rmSync(work, { recursive: true, force: true });
 else process.stdout.write(`kept ${work} for inspection\n`);
 process.exitCode = failures === 0 ? 0 : 1;
