@@ -17,8 +17,8 @@ import { createTestBucket, startFaultProxy, startS3Server } from "@toolkit/share
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..", "..");
 // 256 MiB by default: moto serves ranged GETs of a large object slowly (both tools took ~2 minutes to
-// download 1 GiB), so a 1 GiB run takes ~10 minutes here. BENCH_SIZE_MIB=1024 gives the issue's size; a
-// recorded 1 GiB run is in bench/results-1gib.md.
+// download 1 GiB), so a 1 GiB run takes ~10 minutes here. BENCH_SIZE_MIB=1024 gives the issue's size (the
+// committed bench/results/s3-object.* come from such a run).
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 256);
 const size = sizeMiB * 1024 * 1024;
 const credentials = {
@@ -169,7 +169,7 @@ try {
     throw new Error(`downloaded bytes differ from the source (ours ${okOurs}, aws ${okAws})`);
 
   const find = (tool, op) => rows.find((r) => r.tool === tool && r.operation === op);
-  const ratio = (a, b, k) => (a && b && b[k] > 0 ? Number((a[k] / b[k]).toFixed(2)) : undefined);
+  const ratio = (a, b, k) => (a && b && b[k] > 0 ? Number((a[k] / b[k]).toPrecision(2)) : undefined);
   const ratios = {};
   for (const op of ["upload", "download (cold)", "download (unchanged)"]) {
     const a = find("s3-object", op);
