@@ -70,6 +70,21 @@ export function testObjectStore(name: string, open: () => Promise<ObjectStore>):
       expect((await store.head("cas.json"))?.etag).toBe(second.etag);
     });
 
+    test("conditional writes hold for multipart bodies too", async () => {
+      const store = await open();
+      const big = Buffer.alloc(11 * 1024 * 1024, 1);
+      const multipart = { partSizeBytes: 5 * 1024 * 1024, multipartThresholdBytes: 5 * 1024 * 1024 };
+      const first = await store.put("big-cas.bin", big, { ...multipart, ifNoneMatch: "*" });
+      await expect(store.put("big-cas.bin", big, { ...multipart, ifNoneMatch: "*" })).rejects.toMatchObject({
+        code: "preconditionFailed",
+      });
+      await store.put("big-cas.bin", "small now", { ifMatch: first.etag });
+      await expect(store.put("big-cas.bin", big, { ...multipart, ifMatch: first.etag })).rejects.toMatchObject({
+        code: "preconditionFailed",
+      });
+      expect(Buffer.from(await store.getBytes("big-cas.bin")).toString()).toBe("small now");
+    });
+
     test("conditional reads: ifNoneMatch with the current ETag gives notModified", async () => {
       const store = await open();
       const { etag } = await store.put("cond.txt", "abc");

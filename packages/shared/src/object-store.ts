@@ -18,6 +18,8 @@ export interface ObjectInfo {
   metadata: Record<string, string>;
   contentType?: string;
   storageClass?: string;
+  /** `AES256`, `aws:kms`, … when S3 reports server-side encryption (with SSE-KMS/SSE-C the ETag is not an MD5). */
+  serverSideEncryption?: string;
 }
 
 /** One entry of a listing: an object, or (with a delimiter) a common prefix ending in the delimiter. */

@@ -115,6 +115,7 @@ export function createS3ObjectStore(
       Metadata?: Record<string, string>;
       ContentType?: string;
       StorageClass?: string;
+      ServerSideEncryption?: string;
     },
   ): ObjectInfo {
     return {
@@ -125,6 +126,7 @@ export function createS3ObjectStore(
       metadata: out.Metadata ?? {},
       ...(out.ContentType ? { contentType: out.ContentType } : {}),
       storageClass: out.StorageClass ?? "STANDARD",
+      ...(out.ServerSideEncryption ? { serverSideEncryption: out.ServerSideEncryption } : {}),
     };
   }
 
@@ -152,6 +154,29 @@ export function createS3ObjectStore(
 
   async function putMultipart(key: string, body: Readable | Buffer, opts: PutOptions): Promise<PutResult> {
     const partSizeBytes = opts.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
+    if (opts.ifMatch || opts.ifNoneMatch) {
+      // S3 checks If-Match / If-None-Match on CompleteMultipartUpload, after every part went up; check first
+      // so a doomed upload fails before it moves gigabytes. Some emulators (moto) ignore the headers on
+      // CompleteMultipartUpload: there this HEAD is the only check, and a race window remains.
+      const current = await store.head(key, opts.signal ? { signal: opts.signal } : {});
+      if (opts.ifNoneMatch === "*" && current) {
+        throw toObjectStoreError(
+          { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } },
+          "Upload",
+          `${url}${key}`,
+          key,
+        );
+      }
+      if (opts.ifMatch && current?.etag !== opts.ifMatch) {
+        const status = current ? 412 : 404;
+        throw toObjectStoreError(
+          { name: current ? "PreconditionFailed" : "NoSuchKey", $metadata: { httpStatusCode: status } },
+          "Upload",
+          `${url}${key}`,
+          key,
+        );
+      }
+    }
     const abortController = new AbortController();
     const onAbort = () => abortController.abort(opts.signal?.reason);
     opts.signal?.addEventListener("abort", onAbort, { once: true });
