@@ -60,7 +60,7 @@ const truncated = (what: string, got: number, expected: number) =>
 
 /**
  * Retry a part on network failures. `retry()` checks our signal first, so an `aborted` store error seen
- * here is the SDK naming a reset socket `TimeoutError`, not a cancellation.
+ * here is not a cancellation of ours; it is retried like a dropped connection.
  */
 const retryable = (error: unknown) =>
   isS3ObjectError(error, "object.network") || isObjectStoreError(error, "aborted") || isRetryableError(error);

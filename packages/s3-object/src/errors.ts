@@ -46,8 +46,8 @@ export function isS3ObjectError(error: unknown, code?: S3ObjectErrorCode): error
  */
 export function toS3ObjectError(error: unknown, what: string): unknown {
   if (error instanceof S3ObjectError) return error;
-  // Callers check their own signal first: an "abort" here is the SDK naming a dropped socket
-  // ("socket hang up", ECONNRESET) TimeoutError, which the shared store maps to `aborted`.
+  // Callers check their own signal first, so an abort seen here was not the caller's: treat it as a dropped
+  // connection. (The shared store now maps the SDK's socket `TimeoutError` to `network` itself.)
   if (isObjectStoreError(error, "aborted") || (isAbortError(error) && !isObjectStoreError(error))) {
     const cause =
       error instanceof Error && error.cause instanceof Error ? error.cause.message : (error as Error).message;
