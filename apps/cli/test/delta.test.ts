@@ -1,5 +1,3 @@
-// `s3kit delta …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,47 +6,17 @@ import { fileURLToPath } from "node:url";
 import { type ObjectStore, openObjectStore } from "@toolkit/shared";
 import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./run-cli.ts";
 
-const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-const SECRET = "SENTINEL-delta-secret-51c0";
+const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 
 let server: TestServer;
 let bucket: string;
 let raw: ObjectStore;
 let home: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: "AKIADELTATEST",
-    AWS_SECRET_ACCESS_KEY: SECRET,
-    AWS_REGION: "us-east-1",
-    AWS_CONFIG_FILE: "/nonexistent/config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
-    AWS_EC2_METADATA_DISABLED: "true",
-    XDG_CACHE_HOME: join(home, ".cache"),
-    NO_COLOR: "1",
-  });
-  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => {
-      expect(stdout + stderr).not.toContain(SECRET);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) =>
+  runCli(args, { endpoint: server.endpoint, env: { XDG_CACHE_HOME: join(home, ".cache") } });
 
 /** Version i of a ~300 KB "release": text-like bytes with small edits. */
 function version(i: number): Buffer {

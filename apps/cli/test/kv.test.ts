@@ -1,5 +1,3 @@
-// `s3kit kv …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,44 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestBucket, startS3Server, type TestServer } from "@toolkit/shared/testing";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./run-cli.ts";
 
-const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-const SECRET = "SENTINEL-kv-secret-4f1a";
+const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 
 let server: TestServer;
 let dir: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: "AKIAKVTEST",
-    AWS_SECRET_ACCESS_KEY: SECRET,
-    AWS_REGION: "us-east-1",
-    AWS_CONFIG_FILE: "/nonexistent/config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
-    AWS_EC2_METADATA_DISABLED: "true",
-    NO_COLOR: "1",
-  });
-  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env, cwd: dir });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => {
-      expect(stdout + stderr).not.toContain(SECRET);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(args, { endpoint: server.endpoint, cwd: dir });
 
 beforeAll(async () => {
   if (!existsSync(join(fileURLToPath(new URL("..", import.meta.url)), "dist", "commands", "kv", "push.js"))) {

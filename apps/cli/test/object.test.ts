@@ -1,5 +1,5 @@
 // `s3kit object …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,51 +14,19 @@ import {
   testClientOptions,
 } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, startCli } from "./run-cli.ts";
 
-const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-const SECRET = "SENTINEL-object-secret-9d2e";
+const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 
 let server: TestServer;
 let bucket: string;
 let store: ObjectStore;
 let home: string;
 
-function run(
-  args: string[],
-  endpoint = server.endpoint,
-  onStart?: (child: ReturnType<typeof spawn>) => void,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: "AKIAOBJECTTEST",
-    AWS_SECRET_ACCESS_KEY: SECRET,
-    AWS_REGION: "us-east-1",
-    AWS_CONFIG_FILE: "/nonexistent/config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
-    AWS_EC2_METADATA_DISABLED: "true",
-    XDG_CACHE_HOME: join(home, ".cache"),
-    NO_COLOR: "1",
-  });
-  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", endpoint], { env });
+function run(args: string[], endpoint = server.endpoint, onStart?: (child: ChildProcess) => void): Promise<CliRun> {
+  const { child, done } = startCli(args, { endpoint, env: { XDG_CACHE_HOME: join(home, ".cache") } });
   onStart?.(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => {
-      expect(stdout + stderr).not.toContain(SECRET);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return done;
 }
 
 beforeAll(async () => {
@@ -165,7 +133,7 @@ describe("s3kit object", () => {
       faults: [{ action: { type: "delay", ms: 10_000 } }],
     });
     try {
-      let child: ReturnType<typeof spawn> | undefined;
+      let child: ChildProcess | undefined;
       const running = run(["object", "get", url, dest], proxy.endpoint, (c) => {
         child = c;
       });

@@ -1,11 +1,9 @@
-// `s3kit table …` run as the built binary against the run's DynamoDB server. Build first: `pnpm --filter s3kit... build`.
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startDynamoDbServer, type TestServer, uniqueName } from "@toolkit/shared/testing";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./run-cli.ts";
 
-const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-const SECRET = "SENTINEL-table-secret-51c7";
+const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 
 let server: TestServer;
 let tableName: string;
@@ -16,38 +14,8 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], stdin?: string): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("AWS_") && !k.startsWith("S3KIT_") && k !== "FORCE_COLOR") env[k] = v;
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: "AKIATABLETEST",
-    AWS_SECRET_ACCESS_KEY: SECRET,
-    AWS_REGION: "us-east-1",
-    AWS_CONFIG_FILE: "/nonexistent/config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
-    AWS_EC2_METADATA_DISABLED: "true",
-    NO_COLOR: "1",
-  });
-  const child = spawn(process.execPath, [BIN, ...args, "--endpoint-url", server.endpoint], { env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  child.stdin.end(stdin ?? "");
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => {
-      expect(stdout + stderr).not.toContain(SECRET);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[], stdin?: string) =>
+  runCli(args, { endpoint: server.endpoint, ...(stdin !== undefined ? { stdin } : {}) });
 
 const note = (...extra: string[]) => ["--table", tableName, "--type", "Note", "--versioned", ...extra];
 
