@@ -1,6 +1,3 @@
-// The built `s3kit` binary, run as a child process against the run's S3 server (moto by default).
-// Build first: `pnpm --filter s3kit... build` (root `pnpm test` does it).
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,60 +13,13 @@ import {
   testClientOptions,
 } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI_ACCESS_KEY_ID, CLI_SECRET, startCli } from "./run-cli.ts";
 
 const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = join(CLI_DIR, "bin", "run.js");
 const VERSION = (JSON.parse(readFileSync(join(CLI_DIR, "package.json"), "utf8")) as { version: string }).version;
-const SECRET = "SENTINEL-secret-never-printed-7f3a9c";
-const ACCESS_KEY_ID = "AKIAS3KITTESTWXYZ";
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Environment for the child: no AWS settings from the machine, test credentials, no colours. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // vitest sets FORCE_COLOR; with NO_COLOR as well, Node prints a warning on stderr.
-    if (!key.startsWith("AWS_") && !key.startsWith("S3KIT_") && key !== "FORCE_COLOR") env[key] = value;
-  }
-  return {
-    ...env,
-    AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: SECRET,
-    AWS_REGION: "us-east-1",
-    AWS_CONFIG_FILE: "/nonexistent/s3kit-test-config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/s3kit-test-credentials",
-    AWS_EC2_METADATA_DISABLED: "true",
-    NO_COLOR: "1",
-    ...extra,
-  };
-}
-
-function start(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: CLI_DIR, env: childEnv(env) });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<RunResult>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done, stderr: () => stderr };
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return start(args, env).done;
-}
+const start = (args: string[], env: Record<string, string> = {}) => startCli(args, { env, cwd: CLI_DIR });
+const run = (args: string[], env: Record<string, string> = {}) => start(args, env).done;
 
 const lines = (text: string) => text.split("\n").filter((line) => line.trim() !== "");
 
@@ -240,8 +190,8 @@ describe("ls s3://", () => {
 describe("doctor", () => {
   it("--json reports the resolution and never prints the secret", async () => {
     const result = await run(["doctor", "--json", "--endpoint-url", server.endpoint]);
-    expect(`${result.stdout}${result.stderr}`).not.toContain(SECRET);
-    expect(`${result.stdout}${result.stderr}`).not.toContain(ACCESS_KEY_ID);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(CLI_SECRET);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(CLI_ACCESS_KEY_ID);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({
@@ -260,8 +210,8 @@ describe("doctor", () => {
 
   it("human output never prints the secret either, even with --debug", async () => {
     const result = await run(["doctor", "--debug"], { AWS_ENDPOINT_URL: server.endpoint });
-    expect(`${result.stdout}${result.stderr}`).not.toContain(SECRET);
-    expect(`${result.stdout}${result.stderr}`).not.toContain(ACCESS_KEY_ID);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(CLI_SECRET);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(CLI_ACCESS_KEY_ID);
     expect(result.stderr).toContain("debug: "); // the SDK's debug lines were there to leak nothing
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^credentials +environment variables .*key \*\*\*\*WXYZ/m);

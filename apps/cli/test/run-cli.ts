@@ -8,6 +8,8 @@ export const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 
 /** A secret key the child gets: no output may ever contain it. */
 export const CLI_SECRET = "SENTINEL-cli-secret-never-printed-7f3a9c";
+/** The access key id the child gets: output may show at most its last four characters. */
+export const CLI_ACCESS_KEY_ID = "AKIAS3KITTESTWXYZ";
 
 export interface CliRun {
   code: number | null;
@@ -37,7 +39,7 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   }
   return {
     ...env,
-    AWS_ACCESS_KEY_ID: "AKIACLITESTKEY",
+    AWS_ACCESS_KEY_ID: CLI_ACCESS_KEY_ID,
     AWS_SECRET_ACCESS_KEY: CLI_SECRET,
     AWS_REGION: "us-east-1",
     AWS_CONFIG_FILE: "/nonexistent/s3kit-test-config",
