@@ -8,8 +8,6 @@ import { createTestBucket, startS3Server, type TestServer, testClientOptions } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.ts";
 
-const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-
 let server: TestServer;
 let bucket: string;
 let raw: ObjectStore;

@@ -7,8 +7,6 @@ import { createTestBucket, startS3Server, type TestServer } from "@toolkit/share
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.ts";
 
-const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-
 let server: TestServer;
 let dir: string;
 

@@ -16,8 +16,6 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliRun, startCli } from "./run-cli.ts";
 
-const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
-
 let server: TestServer;
 let bucket: string;
 let store: ObjectStore;

@@ -1,9 +1,6 @@
-import { fileURLToPath } from "node:url";
 import { startDynamoDbServer, type TestServer, uniqueName } from "@toolkit/shared/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.ts";
-
-const _BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
 
 let server: TestServer;
 let tableName: string;
