@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { installProject, packAll, repo } from "./consumer/pack.mjs";
 
 const work = mkdtempSync(join(tmpdir(), "s3kit-consumer-"));
@@ -71,7 +71,6 @@ const nodes = {
   [`node ${execFileSync(node22, ["-v"], { encoding: "utf8" }).trim()}`]: node22,
 };
 
-const s3kit = join(full, "node_modules/s3kit/bin/run.js");
 const sample = join(work, "sample");
 mkdirSync(join(sample, "2026/01"), { recursive: true });
 writeFileSync(join(sample, "2026/01/a.jpg"), "jpeg bytes");
@@ -88,17 +87,27 @@ const serverEnv = {
 };
 
 for (const [label, node] of Object.entries(nodes)) {
-  const help = run(node, [s3kit, "--help"], { cwd: full });
+  // `npx s3kit …` as a user types it; this Node first on PATH, so the bin's `#!/usr/bin/env node` picks it.
+  const npx = (args, opts = {}) =>
+    run("npx", ["--no", "--", "s3kit", ...args], {
+      cwd: full,
+      ...opts,
+      env: { ...(opts.env ?? process.env), PATH: `${dirname(node)}:${process.env.PATH}` },
+    });
+  const help = npx(["--help"]);
   check(
-    `${label}: s3kit --help lists every topic`,
+    `${label}: npx s3kit --help lists every topic`,
     help.code === 0 &&
       ["kv", "table", "photo-sync", "delta", "object", "ls", "doctor"].every((t) => help.stdout.includes(t)),
     help.stderr + help.stdout,
   );
-  const version = run(node, [s3kit, "--version"], { cwd: full });
-  check(`${label}: s3kit --version`, version.code === 0 && version.stdout.includes("0.1.0"), version.stderr);
-  const doctor = run(node, [s3kit, "doctor", "--json"], {
-    cwd: full,
+  const version = npx(["--version"]);
+  check(
+    `${label}: npx s3kit --version runs on ${label}`,
+    version.code === 0 && version.stdout.includes("0.1.0") && version.stdout.includes(`node-${label.split(" ")[1]}`),
+    version.stderr + version.stdout,
+  );
+  const doctor = npx(["doctor", "--json"], {
     env: { ...process.env, AWS_SECRET_ACCESS_KEY: "consumer-test-secret-sentinel" },
   });
   let doctorJson;
@@ -106,16 +115,16 @@ for (const [label, node] of Object.entries(nodes)) {
     doctorJson = JSON.parse(doctor.stdout);
   } catch {}
   check(
-    `${label}: s3kit doctor --json is JSON without secrets`,
+    `${label}: npx s3kit doctor --json is JSON without secrets`,
     doctorJson !== undefined &&
       !doctor.stdout.includes("consumer-test-secret-sentinel") &&
       !doctor.stderr.includes("consumer-test-secret-sentinel"),
     doctor.stderr + doctor.stdout,
   );
   const backup = join(work, `backup-${label.replace(/\W+/g, "-")}`);
-  const main = run(node, [s3kit, "photo-sync", sample, `file://${backup}`, "--json"], { cwd: full });
+  const main = npx(["photo-sync", sample, `file://${backup}`, "--json"]);
   check(
-    `${label}: the main job (photo-sync onto file://) works`,
+    `${label}: the main job (npx s3kit photo-sync onto file://) works`,
     main.code === 0 && existsSync(join(backup, "2026/01/a.jpg")),
     main.stderr + main.stdout,
   );

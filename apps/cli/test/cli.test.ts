@@ -118,6 +118,22 @@ describe("ls file://", () => {
   });
 });
 
+describe("pipes", () => {
+  it("a reader that closes early (`| head`) ends the command quietly with 0", async () => {
+    const many = await mkdtemp(join(tmpdir(), "s3kit-cli-epipe-"));
+    try {
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => writeFile(join(many, `file-${i}.txt`), "x")));
+      const { child, done } = startCli(["ls", many, "--recursive"]);
+      child.stdout?.once("data", () => child.stdout?.destroy());
+      const result = await done;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe("");
+    } finally {
+      await rm(many, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("ls s3://", () => {
   it("lists one level in a human table", async () => {
     const result = await run(["ls", `s3://${bucket}/`, "--endpoint-url", server.endpoint]);
