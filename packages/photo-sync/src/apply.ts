@@ -205,7 +205,14 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
             },
           };
           // Small files are read whole (one PUT the SDK can replay); large ones are streamed in parts.
-          if (multipart) return store.put(item.key, createReadStream(item.path), putOptions);
+          if (multipart) {
+            // Cancel a multipart upload by failing its body, not through `signal`: on its own abort lib-storage
+            // rejects at once and sends AbortMultipartUpload later, in the background (after the CLI may have
+            // exited, leaving the parts billed). A failing body makes it abort the upload on the server first,
+            // then reject. Parts already in flight finish (lib-storage cannot cancel them either way).
+            const { signal: _signal, ...streamOptions } = putOptions;
+            return store.put(item.key, createReadStream(item.path, signal ? { signal } : {}), streamOptions);
+          }
           const bytes = await readFile(item.path, signal ? { signal } : {});
           if (bytes.length !== size) {
             throw Object.assign(new Error("the file changed while it was read"), { code: "ECHANGED" });
