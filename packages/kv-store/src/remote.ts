@@ -24,13 +24,9 @@ export interface Remote {
 export function remoteError(remote: Remote, action: string, error: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return abortReason(signal);
   if (error instanceof KvError) return error;
+  // Someone else's abort (a caller-supplied store, no signal of ours): pass it through unchanged. Socket
+  // timeouts and resets are not aborts: the shared store reports them as `network` (handled below).
   if (isAbortError(error) && signal === undefined && !isObjectStoreError(error)) return error as Error;
-  if (isAbortError(error)) {
-    // Our signal did not fire: the connection was cut (the SDK reports a reset as an abort or a timeout).
-    return new KvError("kv.remote", `Cannot ${action} at ${remote.url}: the connection was interrupted; try again.`, {
-      cause: error,
-    });
-  }
   if (isObjectStoreError(error)) {
     const hint =
       error.code === "noSuchBucket"

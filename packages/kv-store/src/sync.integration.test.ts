@@ -1,7 +1,9 @@
+import { openObjectStore } from "@toolkit/shared";
 import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isKvError } from "./errors.ts";
 import { openKv } from "./kv-store.ts";
+import { MANIFEST_KEY, SEGMENTS_PREFIX } from "./remote-format.ts";
 import { collect, defineSyncSuite, localPath } from "./testing/sync-suite.ts";
 
 type Server = Awaited<ReturnType<typeof startS3Server>>;
@@ -121,6 +123,86 @@ describe("pushes interrupted by faults", () => {
     await final.close();
     await writer.close();
     await proxy.stop();
+  });
+});
+
+describe("a manifest write whose answer is lost (the server commits, the client never hears)", () => {
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  beforeAll(async () => {
+    proxy = await startFaultProxy({ target: server.endpoint });
+  });
+  afterAll(async () => {
+    await proxy.stop();
+  });
+  const loseNextManifestAnswer = () =>
+    proxy.setFaults([
+      { match: { method: "PUT", path: /kv-manifest\.json/ }, times: 1, action: { type: "dropResponse" } },
+    ]);
+  async function segmentObjects(url: string): Promise<string[]> {
+    const store = openObjectStore(url, testClientOptions(server));
+    try {
+      const keys: string[] = [];
+      for await (const entry of store.list({ prefix: SEGMENTS_PREFIX }))
+        if (entry.kind === "object") keys.push(entry.key);
+      return keys.sort();
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("without SDK retries: push fails, the remote is at the new state, a re-run converges without a false conflict", async () => {
+    const { url } = await createTestBucket(server, "kv-lost");
+    const remote = `${url}db`;
+    const remoteOptions = { ...testClientOptions(server, proxy.endpoint), maxAttempts: 1 };
+    await using a = await openKv({ path: localPath("lost-a"), remote, remoteOptions });
+    // The very first swap (If-None-Match: *) and a later one (If-Match) both lose their answer.
+    await a.set("k", "v1");
+    loseNextManifestAnswer();
+    await expect(a.push()).rejects.toMatchObject({ code: "kv.remote" });
+    expect(proxy.requests.at(-1)).toMatchObject({ method: "PUT", fault: "dropResponse" });
+    expect(await a.push({ onConflict: "error" })).toMatchObject({ pushed: 0, conflicts: [] });
+    await a.set("k", "v2");
+    await a.set("other", 1);
+    loseNextManifestAnswer();
+    await expect(a.push()).rejects.toMatchObject({ code: "kv.remote" });
+    expect(await a.changes()).toEqual({ added: ["other"], modified: ["k"], deleted: [] }); // not known to have landed
+    // A reader straight to the server sees the new state, every segment it names is there.
+    await using reader = await openKv({ path: localPath("lost-r"), remote, remoteOptions: testClientOptions(server) });
+    expect(Object.fromEntries(await collect(reader.entries()))).toEqual({ k: "v2", other: 1 });
+    // Re-running recognises its own committed entries: no conflict even with "error", nothing left dirty.
+    expect(await a.push({ onConflict: "error" })).toMatchObject({ pushed: 0, deleted: 0, conflicts: [] });
+    expect(await a.changes()).toEqual({ added: [], modified: [], deleted: [] });
+    // The segments of the lost swaps are the ones the manifest names; the re-runs left no second copy behind.
+    const direct = openObjectStore(remote, testClientOptions(server));
+    const manifest = JSON.parse(Buffer.from(await direct.getBytes(MANIFEST_KEY)).toString("utf8")) as {
+      segments: { key: string }[];
+    };
+    await direct.close();
+    expect(await segmentObjects(remote)).toEqual(manifest.segments.map((s) => s.key).sort());
+    expect(manifest.segments).toHaveLength(2);
+  });
+
+  it("with SDK retries: the retried swap gets 412, and the push recognises that it had landed", async () => {
+    const { url } = await createTestBucket(server, "kv-lost-retry");
+    const remote = `${url}db`;
+    const remoteOptions = { ...testClientOptions(server, proxy.endpoint), maxAttempts: 3 };
+    await using a = await openKv({ path: localPath("retry-a"), remote, remoteOptions });
+    await a.set("k", "v1");
+    await a.push();
+    await a.setMany([
+      ["k", "v2"],
+      ["new", true],
+    ]);
+    const before = proxy.requests.length;
+    loseNextManifestAnswer();
+    const result = await a.push({ onConflict: "error" });
+    expect(result).toMatchObject({ pushed: 2, deleted: 0, conflicts: [] });
+    const seen = proxy.requests.slice(before).map((r) => `${r.method} ${r.fault ?? r.status}`);
+    expect(seen.slice(0, 3)).toEqual(["PUT 200", "PUT dropResponse", "PUT 412"]);
+    expect(await a.changes()).toEqual({ added: [], modified: [], deleted: [] });
+    await using reader = await openKv({ path: localPath("retry-r"), remote, remoteOptions: testClientOptions(server) });
+    expect(Object.fromEntries(await collect(reader.entries()))).toEqual({ k: "v2", new: true });
+    expect(await segmentObjects(remote)).toHaveLength(2);
   });
 });
 

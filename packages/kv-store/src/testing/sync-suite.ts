@@ -1,6 +1,6 @@
 // One suite of sync scenarios, run against every kind of remote (file:// in the unit tests, S3 in the
 // integration tests), as the object-store conformance suite is in @toolkit/shared.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type OpenObjectStoreOptions, openObjectStore } from "@toolkit/shared";
@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { isKvError, type KvError } from "../errors.ts";
 import { openKvGroup } from "../group.ts";
 import { type OpenKvOptions, openKv } from "../kv-store.ts";
-import { MANIFEST_KEY, type Manifest, parseFooter } from "../remote-format.ts";
+import { MANIFEST_KEY, type Manifest, parseFooter, SEGMENTS_PREFIX } from "../remote-format.ts";
 
 export interface SuiteRemote {
   /** A fresh, empty remote location. */
@@ -28,6 +28,19 @@ export function defineSyncSuite(name: string, fresh: () => Promise<SuiteRemote>)
       const a = await openKv({ path: localPath("a"), ...base, ...options });
       const b = await openKv({ path: localPath("b"), ...base, ...options });
       return { a, b, remote, base };
+    }
+
+    /** Keys of the segment objects that exist under the remote (listed, not read from the manifest). */
+    async function segmentObjects(remote: SuiteRemote): Promise<string[]> {
+      const store = openObjectStore(remote.url, remote.remoteOptions ?? {});
+      try {
+        const keys: string[] = [];
+        for await (const entry of store.list({ prefix: SEGMENTS_PREFIX }))
+          if (entry.kind === "object") keys.push(entry.key);
+        return keys.sort();
+      } finally {
+        await store.close();
+      }
     }
 
     async function readManifestOf(remote: SuiteRemote): Promise<Manifest> {
@@ -74,6 +87,8 @@ export function defineSyncSuite(name: string, fresh: () => Promise<SuiteRemote>)
       await b.set("from-b", "B");
       const [ra, rb] = await Promise.all([a.push(), b.push()]);
       expect(ra.pushed + rb.pushed).toBe(2);
+      // Both swapped against the same manifest ETag, so one lost the race (412) and rebased: more than 2 + 2.
+      expect(ra.requests + rb.requests).toBeGreaterThan(4);
       const c = await openKv({ path: localPath("c"), ...base });
       expect(Object.fromEntries(await collect(c.entries()))).toEqual({ seed: 0, "from-a": "A", "from-b": "B" });
       for (const db of [a, b, c]) await db.close();
@@ -196,6 +211,70 @@ export function defineSyncSuite(name: string, fresh: () => Promise<SuiteRemote>)
       await b.close();
     });
 
+    it("compaction keeps superseded segments for the grace period; a reader that finds one gone re-pulls", async () => {
+      const { a, b, remote } = await pair();
+      for (let round = 0; round < 3; round++) {
+        await a.setMany([[`r${round}`, { round, pad: "x".repeat(50) }]]);
+        await a.push();
+      }
+      await b.pull(); // b knows the index only: every value still points at one of the three old segments
+      const before = await segmentObjects(remote);
+      expect(before).toHaveLength(3);
+      const kept = await a.compact(); // default grace period (1 hour)
+      expect(kept).toMatchObject({ segmentsBefore: 3, segmentsAfter: 1, deletedObjects: 0 });
+      const retired = (await readManifestOf(remote)).retired.map((r) => r.key).sort();
+      expect(retired).toEqual(before);
+      expect(await segmentObjects(remote)).toHaveLength(4);
+      // b, mid-way (it has not pulled since), still reads from the old segments.
+      expect(await b.get("r0")).toEqual({ round: 0, pad: "x".repeat(50) });
+      // Once the grace period is over the retired segments go; b finds r1's segment missing, pulls once, retries.
+      const swept = await a.compact({ graceMs: 0 });
+      expect(swept.deletedObjects).toBe(3);
+      expect(await segmentObjects(remote)).toHaveLength(1);
+      expect(await b.get("r1")).toEqual({ round: 1, pad: "x".repeat(50) });
+      expect(Object.fromEntries(await b.getMany(["r0", "r2"]))).toEqual({
+        r0: { round: 0, pad: "x".repeat(50) },
+        r2: { round: 2, pad: "x".repeat(50) },
+      });
+      await a.close();
+      await b.close();
+    });
+
+    it("bad input is one clear error each and loses nothing", async () => {
+      const { a, b, remote } = await pair();
+      await a.set("good", "kept");
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await expect(a.set("", 1)).rejects.toMatchObject({ code: "kv.invalidKey" });
+      await expect(a.set("k".repeat(1025), 1)).rejects.toMatchObject({ code: "kv.invalidKey" });
+      await expect(
+        a.setMany([
+          ["fine", 1],
+          ["cycle", circular],
+        ]),
+      ).rejects.toMatchObject({
+        code: "kv.invalidValue",
+        keys: ["cycle"],
+      });
+      await expect(a.set("good", 10n)).rejects.toMatchObject({ code: "kv.invalidValue", keys: ["good"] });
+      expect(await a.changes()).toEqual({ added: ["good"], modified: [], deleted: [] });
+      expect(await a.push()).toMatchObject({ pushed: 1 });
+      await b.pull();
+      expect(Object.fromEntries(await collect(b.entries()))).toEqual({ good: "kept" });
+      await b.close();
+      // A damaged local replica is refused and left as it is; the remote is untouched.
+      const bytes = readFileSync(b.path);
+      bytes.fill(0x5a, 0, 100); // overwrite the SQLite header
+      writeFileSync(b.path, bytes);
+      const opened = openKv({ path: b.path, remote: a.remote, ...pick(remote) });
+      await expect(opened).rejects.toMatchObject({ code: "kv.corruptLocal" });
+      expect(readFileSync(b.path).equals(bytes)).toBe(true);
+      const fresh = await openKv({ path: localPath("fresh"), remote: remote.url, ...pick(remote), flag: "r" });
+      expect(await fresh.get("good")).toBe("kept");
+      await fresh.close();
+      await a.close();
+    });
+
     it("flag n replaces the remote at the next push; other replicas follow", async () => {
       const { a, b, base } = await pair();
       await a.setMany([
@@ -268,6 +347,10 @@ export function defineSyncSuite(name: string, fresh: () => Promise<SuiteRemote>)
       await group.close();
     });
   });
+}
+
+function pick(remote: SuiteRemote): { remoteOptions?: OpenObjectStoreOptions } {
+  return remote.remoteOptions ? { remoteOptions: remote.remoteOptions } : {};
 }
 
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
