@@ -55,6 +55,27 @@ async function expectCode(promise: Promise<unknown>, code: DynamoTableError["cod
   return error as DynamoTableError;
 }
 
+/** Record every DynamoDB operation a client sends (its `X-Amz-Target`) and the JSON body, per attempt. */
+function recordOperations(c: ReturnType<typeof createDynamoDbClient>): { ops: string[]; bodies: unknown[] } {
+  const log = { ops: [] as string[], bodies: [] as unknown[] };
+  c.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      const header = Object.entries(request.headers ?? {}).find(([k]) => k.toLowerCase() === "x-amz-target");
+      if (header) {
+        log.ops.push(header[1].split(".").pop()!);
+        const body = request.body;
+        const text =
+          typeof body === "string" ? body : body instanceof Uint8Array ? new TextDecoder().decode(body) : "null";
+        log.bodies.push(JSON.parse(text));
+      }
+      return next(args);
+    },
+    { step: "finalizeRequest", priority: "low", name: "recordOperations" },
+  );
+  return log;
+}
+
 let table: Table;
 beforeAll(async () => {
   table = await freshTable("dt-main");
@@ -245,6 +266,50 @@ describe("versions", () => {
   });
 });
 
+describe("requests", () => {
+  it("writes a versioned create or update as one conditional TransactWriteItems, with no pre-read", async () => {
+    const c = createDynamoDbClient({ ...testClientOptions(server), maxAttempts: 1 });
+    const log = recordOperations(c);
+    try {
+      const t = createTable({ tableName: table.tableName, client: c });
+      const note = await t.create(Note, { title: "req", status: "open" });
+      expect(log.ops).toEqual(["TransactWriteItems"]);
+      type Put = { Item: { sk: { S: string } }; ConditionExpression: string; ExpressionAttributeValues?: unknown };
+      const puts = (i: number) => (log.bodies[i] as { TransactItems: { Put: Put }[] }).TransactItems.map((x) => x.Put);
+      expect(puts(0).map((p) => [p.Item.sk.S, p.ConditionExpression])).toEqual([
+        ["v1", "attribute_not_exists(pk)"],
+        ["v0", "attribute_not_exists(pk)"],
+      ]);
+      await t.update(Note, note, { status: "done" });
+      expect(log.ops).toEqual(["TransactWriteItems", "TransactWriteItems"]);
+      expect(puts(1).map((p) => [p.Item.sk.S, p.ConditionExpression])).toEqual([
+        ["v2", "attribute_not_exists(pk)"],
+        ["v0", "#version = :prev"],
+      ]);
+      expect(puts(1)[1]!.ExpressionAttributeValues).toEqual({ ":prev": { N: "1" } });
+
+      // Non-versioned: one conditional PutItem each, on updated_at unless forced.
+      log.ops.length = 0;
+      log.bodies.length = 0;
+      const tag = await t.create(Tag, { name: "req", status: "s", n: 1 });
+      const t2 = await t.update(Tag, tag, { n: 2 });
+      await t.update(Tag, t2, { n: 3 }, { force: true });
+      expect(log.ops).toEqual(["PutItem", "PutItem", "PutItem"]);
+      const conditions = log.bodies.map((b) => {
+        const body = b as { ConditionExpression: string; ExpressionAttributeValues?: Record<string, { S?: string }> };
+        return [body.ConditionExpression, body.ExpressionAttributeValues?.[":prev"]?.S];
+      });
+      expect(conditions).toEqual([
+        ["attribute_not_exists(pk)", undefined],
+        ["attribute_exists(pk) AND #updated = :prev", tag.updatedAt],
+        ["attribute_exists(pk)", undefined],
+      ]);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 describe("lost responses", () => {
   it("reports success when the SDK retries a write whose first attempt landed", async () => {
     // The proxy forwards each write, then cuts the response mid-body: the SDK retries the same request.
@@ -312,6 +377,31 @@ describe("transactions", () => {
     expect((await table.versions(Note, a.id)).map((v) => v.version)).toEqual([1, 2]);
   });
 
+  it("deletes a versioned item with its history, and only from the expected version", async () => {
+    let note = await table.create(Note, { title: "tx-del", status: "open" });
+    const v1 = note;
+    note = await table.update(Note, note, { title: "tx-del 2" });
+    note = await table.update(Note, note, { title: "tx-del 3" });
+    const stale = await expectCode(
+      table.transaction((tx) => tx.delete(Note, note.id, { version: v1.version })),
+      "table.versionConflict",
+    );
+    expect(stale.message).toContain("delete expected version 1, but version 3 is stored");
+    expect((await table.versions(Note, note.id)).map((v) => v.version)).toEqual([1, 2, 3]);
+
+    await table.transaction((tx) => tx.delete(Note, note.id, { version: 3 }));
+    expect(await table.get(Note, note.id)).toBeUndefined();
+    const raw = await table.documentClient.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: "pk = :p",
+        ExpressionAttributeValues: { ":p": `Note#${note.id}` },
+        ConsistentRead: true,
+      }),
+    );
+    expect(raw.Items).toEqual([]);
+  });
+
   it("fails a check on a missing item", async () => {
     await expectCode(
       table.transaction((tx) => {
@@ -374,6 +464,32 @@ describe("listing, GSIs and filters", () => {
     await t.update(Note, owned, { ownerId: undefined });
     expect((await t.query(Note, "byOwner", { pk: "owner#u1" })).items.map((n) => n.id)).toEqual([owned2.id]);
     await expectCode(t.query(Note, "nope" as "byOwner", { pk: "x" }), "table.invalidOptions");
+  });
+
+  it("pages a GSI query with cursors, in both orders, and refuses a cursor of another query", async () => {
+    const t = await freshTable("dt-gsi-page");
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++) made.push((await t.create(Note, { title: `q${i}`, ownerId: "u3", status: "open" })).id);
+    await t.create(Note, { title: "elsewhere", ownerId: "u4", status: "open" });
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await t.query(Note, "byOwner", { pk: "owner#u3", limit: 3, ...(cursor ? { cursor } : {}) });
+      pages.push(page.items.map((n) => n.id));
+      cursor = page.cursor;
+    } while (cursor && pages.length < 10);
+    expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+    // Two creates in one millisecond share a sort key, so compare as sets (ULIDs sort like `made`).
+    expect([...pages.flat()].sort()).toEqual(made);
+    const first = await t.query(Note, "byOwner", { pk: "owner#u3", limit: 4, order: "desc" });
+    const rest = await t.query(Note, "byOwner", { pk: "owner#u3", limit: 4, order: "desc", cursor: first.cursor });
+    expect(rest.cursor).toBeUndefined();
+    const desc = [...first.items, ...rest.items];
+    expect(desc.map((n) => n.id).sort()).toEqual(made);
+    const stamps = desc.map((n) => n.updatedAt);
+    expect(stamps).toEqual([...stamps].sort().reverse());
+    await expectCode(t.query(Note, "byOwner", { pk: "owner#u4", cursor: first.cursor }), "table.invalidCursor");
+    await expectCode(t.list(Note, { limit: 4, order: "desc", cursor: first.cursor }), "table.invalidCursor");
   });
 
   it("filters on reserved words (status, name) for flat and compressed items", async () => {
@@ -445,6 +561,10 @@ describe("listing, GSIs and filters", () => {
       t.list(Packed, { limit: 4, cursor, order: "desc", where: (f) => f.eq("status", "open") }),
     );
     expect(desc.ids).toEqual([...packed.ids].reverse());
+    const iterated: string[] = [];
+    for await (const item of t.iterate(Packed, { limit: 2, where: (f) => f.eq("status", "open") }))
+      iterated.push(item.id);
+    expect(iterated).toEqual(packed.ids);
     const all: string[] = [];
     for await (const item of t.iterate(Tag, { limit: 25 })) all.push(item.id);
     expect(all).toHaveLength(60);
@@ -512,6 +632,8 @@ describe("simplesingletable layout", () => {
       schema: z.object({ body: z.string(), tags: z.array(z.string()) }),
       versioned: true,
     });
+    const Memo = defineResource({ type: "Memo", schema: z.object({ text: z.string() }), compress: true });
+    const memoId = "01JD0000000000000000000003";
     const taskId = "01JD0000000000000000000001";
     const docId = "01JD0000000000000000000002";
     const items: Record<string, unknown>[] = [
@@ -530,6 +652,21 @@ describe("simplesingletable layout", () => {
         gsitypesk: "2026-11-23T17:06:44.373854+00:00",
       },
       { pk: "_INTERNAL#MemoryStats", sk: "_INTERNAL#MemoryStats", counts_by_type: { Task: 1 } },
+      // Non-versioned, compressed: only `data` (gzip JSON) beside the keys and the type index; no top-level updated_at.
+      {
+        pk: `Memo#${memoId}`,
+        sk: `Memo#${memoId}`,
+        data: gzipSync(
+          JSON.stringify({
+            resource_id: memoId,
+            created_at: "2026-11-23T17:06:44Z",
+            updated_at: "2026-11-23T17:06:45Z",
+            text: "héllo",
+          }),
+        ),
+        gsitype: "Memo",
+        gsitypesk: "2026-11-23T17:06:45+00:00",
+      },
     ];
     // Versioned, compressed: v1..v12 (not zero-padded) with gzip JSON in `data`, latest copy at v0.
     const docAt = (v: number) => ({
@@ -567,6 +704,20 @@ describe("simplesingletable layout", () => {
     expect((await t.list(Task)).items).toEqual([task]);
     const updated = await t.update(Task, task, { done: true });
     expect(await t.get(Task, taskId)).toEqual(updated);
+
+    const memo = await t.getOrThrow(Memo, memoId);
+    expect(memo).toEqual({
+      id: memoId,
+      createdAt: "2026-11-23T17:06:44Z",
+      updatedAt: "2026-11-23T17:06:45Z",
+      text: "héllo",
+    });
+    expect((await t.list(Memo, { where: (f) => f.eq("text", "héllo") })).items).toEqual([memo]);
+    // No top-level updated_at to condition on: the first update needs { force: true } (README), later ones do not.
+    await expectCode(t.update(Memo, memo, { text: "a" }), "table.conflict");
+    const m2 = await t.update(Memo, memo, { text: "b" }, { force: true });
+    const m3 = await t.update(Memo, m2, { text: "c" });
+    expect(await t.get(Memo, memoId, { consistentRead: true })).toEqual(m3);
 
     const doc = await t.getOrThrow(Doc, docId);
     expect(doc).toMatchObject({ id: docId, version: 12, body: "body 12", tags: ["x"] });

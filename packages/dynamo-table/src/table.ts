@@ -526,10 +526,10 @@ export function createTable(options: CreateTableOptions): Table {
         { cause },
       );
     }
-    if (action.kind === "check") {
+    if (action.kind === "check" || action.kind === "delete") {
       return new DynamoTableError(
         "table.versionConflict",
-        `${resource.type} ${id}: check expected version ${action.version}, but version ${String(oldItem.version)} is stored`,
+        `${resource.type} ${id}: ${action.kind} expected version ${action.version}, but version ${String(oldItem.version)} is stored`,
         { cause },
       );
     }
