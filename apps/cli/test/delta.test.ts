@@ -148,4 +148,67 @@ describe("s3kit delta", () => {
     expect(left.every((k) => k.startsWith("sync/app-old/"))).toBe(true);
     expect(left).toContain("sync/app-old/reference.bin");
   });
+  it("cp --recursive with ordered --exclude/--include, --no-delta, --engine, --max-ratio, and rm of one file", async () => {
+    const src = join(home, "tree");
+    await mkdir(join(src, "sub"), { recursive: true });
+    await writeFile(join(src, "a.tar"), version(5));
+    await writeFile(join(src, "sub", "b.tar"), version(6));
+    await writeFile(join(src, "old-c.tar"), version(7));
+    await writeFile(join(src, "notes.txt"), "notes");
+    const url = `s3://${bucket}/tree/`;
+    // Later rules win: everything out, *.tar back in, old* out again.
+    const up = await run([
+      "delta",
+      "cp",
+      src,
+      url,
+      "--recursive",
+      "--exclude",
+      "*",
+      "--include",
+      "*.tar",
+      "--exclude",
+      "old*",
+      "--json",
+    ]);
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout).transferred).toEqual(["tree/a.tar", "tree/sub/b.tar"]);
+    expect(await raw.head("tree/notes.txt")).toBeUndefined();
+    expect(await raw.head("tree/old-c.tar")).toBeUndefined();
+    expect(await raw.head("tree/old-c.tar.delta")).toBeUndefined();
+    const back = join(home, "tree-back");
+    const down = await run(["delta", "cp", url, back, "--recursive"]);
+    expect(down.code).toBe(0);
+    expect((await readFile(join(back, "sub", "b.tar"))).equals(version(6))).toBe(true);
+
+    const file = join(src, "old-c.tar");
+    const direct = await run(["delta", "cp", file, `${url}nodelta.tar`, "--no-delta", "--json"]);
+    expect(JSON.parse(direct.stdout)).toMatchObject({ stored: "direct", reason: "noDelta" });
+    const zstd = await run(["delta", "cp", file, `${url}z.tar`, "--engine", "zstd", "--json"]);
+    expect(JSON.parse(zstd.stdout)).toMatchObject({ stored: "delta", engine: "zstd" });
+    expect((await raw.head("tree/z.tar.delta"))!.metadata["dg-engine"]).toBe("zstd");
+    const tight = await run(["delta", "cp", file, `${url}tight.tar`, "--max-ratio", "0.00001", "--json"]);
+    expect(JSON.parse(tight.stdout)).toMatchObject({ stored: "direct", reason: "ratioExceeded" });
+    const bad = await run(["delta", "cp", file, url, "--max-ratio", "2"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/maxRatio/);
+
+    // rm of one file keeps reference.bin while other deltas depend on it.
+    const rmOne = await run(["delta", "rm", `${url}a.tar`, "--json"]);
+    expect(rmOne.code).toBe(0);
+    expect(JSON.parse(rmOne.stdout)).toMatchObject({ referenceDeleted: false, deletedKeys: ["tree/a.tar.delta"] });
+    expect(await raw.head("tree/reference.bin")).toBeDefined();
+    for (const name of ["z.tar", "nodelta.tar", "tight.tar"]) {
+      expect((await run(["delta", "rm", `${url}${name}`])).code).toBe(0);
+    }
+    // z.tar was the last delta of tree/: its reference went with it; sub/ is a deltaspace of its own.
+    expect(await raw.head("tree/reference.bin")).toBeUndefined();
+    expect(await raw.head("tree/sub/reference.bin")).toBeDefined();
+    expect((await run(["delta", "rm", `${url}missing.tar`])).code).toBe(1);
+    const last = await run(["delta", "rm", `${url}sub/b.tar`, "--json"]);
+    expect(JSON.parse(last.stdout)).toMatchObject({ referenceDeleted: true });
+    const left: string[] = [];
+    for await (const e of raw.list({ prefix: "tree/" })) if (e.kind === "object") left.push(e.key);
+    expect(left).toEqual([]);
+  });
 });

@@ -99,8 +99,24 @@ describe.each(["s3", "file"] as const)("delta-store on %s", (kind) => {
       "dg-ref-sha256": sha(versions[0]!.bytes),
       "dg-engine": "xdelta3",
     });
-    expect(deltaInfo!.metadata["dg-ref-key"]).toMatch(/(^|\/)app\/reference\.bin$/);
+    // Bucket-relative, as DeltaGlider writes and reads it (the store sits at `releases/` in the bucket).
+    expect(deltaInfo!.metadata["dg-ref-key"]).toBe(kind === "s3" ? "releases/app/reference.bin" : "app/reference.bin");
     expect(deltaInfo!.metadata["dg-delta-cmd"]).toMatch(/^xdelta3 -e .*-9/);
+    expect(deltaInfo!.metadata["dg-delta-size"]).toBe(String(deltaInfo!.size));
+    // What DeltaGlider does on a read: `xdelta3 -d -s reference.bin <name>.delta` on the raw objects.
+    const rawDir = join(dir, "raw");
+    await mkdir(rawDir);
+    await writeFile(join(rawDir, "reference.bin"), await raw.getBytes("app/reference.bin"));
+    await writeFile(join(rawDir, "v4.delta"), await raw.getBytes(`app/${versions[4]!.name}.delta`));
+    execFileSync("xdelta3", [
+      "-d",
+      "-f",
+      "-s",
+      join(rawDir, "reference.bin"),
+      join(rawDir, "v4.delta"),
+      join(rawDir, "v4"),
+    ]);
+    expect((await readFile(join(rawDir, "v4"))).equals(versions[4]!.bytes)).toBe(true);
 
     for (const v of versions) {
       const out = join(dir, "out", v.name);
@@ -357,6 +373,25 @@ describe("delta-store engines and options (file://)", () => {
       await store.get(`app/${v.name}`, out);
       expect((await readFile(out)).equals(v.bytes)).toBe(true);
     }
+    // maxRatio holds for every engine: an unrelated file's delta is not kept.
+    const unrelated = join(dir, "unrelated.tar");
+    await writeFile(unrelated, randomBytes(size));
+    const direct = await store.put(unrelated, "app/unrelated.tar");
+    expect(direct).toMatchObject({ stored: "direct", reason: "ratioExceeded", engine });
+    expect(await raw.head("app/unrelated.tar.delta")).toBeUndefined();
+  });
+
+  it("tries only the configured deltaExtensions as deltas", async () => {
+    const { store, raw } = await openFresh("file", "ext", { deltaExtensions: [".IMG"] });
+    const dir = await tempDir("ext");
+    const versions = await writeVersions(dir, 2, 100_000, ".img");
+    for (const v of versions) await store.put(v.path, `disk/${v.name}`);
+    expect((await raw.head(`disk/${versions[1]!.name}.delta`))?.metadata["dg-ref-sha256"]).toBe(
+      sha(versions[0]!.bytes),
+    );
+    const [tar] = await writeVersions(dir, 1, 100_000, ".tar");
+    expect(await store.put(tar!.path, "disk/a.tar")).toMatchObject({ stored: "direct", reason: "notEligible" });
+    expect(await raw.head("disk/a.tar")).toBeDefined();
   });
 
   it("refuses xdelta3-wasm above its measured limit instead of failing inside", async () => {

@@ -1,0 +1,92 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, rm, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "./__fixtures__/versions.ts";
+import { isDeltaError } from "./errors.ts";
+import { ReferenceCache } from "./reference-cache.ts";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await tempDir("cache-unit");
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** A fetcher that counts its calls and writes `bytes` into the cache's sink. */
+function source(bytes: Buffer) {
+  const counter = { calls: 0 };
+  const fetch = async (sink: Writable) => {
+    counter.calls++;
+    await new Promise<void>((resolve, reject) => {
+      sink.on("error", reject);
+      sink.end(bytes, () => resolve());
+    });
+  };
+  return { fetch, counter, sha256: sha(bytes) };
+}
+
+async function setLastUse(cache: ReferenceCache, sha256: string, secondsAgo: number) {
+  const when = new Date(Date.now() - secondsAgo * 1000);
+  await utimes(cache.entryPath(sha256), when, when);
+}
+
+describe("ReferenceCache", () => {
+  it("evicts the least recently used entries beyond maxBytes, never one in use", async () => {
+    const size = 10_000;
+    const cache = new ReferenceCache({ dir: join(dir, "lru"), maxBytes: Math.floor(size * 2.5) });
+    const [a, b, c, d] = [0, 1, 2, 3].map(() => source(randomBytes(size)));
+    for (const [i, s] of [a!, b!].entries()) {
+      await (await cache.acquire(s.sha256, s.fetch)).release();
+      await setLastUse(cache, s.sha256, 100 - i);
+    }
+    await (await cache.acquire(c!.sha256, c!.fetch)).release();
+    // Three entries exceed 2.5 × size: the oldest (a) goes, b and c stay.
+    expect(existsSync(cache.entryPath(a!.sha256))).toBe(false);
+    expect(existsSync(cache.entryPath(b!.sha256))).toBe(true);
+    expect(existsSync(cache.entryPath(c!.sha256))).toBe(true);
+
+    // A cached entry is served without fetching; a used entry becomes the most recent.
+    await setLastUse(cache, c!.sha256, 200);
+    await (await cache.acquire(c!.sha256, c!.fetch)).release();
+    expect(c!.counter.calls).toBe(1);
+
+    // b is now the oldest but held by an operation: adding d evicts c instead, never b while it is in use.
+    const held = await cache.acquire(b!.sha256, b!.fetch);
+    await setLastUse(cache, b!.sha256, 300);
+    await (await cache.acquire(d!.sha256, d!.fetch)).release();
+    expect(existsSync(cache.entryPath(b!.sha256))).toBe(true);
+    expect(existsSync(cache.entryPath(c!.sha256))).toBe(false);
+    expect(existsSync(cache.entryPath(d!.sha256))).toBe(true);
+    await held.release();
+    await cache.close();
+  });
+
+  it("keeps nothing with maxBytes 0 and rejects fetched bytes that fail their hash", async () => {
+    const root = join(dir, "zero");
+    const cache = new ReferenceCache({ dir: root, maxBytes: 0 });
+    const s = source(randomBytes(5000));
+    const ref = await cache.acquire(s.sha256, s.fetch);
+    expect(existsSync(ref.path)).toBe(true);
+    await ref.release();
+    expect(existsSync(ref.path)).toBe(false);
+    expect(await readdir(root).catch(() => [])).toEqual([]);
+    await (await cache.acquire(s.sha256, s.fetch)).release();
+    expect(s.counter.calls).toBe(2);
+
+    const liar = source(randomBytes(5000));
+    const wanted = sha(randomBytes(8));
+    const cached = new ReferenceCache({ dir: join(dir, "liar") });
+    await expect(cached.acquire(wanted, liar.fetch)).rejects.toSatisfy((e: unknown) =>
+      isDeltaError(e, "delta.integrity"),
+    );
+    expect(existsSync(cached.entryPath(wanted))).toBe(false);
+    await cache.close();
+    await cached.close();
+  });
+});
