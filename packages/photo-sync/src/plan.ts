@@ -208,7 +208,12 @@ async function sameContent(
 ): Promise<{ same: boolean; sha256: string }> {
   const { signal } = options;
   const previous = state.get(file.key);
-  const cached = previous && previous.size === file.size && previous.mtimeMs === file.mtimeMs ? previous : undefined;
+  // Cached hashes count only for the very same file state: size, mtime and ctime. An edit that puts the
+  // mtime back (what `checksum` mode is for) still moves the ctime, which no tool can set.
+  const cached =
+    previous && previous.size === file.size && previous.mtimeMs === file.mtimeMs && previous.ctimeMs === file.ctimeMs
+      ? previous
+      : undefined;
   const ownPart = partSizeFor(file.size, options.partSizeBytes);
   let md5 = cached?.md5;
   let sha256 = cached?.sha256;
@@ -223,6 +228,7 @@ async function sameContent(
     state.set(file.key, {
       size: file.size,
       mtimeMs: file.mtimeMs,
+      ctimeMs: file.ctimeMs,
       etag,
       md5: md5!,
       sha256: sha256!,

@@ -13,6 +13,8 @@ export interface LocalFile {
   size: number;
   /** Modification time, ms since the epoch (with the file system's precision). */
   mtimeMs: number;
+  /** Status-change time, ms since the epoch: any write moves it, and unlike mtime it cannot be set back. */
+  ctimeMs: number;
 }
 
 /** A path the scan could not read, or could not turn into a key. */
@@ -138,7 +140,7 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
           continue;
         }
         byKey.set(key, relPath);
-        result.files.push({ key, relativePath: relPath, size: s.size, mtimeMs: s.mtimeMs });
+        result.files.push({ key, relativePath: relPath, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs });
       }
     }
     for (const sub of subdirs)

@@ -18,6 +18,8 @@ export interface StateEntry {
   etag: string;
   /** Part size the object was uploaded with, when multipart. */
   partSizeBytes?: number;
+  /** ctime of the local file when the hashes below were computed (they are reused only while it holds). */
+  ctimeMs?: number;
   /** Hex MD5 of the local content. */
   md5?: string;
   /** Hex SHA-256 of the local content. */
