@@ -174,6 +174,7 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
     lastModified: first.lastModified,
     metadata: first.metadata,
     ...(first.contentType ? { contentType: first.contentType } : {}),
+    ...(first.serverSideEncryption ? { serverSideEncryption: first.serverSideEncryption } : {}),
   };
   const big = size > input.thresholdBytes;
   // MD5s cost as much CPU as the transfer itself: compute only what verification (or a small file's state) needs.
@@ -235,6 +236,7 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
       await writeBody(first.body, file, 0, firstLength, what, signal, progress);
     } catch (error) {
       if (signal.aborted || !retryable(error)) throw error;
+      input.logger.warn("s3-object: retrying a download request", { url: what, attempt: 1, error: String(error) });
       await fetchPart(0);
     }
     finished(0);

@@ -135,3 +135,22 @@ test("a dry run marks unchanged objects as unchanged and plans only real transfe
   expect(upPlan.items.filter((i) => i.status === "planned").map((i) => i.url)).toEqual([`${url}d/a`]);
   await manager.close();
 });
+
+test("onProgress reports bytes and items; the last call has every item done", async () => {
+  const { url, store, base } = await setup("progress");
+  await store.put("g/a", "A".repeat(1000));
+  await store.put("g/b", "B".repeat(3000));
+  const calls: { loadedBytes: number; completedItems?: number; totalItems?: number }[] = [];
+  const manager = new S3FileManager({
+    cacheDir: join(base, "cache"),
+    concurrency: 2,
+    onProgress: (p) => calls.push(p),
+    ...testClientOptions(server),
+  });
+  const result = await manager.downloadPrefix(`${url}g/`, join(base, "g"));
+  expect(result).toMatchObject({ transferred: 2, bytes: 4000 });
+  expect(calls.length).toBeGreaterThan(0);
+  expect(calls.at(-1)).toMatchObject({ loadedBytes: 4000, completedItems: 2, totalItems: 2 });
+  expect(calls.every((c, i) => i === 0 || c.loadedBytes >= calls[i - 1]!.loadedBytes)).toBe(true);
+  await manager.close();
+});

@@ -208,6 +208,71 @@ describe("s3lync regressions", () => {
     expect(bad?.message).not.toContain("5");
   });
 
+  test("the secret key never shows in logs (retries and SDK debug output included)", async () => {
+    const secret = "SUPER-secret-log-value-456";
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [
+        { match: { method: "GET" }, times: 1, action: { type: "internalError" } },
+        { match: { method: "GET" }, times: 1, action: { type: "resetMidBody" } },
+      ],
+    });
+    try {
+      const { store, cacheDir, bucket } = await setup("logsecret");
+      await store.put("l.txt", randomBytes(200_000)); // large enough that the reset comes after the headers
+      const lines: string[] = [];
+      const capture =
+        (level: string) =>
+        (message: string, fields?: Record<string, unknown>): void => {
+          lines.push(`${level} ${message} ${inspect(fields, { depth: 10, showHidden: true })}`);
+        };
+      const logger = { debug: capture("debug"), info: capture("info"), warn: capture("warn"), error: capture("error") };
+      // The server accepts any key pair: the secret is in every signature's input.
+      const f = new S3File(`s3://${bucket}/l.txt`, {
+        cacheDir,
+        endpoint: proxy.endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "s3kit-test", secretAccessKey: secret },
+        logger,
+      });
+      expect((await f.download()).transferred).toBe(true);
+      await writeFile(f.localPath, "changed");
+      expect(proxy.requests.map((r) => r.fault ?? "ok")).toEqual(["internalError", "resetMidBody", "ok"]);
+      expect((await f.upload()).transferred).toBe(true);
+      await f.close();
+      expect(lines.some((l) => l.startsWith("warn "))).toBe(true); // the body retry was logged…
+      for (const line of lines) expect(line).not.toContain(secret); // …without the secret
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("uploads are retried on throttling and 5xx (counted at the proxy)", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [
+        { match: { method: "PUT" }, times: 1, action: { type: "slowDown" } },
+        { match: { method: "PUT" }, times: 1, action: { type: "internalError" } },
+      ],
+    });
+    try {
+      const { store, file, cacheDir } = await setup("upretry");
+      const local = join(cacheDir, "u.bin");
+      const body = randomBytes(100_000);
+      await writeFile(local, body);
+      const f = file("u.bin", { localPath: local }, proxy.endpoint);
+      expect((await f.upload()).transferred).toBe(true);
+      expect(Buffer.from(await store.getBytes("u.bin")).equals(body)).toBe(true);
+      expect(proxy.requests.filter((r) => r.method === "PUT").map((r) => r.fault ?? "ok")).toEqual([
+        "slowDown",
+        "internalError",
+        "ok",
+      ]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("throttling, 5xx and a truncated body are retried", async () => {
     const proxy = await startFaultProxy({
       target: server.endpoint,
@@ -329,6 +394,33 @@ describe("conflicts and integrity", () => {
     }
   });
 
+  test("a write whose answer is lost is retried and recognised as ours, not reported as a conflict", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file, cacheDir } = await setup("lostanswer");
+      const local = join(cacheDir, "lost.txt");
+      await writeFile(local, "first");
+      const f = file("lost.txt", { localPath: local }, proxy.endpoint);
+      // New object (If-None-Match: *): the server stores it, the answer is lost, the SDK sends it again → 412.
+      proxy.setFaults([{ match: { method: "PUT" }, times: 1, action: { type: "dropResponse" } }]);
+      const created = await f.upload();
+      expect(created.transferred).toBe(true);
+      expect(await remoteText(store, "lost.txt")).toBe("first");
+      // Update (If-Match): same story, and the state must follow the new version.
+      await writeFile(local, "second");
+      proxy.setFaults([{ match: { method: "PUT" }, times: 1, action: { type: "dropResponse" } }]);
+      const updated = await f.upload();
+      expect(updated).toMatchObject({ transferred: true, etag: (await store.head("lost.txt"))?.etag });
+      expect(await remoteText(store, "lost.txt")).toBe("second");
+      expect(proxy.requests.filter((r) => r.fault === "dropResponse")).toHaveLength(2);
+      proxy.setFaults([]);
+      expect((await f.status()).status).toBe("same");
+      expect((await f.upload()).transferred).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("delete uses If-Match: a newer remote version is not deleted", async () => {
     const { store, file } = await setup("delete");
     await store.put("d.txt", "v1");
@@ -369,6 +461,48 @@ describe("reading, status and cancellation", () => {
     expect((await f.status()).status).toBe("remoteNewer");
     await f.delete({ keepLocal: true });
     expect((await f.status()).status).toBe("localOnly");
+  });
+
+  test("stat() and exists() describe the remote; stat of a missing object is object.notFound", async () => {
+    const { store, file } = await setup("stat");
+    await store.put("s.txt", "12345", { metadata: { owner: "me" }, contentType: "text/plain" });
+    const f = file("s.txt");
+    const info = await f.stat();
+    expect(info).toMatchObject({ size: 5, metadata: { owner: "me" }, contentType: "text/plain" });
+    expect(info.etag).toBe((await store.head("s.txt"))?.etag);
+    expect(await f.exists()).toBe(true);
+    const missing = file("none.txt");
+    expect(await missing.exists()).toBe(false);
+    expect(isS3ObjectError(await missing.stat().catch((e: unknown) => e), "object.notFound")).toBe(true);
+  });
+
+  test("an unchanged local file is not hashed again: the state's hash is used while its fingerprint holds", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file, cacheDir } = await setup("nohash");
+      await store.put("h.txt", "hashed once");
+      const f = file("h.txt", {}, proxy.endpoint);
+      await f.download();
+      // Replace the recorded content id by a marker in both places. A re-hash would give the real id, which
+      // differs from the synced one, and upload() would send the file; the cached hash says "unchanged".
+      const stateDir = join(cacheDir, ".s3kit-state");
+      const [name] = await readdir(stateDir);
+      const statePath = join(stateDir, name!);
+      const state = JSON.parse(await readFile(statePath, "utf8"));
+      state.hash.contentId = "sha256:marker";
+      state.synced.contentId = "sha256:marker";
+      await writeFile(statePath, JSON.stringify(state));
+      const before = proxy.requests.length;
+      expect((await f.upload()).transferred).toBe(false);
+      expect((await f.localState()).changed).toBe(false);
+      expect(proxy.requests.length).toBe(before);
+      // Touch the file (new mtime): the fingerprint breaks, the file is hashed again and no longer matches the marker.
+      const { utimes } = await import("node:fs/promises");
+      await utimes(f.localPath, new Date(), new Date(Date.now() + 5_000));
+      expect((await f.localState()).changed).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test("an aborted download rejects with the signal's reason and leaves the cache and no temp file", async () => {

@@ -80,4 +80,24 @@ describe("verification", () => {
     expect(verifyBody("auto", "x", { ...remote, etag: '"kms-etag-not-md5"' }, digest, body.length)).toBe("none");
     expect(() => verifyBody("strict", "x", { ...remote, etag: '"kms-etag-not-md5"' }, digest, body.length)).toThrow();
   });
+
+  test("SSE-KMS objects: a non-MD5 ETag is accepted unverified in auto, refused in strict; SHA-256 still checked", () => {
+    const body = Buffer.from("encrypted at rest");
+    const hasher = new BodyHasher([]);
+    hasher.update(body);
+    const digest = hasher.digest();
+    const kms = { etag: `"${"a".repeat(32)}"`, size: body.length, metadata: {}, serverSideEncryption: "aws:kms" };
+    expect(verifyBody("auto", "x", kms, digest, body.length)).toBe("none");
+    expect(verifyBody("auto", "x", { ...kms, etag: `"${"a".repeat(32)}-3"` }, digest, body.length)).toBe("none");
+    expect(() => verifyBody("strict", "x", kms, digest, body.length)).toThrow(/MD5/);
+    // Without SSE-KMS the same ETag is a real mismatch; with SSE-KMS an ETag that is the MD5 still verifies.
+    expect(() => verifyBody("auto", "x", { ...kms, serverSideEncryption: "AES256" }, digest, body.length)).toThrow(
+      /MD5/,
+    );
+    expect(verifyBody("auto", "x", { ...kms, etag: `"${digest.md5}"` }, digest, body.length)).toBe("md5");
+    // Our SHA-256 metadata is independent of the encryption, and the length is always checked.
+    const sha = { ...kms, metadata: { "s3kit-sha256": "0".repeat(64) } };
+    expect(() => verifyBody("auto", "x", sha, digest, body.length)).toThrow(/SHA-256/);
+    expect(() => verifyBody("auto", "x", { ...kms, size: body.length + 1 }, digest, body.length)).toThrow(/expected/);
+  });
 });

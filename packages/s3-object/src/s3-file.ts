@@ -394,13 +394,11 @@ export class S3File implements AsyncDisposable {
     const conflict = (why: string) =>
       new S3ObjectError("object.conflict", `Upload of ${this.url} refused: ${why}; nothing was overwritten.`);
     let condition: { ifMatch?: string; ifNoneMatch?: "*" } = {};
-    let checked = false;
     if (!options.force) {
       if (baseline) condition = baseline.etag === null ? { ifNoneMatch: "*" } : { ifMatch: baseline.etag };
       else if (synced) condition = { ifMatch: synced.etag };
       else {
         const remote = await store.head(key, signal ? { signal } : {});
-        checked = true;
         if (!remote) condition = { ifNoneMatch: "*" };
         else if (remoteMatches(remote, await ensureHash())) {
           state.synced = { etag: remote.etag, size: remote.size, contentId: hash!.contentId };
@@ -411,16 +409,6 @@ export class S3File implements AsyncDisposable {
             "the remote object exists and differs from the local file, which was never synced with it; download() it first or pass force",
           );
         }
-      }
-    }
-    // Emulators (moto) ignore If-Match on CompleteMultipartUpload; check first so a large upload fails early.
-    if (multipart && !checked && (condition.ifMatch || condition.ifNoneMatch)) {
-      const remote = await store.head(key, signal ? { signal } : {});
-      if (condition.ifNoneMatch && remote) throw conflict("an object was created at the key meanwhile");
-      if (condition.ifMatch && remote?.etag !== condition.ifMatch) {
-        throw conflict(
-          remote ? "the remote object changed since it was last downloaded" : "the remote object was deleted",
-        );
       }
     }
     if (!multipart) await ensureHash(); // small: hashed first, so the SHA-256 goes into the metadata
@@ -441,6 +429,12 @@ export class S3File implements AsyncDisposable {
             }
           })(),
         );
+    // The hash of what was sent: from before (small files) or from the stream (large files). Computed once.
+    let sentHash: LocalHash | undefined;
+    const sentDigest = (): LocalHash => {
+      sentHash ??= multipart ? streamed.digest(fingerprintOf(st)) : known!;
+      return sentHash;
+    };
     let result: Awaited<ReturnType<ObjectStore["put"]>>;
     try {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — 412 means another writer won.
@@ -460,18 +454,27 @@ export class S3File implements AsyncDisposable {
       });
     } catch (error) {
       source.destroy();
-      if (isObjectStoreError(error, "preconditionFailed")) {
+      const failedCondition =
+        isObjectStoreError(error, "preconditionFailed") || (isObjectStoreError(error, "notFound") && condition.ifMatch);
+      if (!failedCondition) throw error;
+      // A lost answer: the server stored our body, the reply never arrived, the SDK sent the request again and
+      // the condition now fails against our own write. If the remote holds exactly what we sent, it is ours.
+      // (A large body only counts when it was read whole: a partial stream hash never matches.)
+      const now = await store.head(key, signal ? { signal } : {});
+      if (now && remoteMatches(now, sentDigest())) {
+        this.#logger.warn("s3-object: an upload's answer was lost; the remote holds what was sent", { url: this.url });
+        result = { etag: now.etag, size: now.size };
+      } else if (isObjectStoreError(error, "preconditionFailed")) {
         throw conflict(
           condition.ifNoneMatch
             ? "an object was created at the key meanwhile"
             : "the remote object changed since it was last downloaded",
         );
+      } else {
+        throw conflict("the remote object was deleted");
       }
-      if (isObjectStoreError(error, "notFound") && condition.ifMatch) throw conflict("the remote object was deleted");
-      throw error;
     }
-    // The hash of what was actually sent: from before (small files) or from the stream (large files).
-    const sent = multipart ? streamed.digest(fingerprintOf(st)) : known!;
+    const sent = sentDigest();
     const expected = multipart ? sent.multipart?.etag : `"${sent.md5}"`;
     const after = await statLocal(this.localPath);
     const changedDuring = !after || fingerprintOf(after) !== sent.fingerprint;

@@ -79,7 +79,7 @@ export class BodyHasher {
 export function verifyBody(
   mode: VerifyMode,
   what: string,
-  remote: { etag: string; size: number; metadata: Record<string, string> },
+  remote: { etag: string; size: number; metadata: Record<string, string>; serverSideEncryption?: string },
   digest: ReturnType<BodyHasher["digest"]>,
   bytes: number,
 ): Verification {
@@ -96,12 +96,18 @@ export function verifyBody(
     return "sha256";
   }
   const etag = unquoteEtag(remote.etag);
+  // With SSE-KMS (aws:kms, aws:kms:dsse) the ETag is not derived from the body's MD5: a mismatch proves
+  // nothing, so `auto` accepts it unverified. (SSE-C objects cannot be read without their key at all.)
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html — "ETag"
+  const kms = mode === "auto" && /^aws:kms/i.test(remote.serverSideEncryption ?? "");
   if (/^[0-9a-f]{32}$/i.test(etag)) {
-    if (etag.toLowerCase() !== digest.md5) throw fail(`MD5 ${digest.md5} differs from the ETag ${etag}`);
-    return "md5";
+    if (etag.toLowerCase() === digest.md5) return "md5";
+    if (kms) return "none";
+    throw fail(`MD5 ${digest.md5} differs from the ETag ${etag}`);
   }
   if (/^[0-9a-f]{32}-\d+$/i.test(etag)) {
     if (digest.multipart.some((m) => unquoteEtag(m.etag) === etag.toLowerCase())) return "multipartEtag";
+    if (kms) return "none";
     if (
       mode === "strict" ||
       digest.multipart.some((m) => remote.metadata[PART_SIZE_METADATA] === String(m.partSizeBytes))
