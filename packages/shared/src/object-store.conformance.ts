@@ -172,6 +172,14 @@ export function testObjectStore(name: string, open: () => Promise<ObjectStore>):
         expect(put.etag).toBe(hasher.digest());
         expect(put.partSizeBytes).toBe(partSizeBytes);
       }
+      // With its length known up front, a large stream goes straight to parts (no buffering first).
+      const known = await store.put("big/known.bin", Readable.from(chunks.slice(0, 20)), {
+        partSizeBytes,
+        contentLength: 20 * 1024 * 1024,
+      });
+      expect(known.size).toBe(20 * 1024 * 1024);
+      if (store.location.kind === "s3") expect(known.etag).toMatch(/-3"$/);
+      expect(Buffer.from(await store.getBytes("big/known.bin")).equals(data.subarray(0, 20 * 1024 * 1024))).toBe(true);
     });
 
     test("copy duplicates body and metadata; replaced metadata when given", async () => {

@@ -58,7 +58,7 @@ export interface PutOptions {
   ifMatch?: string;
   /** `"*"`: write only if no object exists at the key; else code `preconditionFailed`. */
   ifNoneMatch?: "*";
-  /** Body size in bytes, when known for a stream (lets small streams skip multipart). */
+  /** Body size in bytes, when known for a stream: a large stream then skips buffering and goes up in parts. */
   contentLength?: number;
   /** Bodies larger than this go up as a multipart upload. @default 16 MiB */
   multipartThresholdBytes?: number;

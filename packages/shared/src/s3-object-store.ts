@@ -288,7 +288,9 @@ export function createS3ObjectStore(
             : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
         return bytes.length <= threshold ? putSingle(key, bytes, opts) : putMultipart(key, bytes, opts);
       }
-      // A stream: buffer up to the threshold so small bodies go in one replayable PUT.
+      // A stream known to be large goes straight to multipart; otherwise buffer up to the threshold so a
+      // small body goes in one replayable PUT.
+      if (opts.contentLength !== undefined && opts.contentLength > threshold) return putMultipart(key, body, opts);
       const head = await collect(body, threshold);
       if (Buffer.isBuffer(head)) return putSingle(key, head, opts);
       return putMultipart(key, head.rest, opts);
