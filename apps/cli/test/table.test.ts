@@ -153,6 +153,29 @@ describe("s3kit table", () => {
     ]);
     expect(q.code).toBe(0);
     expect(json<{ items: { id: string; body: string }[] }>(q).items).toMatchObject([{ id: doc.id, body: "c" }]);
+
+    // A second item in the same index partition: one per page, the cursor printed for the next page.
+    const other = await run([
+      "table",
+      "put",
+      ...type,
+      "--gsi",
+      "1=owner#u1,2026-02",
+      "--json",
+      "--data",
+      JSON.stringify({ body: "d" }),
+    ]);
+    expect(other.code).toBe(0);
+    const query = ["table", "query", ...type, "--index", "1", "--pk", "owner#u1", "--limit", "1"];
+    const first = await run(query);
+    expect(first.code).toBe(0);
+    expect((JSON.parse(first.stdout) as { body: string }).body).toBe("c");
+    const cursor = /next page: --cursor (\S+)/.exec(first.stderr)?.[1];
+    expect(cursor).toBeDefined();
+    const second = await run([...query, "--cursor", cursor!, "--json"]);
+    expect(second.code).toBe(0);
+    const page = json<{ items: { id: string; body: string }[]; cursor?: string }>(second);
+    expect(page.items).toMatchObject([{ id: json(other).id, body: "d" }]);
   });
 
   it("fails with one line and exit 1 on a missing item", async () => {

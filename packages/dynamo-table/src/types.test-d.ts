@@ -37,6 +37,20 @@ async function usage() {
   await table.list(Note, { where: (f) => f.eq("nope", "open") });
   // @ts-expect-error: wrong value type for the field
   await table.list(Note, { where: (f) => f.eq("status", "closed") });
+  for await (const n of table.iterate(Note, { where: (f) => f.eq("ownerId", "u1") })) {
+    expectTypeOf(n).toEqualTypeOf<NoteItem>();
+  }
+  const page = await table.query(Note, "byOwner", { pk: "owner#u1", where: (f) => f.eq("status", "done") });
+  expectTypeOf(page.items).toEqualTypeOf<NoteItem[]>();
+  expectTypeOf(page.cursor).toEqualTypeOf<string | undefined>();
+  expectTypeOf(await table.versions(Note, note.id)).toEqualTypeOf<NoteItem[]>();
+  await table.transaction((tx) => {
+    expectTypeOf(tx.create(Tag, { name: "t" })).toEqualTypeOf<ItemOf<typeof Tag>>();
+    // @ts-expect-error: not a status, inside a transaction too
+    tx.update(Note, note, { status: "closed" });
+    // @ts-expect-error: a Tag is not a Note
+    tx.update(Note, { id: "x", createdAt: "a", updatedAt: "b", name: "t" }, {});
+  });
   const repo = createRepository(table, Note);
   expectTypeOf(await repo.getOrThrow("x")).toEqualTypeOf<NoteItem>();
   const Settings = defineSingleton({ type: "Settings", schema: z.object({ theme: z.string() }) });
