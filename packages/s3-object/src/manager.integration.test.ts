@@ -154,3 +154,22 @@ test("onProgress reports bytes and items; the last call has every item done", as
   expect(calls.every((c, i) => i === 0 || c.loadedBytes >= calls[i - 1]!.loadedBytes)).toBe(true);
   await manager.close();
 });
+
+test("a listed key that would land outside the target directory is a failed item; nothing is written outside", async () => {
+  const { base, manager } = await setup("escape");
+  const { client, bucket } = await createTestBucket(server, "escape-raw");
+  const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+  // The shared store refuses such keys; a foreign writer (raw SDK) can still create them.
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: "e/../../evil.txt", Body: "E" }));
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: "e/ok.txt", Body: "O" }));
+  client.destroy();
+  const target = join(base, "deep", "target");
+  const result = await manager.downloadPrefix(`s3://${bucket}/e/`, target);
+  expect(result).toMatchObject({ transferred: 1, failed: 1 });
+  const failed = result.items.find((i) => i.status === "failed");
+  expect(failed).toMatchObject({ url: `s3://${bucket}/e/../../evil.txt`, error: { code: "object.invalidUrl" } });
+  expect(await readFile(join(target, "ok.txt"), "utf8")).toBe("O");
+  expect(await exists(join(base, "evil.txt"))).toBe(false);
+  expect(await exists(join(base, "deep", "evil.txt"))).toBe(false);
+  await manager.close();
+});
