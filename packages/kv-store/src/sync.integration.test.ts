@@ -1,3 +1,4 @@
+import { S3Client } from "@aws-sdk/client-s3";
 import { openObjectStore } from "@toolkit/shared";
 import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -234,6 +235,41 @@ describe("bad remotes", () => {
     expect(reader.offline).toBe(true);
     expect(await reader.get("k")).toBe("v");
     await reader.close();
+  });
+
+  it("a remote that does not answer in time counts as unreachable (flag r: offline; otherwise kv.remote)", async () => {
+    const { url } = await createTestBucket(server, "kv-timeout");
+    const path = localPath("timeout-cache");
+    const writer = await openKv({ path, remote: `${url}db`, remoteOptions: testClientOptions(server) });
+    await writer.set("k", "v");
+    await writer.push();
+    await writer.close();
+    // The SDK's socket timeout (TimeoutError) is a network failure, not an abort.
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "GET" }, action: { type: "delay", ms: 3000 } }],
+    });
+    // A client of our own: openObjectStore has no timeout option, and createS3Client's `requestTimeoutMs` only
+    // logs a warning unless the handler is told to throw (reported to @toolkit/shared).
+    const client = new S3Client({
+      ...testClientOptions(server, proxy.endpoint),
+      forcePathStyle: true,
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true },
+    });
+    try {
+      const remoteOptions = { client };
+      const reader = await openKv({ path, remote: `${url}db`, flag: "r", remoteOptions });
+      expect(reader.offline).toBe(true);
+      expect(await reader.get("k")).toBe("v");
+      await reader.close();
+      const error = await openKv({ path, remote: `${url}db`, flag: "w", remoteOptions }).catch((e: unknown) => e);
+      expect(isKvError(error, "kv.remote"), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/cannot be reached/);
+    } finally {
+      client.destroy();
+      await proxy.stop();
+    }
   });
 });
 
