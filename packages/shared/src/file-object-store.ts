@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, type Stats } from "node:fs";
+import { createReadStream, createWriteStream, type Dirent, type Stats } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
@@ -262,31 +262,35 @@ export function createFileObjectStore(
   }
 
   /** Walk keys in S3 order (UTF-8 byte order of the full key), streaming directory by directory. */
-  async function* walk(dir: string, keyPrefix: string): AsyncGenerator<{ key: string; path: string }> {
-    let names: string[];
+  async function* walk(dir: string, keyPrefix: string): AsyncGenerator<string> {
+    let dirents: Dirent[];
     try {
-      names = await readdir(dir);
+      dirents = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR")
         return;
       throw error;
     }
-    // Sort so that "a/..." is compared as "a/" against siblings like "a-b" or "a.txt", as S3 does.
-    const entries = await Promise.all(
-      names
-        .filter((name) => !(keyPrefix === "" && name === FILE_STORE_SYSTEM_DIR))
-        .map(async (name) => {
-          const s = await stat(join(dir, name)).catch(() => undefined);
-          return s
-            ? { name, isDir: s.isDirectory(), sortKey: Buffer.from(s.isDirectory() ? `${name}/` : name) }
-            : undefined;
-        }),
-    );
-    const sorted = entries.filter((e) => e !== undefined).sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
-    for (const e of sorted) {
+    // The entry types come with the listing; only symbolic links need a stat to say what they point at.
+    const entries: { name: string; isDir: boolean; sortKey: Buffer }[] = [];
+    for (const dirent of dirents) {
+      if (keyPrefix === "" && dirent.name === FILE_STORE_SYSTEM_DIR) continue;
+      let isDir = dirent.isDirectory();
+      if (dirent.isSymbolicLink()) {
+        const target = await stat(join(dir, dirent.name)).catch(() => undefined);
+        if (!target) continue;
+        isDir = target.isDirectory();
+      } else if (!isDir && !dirent.isFile()) {
+        continue;
+      }
+      // Sort so that "a/..." is compared as "a/" against siblings like "a-b" or "a.txt", as S3 does.
+      entries.push({ name: dirent.name, isDir, sortKey: Buffer.from(isDir ? `${dirent.name}/` : dirent.name) });
+    }
+    entries.sort((x, y) => Buffer.compare(x.sortKey, y.sortKey));
+    for (const e of entries) {
       const key = keyPrefix + e.name;
       if (e.isDir) yield* walk(join(dir, e.name), `${key}/`);
-      else yield { key, path: join(dir, e.name) };
+      else yield key;
     }
   }
 
@@ -395,7 +399,7 @@ export function createFileObjectStore(
       if (dirKey !== "") validateKey(`${dirKey}x`);
       const startDir = dirKey === "" ? root : join(root, ...dirKey.slice(0, -1).split("/"));
       let lastPrefix: string | undefined;
-      for await (const { key, path } of walk(startDir, dirKey)) {
+      for await (const key of walk(startDir, dirKey)) {
         opts.signal?.throwIfAborted();
         if (!key.startsWith(listPrefix)) continue;
         if (opts.startAfter !== undefined && Buffer.compare(Buffer.from(key), Buffer.from(opts.startAfter)) <= 0)
@@ -413,7 +417,6 @@ export function createFileObjectStore(
         }
         const info = await readInfo(key).catch(() => undefined);
         if (!info) continue;
-        void path;
         yield { kind: "object", key, size: info.size, etag: info.etag, lastModified: info.lastModified };
       }
     },
