@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openObjectStore } from "@toolkit/shared";
 import {
   createTestBucket,
@@ -13,8 +11,7 @@ import {
   type TestServer,
 } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-
-const BIN = fileURLToPath(new URL("../bin/run.js", import.meta.url));
+import { startCli } from "./run-cli.ts";
 
 let server: TestServer;
 let proxy: FaultProxy;
@@ -30,36 +27,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      AWS_REGION: server.region,
-      XDG_CACHE_HOME: join(work, "cache"),
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-
+// The scrubbed environment and sentinel credentials of run-cli.ts (no output may show the secret), and a
+// state folder of our own.
+const start = (args: string[]) => startCli(args, { env: { XDG_CACHE_HOME: join(work, "cache") } });
 const run = (args: string[]) => start(args).done;
 
 async function library(tag: string, files = 6): Promise<{ dir: string; expected: Map<string, Buffer> }> {
@@ -147,6 +117,42 @@ describe("s3kit photo-sync", () => {
     expect((await keys(url)).size).toBe(3);
   });
 
+  test("--delete removes orphans under the prefix only; a sibling prefix and excluded files stay", async () => {
+    const { dir, expected } = await library("delete");
+    const { url, client, bucket } = await createTestBucket(server, "cli-delete");
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const seeded = [
+      "Lightroom Backups/old.lrcat",
+      "Lightroom/gone.jpg",
+      "Lightroom/notes.tmp",
+      "Lightroom/x.lrcat-wal",
+    ];
+    for (const key of seeded) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    const out = await run([
+      "photo-sync",
+      dir,
+      `${url}Lightroom`,
+      "--endpoint-url",
+      server.endpoint,
+      "--delete",
+      "--exclude",
+      "*.tmp",
+      "--no-state",
+      "--json",
+    ]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ uploaded: expected.size, deleted: 1, failed: 0 });
+    const stored = [...(await keys(url)).keys()].sort();
+    expect(stored).toEqual(
+      [
+        "Lightroom Backups/old.lrcat",
+        "Lightroom/notes.tmp",
+        "Lightroom/x.lrcat-wal",
+        ...[...expected.keys()].map((k) => `Lightroom/${k}`),
+      ].sort(),
+    );
+  });
+
   test("a file that cannot be read is reported and the exit code is 3", async () => {
     const { dir } = await library("partial");
     await writeFile(join(dir, "Café.lrcat"), "same key as the NFD one"); // two names, one NFC key
@@ -159,7 +165,11 @@ describe("s3kit photo-sync", () => {
 
   test("Ctrl-C stops with 130 and the summary so far; a re-run converges to the full backup", async () => {
     const { dir, expected } = await library("sigint", 40);
-    const { url } = await createTestBucket(server, "cli-sigint");
+    // Sorted first, above the 16 MiB multipart threshold: its multipart upload is in flight at Ctrl-C.
+    const big = randomBytes(17 * 1024 * 1024);
+    await writeFile(join(dir, "2024", "A big.dng"), big);
+    expected.set("2024/A big.dng", big);
+    const { url, client, bucket } = await createTestBucket(server, "cli-sigint");
     proxy.setFaults([{ match: { method: "PUT" }, action: { type: "delay", ms: 150 } }]);
     const before = proxy.requests.length;
     const args = ["photo-sync", dir, url, "--endpoint-url", proxy.endpoint, "--concurrency", "2"];
@@ -173,6 +183,9 @@ describe("s3kit photo-sync", () => {
     expect(interrupted.code).toBe(130);
     expect(interrupted.stdout).toMatch(/\(interrupted\)/);
     expect((await keys(url)).size).toBeLessThan(expected.size);
+    const { ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
+    const open = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect(open.Uploads ?? [], "no multipart upload left open").toHaveLength(0);
     const resumed = await run(args);
     expect(resumed.code, resumed.stderr).toBe(0);
     const stored = await keys(url);
