@@ -118,6 +118,26 @@ describe("s3kit object", () => {
     expect(existsSync(join(out, "stray.txt"))).toBe(false);
   });
 
+  it("sync-up with one object changed remotely exits 3 (partial), uploads the rest and leaves that one", async () => {
+    const src = join(home, "partial");
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, "a.txt"), "A1");
+    await writeFile(join(src, "b.txt"), "B1");
+    const prefix = `s3://${bucket}/partial/`;
+    expect((await run(["object", "sync-up", src, prefix])).code).toBe(0);
+    await store.put("partial/b.txt", "someone else");
+    await writeFile(join(src, "a.txt"), "A2");
+    await writeFile(join(src, "b.txt"), "B2");
+    const result = await run(["object", "sync-up", src, prefix, "--json"]);
+    expect(result.code).toBe(3);
+    expect(JSON.parse(result.stdout)).toMatchObject({ transferred: 1, failed: 1 });
+    expect(result.stderr).toMatch(/failed: .*b\.txt/);
+    expect(Buffer.from(await store.getBytes("partial/a.txt")).toString()).toBe("A2");
+    expect(Buffer.from(await store.getBytes("partial/b.txt")).toString()).toBe("someone else");
+    const status = await run(["object", "status", `${prefix}b.txt`, "--local-path", join(src, "b.txt"), "--json"]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: "conflict" });
+  });
+
   it("Ctrl-C during a get exits 130 and leaves the previous copy, with no temp file", async () => {
     const url = `s3://${bucket}/slow/obj.bin`;
     const dir = join(home, "slow");
