@@ -1,6 +1,8 @@
 import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type ObjectStore, openObjectStore } from "@toolkit/shared";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { contentTypeFor } from "./content-type.ts";
 import { isPhotoSyncError } from "./errors.ts";
@@ -96,6 +98,33 @@ describe("planSync and syncDirectory on file://", () => {
     const plan = await planSync({ source, destination: join(dir, "lock-out"), statePath: false });
     expect(plan.warnings.join()).toMatch(/Lightroom looks open/);
     expect(plan.uploads.map((u) => u.key)).toEqual(["Cat.lrcat"]);
+  });
+});
+
+describe("applyPlan", () => {
+  test("uploads at most `concurrency` files at once", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 24; i++) files[`d${i % 3}/f${i}.jpg`] = `body ${i}`;
+    const source = await tree("bounded", files);
+    const inner = openObjectStore(pathToFileURL(join(dir, "bounded-out")).href);
+    let inFlight = 0;
+    let most = 0;
+    const store: ObjectStore = {
+      ...inner,
+      put: async (...args: Parameters<ObjectStore["put"]>) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 5));
+          return await inner.put(...args);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const summary = await syncDirectory({ source, destination: inner.url, store, statePath: false, concurrency: 3 });
+    expect(summary.uploaded).toBe(24);
+    expect(most).toBe(3);
+    await inner.close();
   });
 });
 
