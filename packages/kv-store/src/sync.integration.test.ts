@@ -183,6 +183,31 @@ describe("a manifest write whose answer is lost (the server commits, the client 
     expect(manifest.segments).toHaveLength(2);
   });
 
+  it("a key written again after a lost swap is not a conflict with itself, whatever onConflict says", async () => {
+    const { url } = await createTestBucket(server, "kv-lost-again");
+    const remote = `${url}db`;
+    const remoteOptions = { ...testClientOptions(server, proxy.endpoint), maxAttempts: 1 };
+    await using a = await openKv({ path: localPath("again-a"), remote, remoteOptions });
+    await a.setMany([
+      ["k", "v1"],
+      ["d", "doomed"],
+    ]);
+    await a.push();
+    await a.set("k", "v2");
+    await a.delete("d");
+    loseNextManifestAnswer();
+    await expect(a.push()).rejects.toMatchObject({ code: "kv.remote" });
+    // Written again before the re-run: the landed v2 and the tombstone are this replica's own, older versions.
+    await a.set("k", "v3");
+    await a.set("d", "back");
+    const again = await a.push({ onConflict: "remote" });
+    expect(again).toMatchObject({ pushed: 2, deleted: 0, conflicts: [] });
+    expect(await a.get("k")).toBe("v3");
+    expect(await a.changes()).toEqual({ added: [], modified: [], deleted: [] });
+    await using reader = await openKv({ path: localPath("again-r"), remote, remoteOptions: testClientOptions(server) });
+    expect(Object.fromEntries(await collect(reader.entries()))).toEqual({ k: "v3", d: "back" });
+  });
+
   it("with SDK retries: the retried swap gets 412, and the push recognises that it had landed", async () => {
     const { url } = await createTestBucket(server, "kv-lost-retry");
     const remote = `${url}db`;

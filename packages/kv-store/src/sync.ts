@@ -93,6 +93,16 @@ export function cachedManifest(local: LocalDb): { manifest: Manifest; etag: stri
   return etag && json ? { manifest: JSON.parse(json) as Manifest, etag } : undefined;
 }
 
+function pendingSegments(local: LocalDb): string[] {
+  const json = local.getMeta("pendingSegments");
+  return json ? (JSON.parse(json) as string[]) : [];
+}
+
+function addPendingSegment(local: LocalDb, id: string): void {
+  const ids = pendingSegments(local);
+  if (!ids.includes(id)) local.setMeta("pendingSegments", JSON.stringify([...ids, id]));
+}
+
 /** Read the footer indexes of segments, one ranged GET each. */
 async function readFooters(
   ctx: SyncContext,
@@ -158,6 +168,8 @@ function applyManifest(
   const markClean = db.prepare(
     "UPDATE kv SET dirty = 0, r_seg = ?, r_off = ?, r_len = ?, r_crc = ?, r_ts = ?, rev = rev + 1 WHERE key = ?",
   );
+  // Segments of our own pushes whose manifest swap had an unknown outcome (see `push`).
+  const own = new Set(pendingSegments(local));
   const errorKeys: string[] = [];
   let updated = 0;
   let deleted = 0;
@@ -222,6 +234,13 @@ function applyManifest(
           // Our own write, committed by an earlier push whose answer we never saw.
           if (e.tombstone) local.deleteRow.run(e.key);
           else markClean.run(segment.id, e.offset, e.length, e.crc, e.ts, e.key);
+          continue;
+        }
+        if (own.has(segment.id)) {
+          // Our own write, committed by a push whose answer we never saw, and written again since: the
+          // remote now holds our older version. Not a conflict; the key stays dirty for this push.
+          if (e.tombstone) setPointer.run(null, null, null, null, null, 0, e.key);
+          else setPointer.run(segment.id, e.offset, e.length, e.crc, e.ts, 0, e.key);
           continue;
         }
         if (onConflict === "error") {
@@ -420,6 +439,9 @@ export async function push(
               updatedAt: new Date(now).toISOString(),
               segments: [...base.segments, uploaded.segment],
             };
+      // Until the answer arrives the swap's outcome is unknown (the answer can be lost, the process killed):
+      // remember the segment as ours, so a later rebase that finds it committed knows whose entries they are.
+      addPendingSegment(local, uploaded.segment.id);
       let etag: string;
       try {
         // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html — 412 means another writer won.
@@ -473,6 +495,9 @@ function commitPush(ctx: SyncContext, next: Manifest, etag: string, uploaded: Up
       db.exec("DELETE FROM segments");
       local.setMeta("replace", undefined);
     }
+    // Our swap was conditional on a manifest we had fully applied: an earlier swap of ours that landed was in
+    // it (and applied); one that was not never will be (the ETag it was conditional on is gone).
+    local.setMeta("pendingSegments", undefined);
     for (const row of uploaded.rows) {
       if (row.tombstone) {
         if (dropTombstone.run(row.key, row.rev).changes === 0) clearPointer.run(row.key);
