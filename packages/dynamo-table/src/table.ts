@@ -1,5 +1,6 @@
 import {
   ConditionalCheckFailedException,
+  DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
   TransactionCanceledException,
@@ -708,6 +709,42 @@ export function createTable(options: CreateTableOptions): Table {
 
   // ---- listings ----
 
+  /**
+   * Key attributes of an index as DynamoDB expects them in `ExclusiveStartKey` (table keys + index keys, nothing
+   * more). Learned from a `LastEvaluatedKey` or, once per index, from DescribeTable: simplesingletable's standard
+   * table sorts `gsi1`/`gsi2` by `pk`, so their keys lack the `gsiNsk` this package writes.
+   */
+  const indexKeys = new Map<string, string[] | Promise<string[]>>();
+
+  async function keyAttributesOf(spec: QuerySpec, signal: AbortSignal | undefined): Promise<string[]> {
+    if (spec.index === "gsitype") return spec.keyAttributes; // the same in both libraries' tables
+    let known = indexKeys.get(spec.index);
+    if (known === undefined) {
+      known = send<{
+        Table?: { GlobalSecondaryIndexes?: { IndexName?: string; KeySchema?: { AttributeName?: string }[] }[] };
+      }>(`describe ${tableName}`, new DescribeTableCommand({ TableName: tableName }), signal).then(
+        (out) => {
+          const index = out.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === spec.index);
+          const names = (index?.KeySchema ?? []).map((k) => k.AttributeName).filter((n): n is string => !!n);
+          const attrs = names.length > 0 ? [...new Set(["pk", "sk", ...names])] : spec.keyAttributes;
+          indexKeys.set(spec.index, attrs);
+          return attrs;
+        },
+        (error: unknown) => {
+          indexKeys.delete(spec.index);
+          if (signal?.aborted) throw error;
+          // No dynamodb:DescribeTable permission, say: assume this package's own layout.
+          logger.debug("dynamo-table: DescribeTable failed; assuming the standard index keys", {
+            error: String(error),
+          });
+          return spec.keyAttributes;
+        },
+      );
+      indexKeys.set(spec.index, known);
+    }
+    return known;
+  }
+
   function pageLimit(limit: number | undefined, what: string): number {
     const n = limit ?? 100;
     if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_LIMIT) {
@@ -815,12 +852,16 @@ export function createTable(options: CreateTableOptions): Table {
           const last = i === page.length - 1;
           if (last && !out.LastEvaluatedKey) return { items, requests };
           // Cut mid-page: resume right after this item (a key DynamoDB accepts as ExclusiveStartKey).
+          const attrs = out.LastEvaluatedKey
+            ? Object.keys(out.LastEvaluatedKey)
+            : await keyAttributesOf(spec, options.signal);
           const key: Record<string, unknown> = {};
-          for (const attr of spec.keyAttributes) key[attr] = stored[attr];
+          for (const attr of attrs) key[attr] = stored[attr];
           return { items, cursor: encodeCursor(cursorSecret, fingerprint, key), requests };
         }
       }
       start = out.LastEvaluatedKey;
+      if (start && !indexKeys.has(spec.index)) indexKeys.set(spec.index, Object.keys(start));
       if (!start) return { items, requests };
       if (options.maxRequests !== undefined && requests >= options.maxRequests) {
         return { items, cursor: encodeCursor(cursorSecret, fingerprint, start), requests };
