@@ -8,7 +8,7 @@ export type PhotoSyncErrorCode =
   | "photoSync.destination"
   /** `deleteOrphans` would delete more objects than `maxDelete` allows; nothing was changed. */
   | "photoSync.tooManyDeletes"
-  /** The plan cannot be applied (made for other options, or already applied). */
+  /** `applyPlan` was given something that is not a plan (neither made by `planSync` nor its JSON). */
   | "photoSync.invalidPlan"
   /** The run was interrupted through its `AbortSignal`; `summary` holds what was done so far. */
   | "photoSync.aborted";

@@ -261,17 +261,23 @@ describe("photo-sync against the S3 server", () => {
     expect((await readBack(url)).size).toBe(4);
   });
 
-  test("503s and connection resets are retried and the final state is complete (multipart included)", async () => {
+  test("503s, resets and lost answers are retried and the final state is complete (multipart included)", async () => {
     const { dir, expected } = await makeLibrary("faults");
     const big = randomBytes(11 * 1024 * 1024 + 123);
     await writeFile(join(dir, "big.dng"), big);
     expected.set("big.dng", big);
     const { url } = await bucket("ps-faults");
     proxy.setFaults([
+      // Each kind at least once for sure (the first matching rule applies), then more at random.
+      { match: { method: "PUT" }, times: 2, action: { type: "dropResponse" } },
+      { match: { method: "PUT" }, times: 2, action: { type: "reset" } },
+      { match: { method: "POST" }, times: 1, action: { type: "internalError" } },
       { match: { method: "PUT" }, probability: 0.3, action: { type: "slowDown" } },
       { match: { method: "PUT" }, probability: 0.15, action: { type: "reset" } },
       { match: { method: "POST" }, probability: 0.2, action: { type: "internalError" } },
+      { match: { method: "PUT" }, probability: 0.1, action: { type: "dropResponse" } },
       { match: { method: "GET" }, times: 1, action: { type: "slowDown" } },
+      { match: { method: "GET" }, times: 1, action: { type: "resetMidBody" } },
     ]);
     const before = proxy.requests.length;
     try {
@@ -288,7 +294,10 @@ describe("photo-sync against the S3 server", () => {
     } finally {
       proxy.setFaults([]);
     }
-    expect(proxy.requests.slice(before).some((r) => r.fault !== undefined)).toBe(true);
+    const applied = new Set(proxy.requests.slice(before).map((r) => r.fault));
+    for (const fault of ["slowDown", "reset", "internalError", "dropResponse", "resetMidBody"]) {
+      expect(applied.has(fault as never), fault).toBe(true);
+    }
     expectSame(await readBack(url), expected);
   });
 
