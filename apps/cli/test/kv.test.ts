@@ -54,6 +54,42 @@ describe("s3kit kv", () => {
     expect(JSON.parse(compact.stdout)).toMatchObject({ segmentsBefore: 2, segmentsAfter: 1, liveKeys: 1 });
   });
 
+  it("the same key changed on two replicas: --on-conflict error names it and changes nothing", async () => {
+    const { url, client } = await createTestBucket(server, "cli-kv-conflict");
+    client.destroy();
+    const remote = `${url}dbs/shared`;
+    expect((await run(["kv", "set", "k", '"base"', "--db", "x.db", "--remote", remote])).code).toBe(0);
+    expect((await run(["kv", "push", "--db", "x.db"])).code).toBe(0);
+    expect((await run(["kv", "pull", "--db", "y.db", "--remote", remote])).code).toBe(0);
+    expect((await run(["kv", "set", "k", '"from-y"', "--db", "y.db"])).code).toBe(0);
+    expect((await run(["kv", "set", "k", '"from-x"', "--db", "x.db"])).code).toBe(0); // later: the newest
+    expect((await run(["kv", "push", "--db", "x.db"])).code).toBe(0);
+
+    const refused = await run(["kv", "push", "--db", "y.db", "--on-conflict", "error", "--json"]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({
+      code: "kv.conflict",
+      message: expect.stringContaining('"k"'),
+    });
+    const status = await run(["kv", "status", "--db", "y.db", "--json"]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ modified: ["k"] }); // the local edit is still there
+    // A read pulls on open but never settles a conflict (with "newest" the remote would win here and the
+    // unpushed local edit would be gone): it shows the local file and says why.
+    const local = await run(["kv", "get", "k", "--db", "y.db"]);
+    expect(local.code).toBe(0);
+    expect(local.stdout.trim()).toBe('"from-y"');
+    expect(local.stderr).toMatch(/not pulling: 1 key\(s\) changed both here and in the remote/);
+
+    const settled = await run(["kv", "push", "--db", "y.db", "--on-conflict", "local", "--json"]);
+    expect(settled.code).toBe(0);
+    expect(JSON.parse(settled.stdout)).toMatchObject({ pushed: 1, conflicts: [{ key: "k", winner: "local" }] });
+    const x = await run(["kv", "pull", "--db", "x.db", "--json"]);
+    expect(x.code).toBe(0);
+    expect(JSON.parse((await run(["kv", "get", "k", "--db", "x.db", "--json"])).stdout)).toMatchObject({
+      value: "from-y",
+    });
+  });
+
   it("errors are one line with the right exit code", async () => {
     const missing = await run(["kv", "get", "nope", "--db", "none.db"]);
     expect(missing.code).toBe(1);

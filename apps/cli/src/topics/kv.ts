@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { isKvError, type Kv, type OpenKvOptions, openKv } from "@toolkit/kv-store";
 
 /** The flags every `s3kit kv` command takes: which local file, which remote, which codec. */
 export const dbFlags = {
@@ -9,3 +10,20 @@ export const dbFlags = {
   }),
   codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
 };
+
+/**
+ * Open a database for a read command (get, list). Its pull on open settles nothing: when a key was changed
+ * both here (not pushed yet) and remotely, the pull applies nothing and the command reads the local file as
+ * it is, saying so. A read must never decide a conflict: with "newest" it could drop an unpushed local edit.
+ */
+export async function openForReading(options: OpenKvOptions<"json">, note: (message: string) => void): Promise<Kv> {
+  try {
+    return await openKv({ ...options, onConflict: "error" });
+  } catch (error) {
+    if (!isKvError(error, "kv.conflict")) throw error;
+    note(
+      `not pulling: ${error.keys?.length ?? 0} key(s) changed both here and in the remote; showing the local file (settle with \`kv pull --on-conflict newest|local|remote\`)`,
+    );
+    return openKv({ ...options, pullOnOpen: false });
+  }
+}

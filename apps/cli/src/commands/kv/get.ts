@@ -1,12 +1,12 @@
 import { Args } from "@oclif/core";
-import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { KvError, remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, openForReading } from "../../topics/kv.ts";
 
 export default class KvGet extends BaseCommand<typeof KvGet> {
   static override summary = "Print the value of a key";
   static override description =
-    "Reads the local file; a value known only from the remote is fetched with one ranged GET (and kept). Opening with --remote pulls new changes first.";
+    "Reads the local file; a value known only from the remote is fetched with one ranged GET (and kept). Opening pulls new remote changes first, unless a key changed both here and remotely: then nothing is pulled (a read never settles a conflict; use `kv pull --on-conflict`).";
   static override examples = [
     "<%= config.bin %> kv get user:1 --db ./notes.db",
     "<%= config.bin %> kv get user:1 --db ./notes.db --remote s3://my-bucket/dbs/notes --json",
@@ -17,15 +17,18 @@ export default class KvGet extends BaseCommand<typeof KvGet> {
   async run(): Promise<{ key: string; value: unknown; modified: string | undefined }> {
     const { args, flags } = this;
     const remote = flags.remote ?? remoteOfLocalFile(flags.db);
-    await using db = await openKv({
-      path: flags.db,
-      flag: "r",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
-      remoteOptions: this.clientOptions(),
-      logger: this.logger,
-      signal: this.signal,
-    });
+    await using db = await openForReading(
+      {
+        path: flags.db,
+        flag: "r",
+        codec: flags.codec as "json",
+        ...(remote ? { remote } : {}),
+        remoteOptions: this.clientOptions(),
+        logger: this.logger,
+        signal: this.signal,
+      },
+      (message) => this.note(message),
+    );
     const value = await db.get(args.key, { signal: this.signal });
     if (value === undefined) {
       throw new KvError(

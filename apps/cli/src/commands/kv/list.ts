@@ -1,10 +1,12 @@
 import { Flags } from "@oclif/core";
-import { openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, openForReading } from "../../topics/kv.ts";
 
 export default class KvList extends BaseCommand<typeof KvList> {
   static override summary = "List keys (and values) in key order";
+  static override description =
+    "Opening pulls new remote changes first, unless a key changed both here and remotely: then nothing is pulled (a read never settles a conflict; use `kv pull --on-conflict`).";
   static override examples = [
     "<%= config.bin %> kv list --db ./notes.db --prefix user:",
     "<%= config.bin %> kv list --db ./notes.db --values --json",
@@ -18,15 +20,18 @@ export default class KvList extends BaseCommand<typeof KvList> {
   async run(): Promise<{ keys: string[] } | { entries: Record<string, unknown> }> {
     const { flags } = this;
     const remote = flags.remote ?? remoteOfLocalFile(flags.db);
-    await using db = await openKv({
-      path: flags.db,
-      flag: "r",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
-      remoteOptions: this.clientOptions(),
-      logger: this.logger,
-      signal: this.signal,
-    });
+    await using db = await openForReading(
+      {
+        path: flags.db,
+        flag: "r",
+        codec: flags.codec as "json",
+        ...(remote ? { remote } : {}),
+        remoteOptions: this.clientOptions(),
+        logger: this.logger,
+        signal: this.signal,
+      },
+      (message) => this.note(message),
+    );
     const options = { ...(flags.prefix ? { prefix: flags.prefix } : {}), signal: this.signal };
     if (flags.values) {
       const entries: Record<string, unknown> = {};
