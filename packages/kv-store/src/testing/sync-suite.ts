@@ -240,6 +240,47 @@ export function defineSyncSuite(name: string, fresh: () => Promise<SuiteRemote>)
       await b.close();
     });
 
+    it("a compaction racing a push loses neither", async () => {
+      const { a, b, remote } = await pair();
+      for (let round = 0; round < 3; round++) {
+        await a.setMany([
+          [`r${round}`, round],
+          ["shared", round],
+        ]);
+        await a.push();
+      }
+      await b.pull();
+      await b.setMany([
+        ["shared", "from-b"],
+        ["only-b", true],
+      ]);
+      await b.delete("r0");
+      const [compacted, pushed] = await Promise.all([a.compact({ graceMs: 0 }), b.push({ onConflict: "error" })]);
+      expect(pushed).toMatchObject({ pushed: 2, deleted: 1, conflicts: [] });
+      expect(compacted.segmentsBefore).toBeGreaterThanOrEqual(3);
+      const expected = { r1: 1, r2: 2, shared: "from-b", "only-b": true };
+      const reader = await openKv({ path: localPath("race-reader"), remote: remote.url, ...pick(remote), flag: "r" });
+      expect(Object.fromEntries(await collect(reader.entries()))).toEqual(expected);
+      await reader.close();
+      await a.pull();
+      expect(Object.fromEntries(await collect(a.entries()))).toEqual(expected);
+      expect(Object.fromEntries(await collect(b.entries()))).toEqual(expected);
+      // The other order: the compaction's swap lands first, b's push loses the race and rebases onto it.
+      await a.setMany([["r3", 3]]);
+      await a.push();
+      await b.setMany([["shared", "b-again"]]);
+      await b.delete("r1");
+      await a.compact({ graceMs: 0 });
+      expect(await b.push({ onConflict: "error" })).toMatchObject({ pushed: 1, deleted: 1, conflicts: [] });
+      const after = { r2: 2, r3: 3, shared: "b-again", "only-b": true };
+      const second = await openKv({ path: localPath("race-reader2"), remote: remote.url, ...pick(remote), flag: "r" });
+      expect(Object.fromEntries(await collect(second.entries()))).toEqual(after);
+      await second.close();
+      expect(Object.fromEntries(await collect(b.entries()))).toEqual(after);
+      await a.close();
+      await b.close();
+    });
+
     it("bad input is one clear error each and loses nothing", async () => {
       const { a, b, remote } = await pair();
       await a.set("good", "kept");
