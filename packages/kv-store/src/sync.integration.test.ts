@@ -84,7 +84,7 @@ describe("pushes interrupted by faults", () => {
       remoteOptions: { ...testClientOptions(server, proxy.endpoint), maxAttempts: 1 },
     });
     let expected: Record<string, number> = {};
-    const actions = ["reset", "internalError", "slowDown", "resetMidBody"] as const;
+    const actions = ["reset", "internalError", "slowDown", "resetMidBody", "dropResponse"] as const;
     let failures = 0;
     for (let round = 0; round < 12; round++) {
       const before = { ...expected };
@@ -96,7 +96,7 @@ describe("pushes interrupted by faults", () => {
         {
           match: { method: round % 2 === 0 ? "PUT" : undefined },
           probability: 0.4,
-          action: { type: actions[round % 4]! },
+          action: { type: actions[round % actions.length]! },
         },
       ]);
       const outcome = await writer.push().then(
@@ -118,6 +118,8 @@ describe("pushes interrupted by faults", () => {
       expected = after;
     }
     expect(failures).toBeGreaterThan(0);
+    const hit = new Set(proxy.requests.map((r) => r.fault).filter((f) => f !== undefined));
+    expect([...hit].sort()).toEqual([...actions].sort());
     const final = await openKv({ path: localPath("final"), remote, remoteOptions: direct, flag: "r" });
     expect(sorted(Object.fromEntries(await collect(final.entries())))).toEqual(sorted(expected));
     expect(await writer.changes()).toEqual({ added: [], modified: [], deleted: [] });
