@@ -15,7 +15,10 @@ import { createTable, defineResource } from "../dist/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 150);
-const QUERY_ITERATIONS = Number(process.env.BENCH_QUERY_ITERATIONS ?? 40);
+const QUERY_ITERATIONS = Number(process.env.BENCH_QUERY_ITERATIONS ?? 150);
+// DynamoDB Local (a JVM) keeps getting faster for the first few hundred calls of a kind: warm each operation up
+// well before timing it, or the first operations measured carry the server's JIT warm-up as noise.
+const WARMUP_ITERATIONS = Number(process.env.BENCH_WARMUP_ITERATIONS ?? 50);
 
 const schema = z.object({ title: z.string(), ownerId: z.string(), status: z.enum(["open", "done"]), n: z.number() });
 const Flat = defineResource({ type: "Flat", schema });
@@ -218,7 +221,7 @@ try {
   for (const op of operations) {
     const n = op.iterations ?? ITERATIONS;
     const acc = { lib: { ms: [], cpu: 0 }, raw: { ms: [], cpu: 0 } };
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < WARMUP_ITERATIONS; i++) {
       await op.run(t.lib.ops, t.lib.state, i + 5000); // warm-up
       await op.run(t.raw.ops, t.raw.state, i + 5000);
     }
