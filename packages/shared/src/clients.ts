@@ -23,7 +23,7 @@ const clientOptionsSchema = z.strictObject({
     .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional() })
     .optional(),
   logger: z.custom<Logger>().optional(),
-  requestTimeoutMs: z.number().int().min(1).optional(),
+  socketTimeoutMs: z.number().int().min(1).optional(),
 });
 
 /** Options shared by {@link createS3Client} and {@link createDynamoDbClient}. */
@@ -43,8 +43,8 @@ export interface ClientOptions {
   /** Static credentials (tests). @default the SDK's default provider chain */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   logger?: Logger;
-  /** Socket idle timeout per request, in ms. @default 120000 */
-  requestTimeoutMs?: number;
+  /** A request whose socket stays idle this long fails with a retryable timeout, in ms. @default 120000 */
+  socketTimeoutMs?: number;
 }
 
 function validate(options: ClientOptions, fn: string): ClientOptions {
@@ -70,7 +70,8 @@ function requestHandler(options: ClientOptions): NodeHttpHandler {
   return new NodeHttpHandler({
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-    requestTimeout: options.requestTimeoutMs ?? 120_000,
+    // An idle timeout, not a total one: a large body may take long, a silent socket may not.
+    socketTimeout: options.socketTimeoutMs ?? 120_000,
     connectionTimeout: 10_000,
   });
 }

@@ -95,4 +95,16 @@ describe("through the fault proxy", () => {
     expect(Buffer.from(await store.getBytes("lost.txt")).toString()).toBe("landed");
     await store.close();
   });
+
+  test("a server that goes silent hits the idle timeout: a network failure, not a hang", async () => {
+    const store = openObjectStore(`${bucketUrl}flaky`, {
+      ...testClientOptions(server, proxy.endpoint),
+      maxAttempts: 1,
+      socketTimeoutMs: 300,
+    });
+    proxy.setFaults([{ action: { type: "delay", ms: 3000 } }]);
+    await expect(store.head("silent.txt")).rejects.toMatchObject({ code: "network" });
+    proxy.setFaults([]);
+    await store.close();
+  });
 });

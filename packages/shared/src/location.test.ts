@@ -27,6 +27,7 @@ describe("parseLocation", () => {
     ["file:relative", /must be absolute/],
     ["file:///srv/../etc", /`\.\.` path segments/],
     ["http://example.com/x", /scheme `http` is not supported/],
+
     ["just-a-name", /no scheme/],
   ])("rejects %j with a message naming the input", (input, why) => {
     let error: unknown;
@@ -39,6 +40,13 @@ describe("parseLocation", () => {
     expect((error as Error).message).toContain(`\`${input}\``);
     expect((error as Error).message).toMatch(why);
     expect((error as Error).message).not.toContain("\n");
+  });
+
+  test("a query or fragment is refused without echoing it (it may be a signature)", () => {
+    for (const input of ["s3://bucket/x?X-Amz-Signature=secretsig", "s3://bucket/x#secretsig"]) {
+      expect(() => parseLocation(input)).toThrow(/`s3:\/\/bucket\/x\?…`: it has a query or fragment/);
+      expect(() => parseLocation(input)).not.toThrow(/secretsig/);
+    }
   });
 
   test("the prefix is a folder boundary: s3://b/Lightroom never covers Lightroom Backups/", () => {

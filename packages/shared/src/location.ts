@@ -50,6 +50,10 @@ export function parseLocation(input: string): Location {
       throw invalid(input, `\`${bucket}\` is not a valid bucket name (3-63 characters: a-z, 0-9, '.', '-')`);
     }
     if (prefix.startsWith("/")) throw invalid(input, "the prefix starts with `/`");
+    // A query or fragment is never part of a location (and may carry a signature): refuse it, do not keep it.
+    if (/[?#]/.test(rest)) {
+      throw invalid(input.replace(/[?#].*$/, "?…"), "it has a query or fragment (`?` or `#`), which is not shown here");
+    }
     if (prefix.includes("//")) throw invalid(input, "the prefix contains an empty segment (`//`)");
     checkSegments(input, prefix);
     if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";

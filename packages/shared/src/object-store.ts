@@ -148,6 +148,8 @@ export interface OpenObjectStoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Requests in flight the caller plans; sizes the socket pool. @default 16 */
   concurrency?: number;
+  /** A request whose socket stays idle this long fails (and is retried), in ms. @default 120000 */
+  socketTimeoutMs?: number;
   /** SDK attempts per request (adaptive retry mode). @default 5 */
   maxAttempts?: number;
   logger?: Logger;

@@ -95,6 +95,7 @@ export function createS3ObjectStore(
       ...(options.credentials ? { credentials: options.credentials } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      ...(options.socketTimeoutMs ? { socketTimeoutMs: options.socketTimeoutMs } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
   const { bucket, prefix } = location;
