@@ -13,6 +13,8 @@ import {
   defineResource,
   defineSingleton,
   defineUntypedResource,
+  type FilterBuilder,
+  type ItemOf,
   isDynamoTableError,
   type Table,
 } from "./index.ts";
@@ -550,12 +552,33 @@ describe("listing, GSIs and filters", () => {
     const flat = await pageThrough((cursor) => t.list(Tag, { limit: 3, cursor, where: (f) => f.eq("status", "open") }));
     expect(flat.ids).toEqual(keepFlat.slice().sort());
     expect(new Set(flat.ids).size).toBe(flat.ids.length);
+    await expectCode(t.list(Tag, { maxRequests: 0 }), "table.invalidOptions");
     const packed = await pageThrough((cursor) =>
       t.list(Packed, { limit: 3, cursor, where: (f) => f.eq("status", "open") }),
     );
     expect([...packed.ids].sort()).toEqual([...keepPacked].sort());
     expect(new Set(packed.ids).size).toBe(packed.ids.length);
     expect(packed.pages).toBeGreaterThanOrEqual(3);
+    // The compressed type is filtered after decoding, so DynamoDB's 1 MB page limit applies to every item read
+    // (DynamoDB Local applies it after a FilterExpression instead, so the flat type's pages are cut by Limit).
+    const rawPage = await t.documentClient.send(
+      new QueryCommand({
+        TableName: t.tableName,
+        IndexName: "gsitype",
+        KeyConditionExpression: "gsitype = :t",
+        ExpressionAttributeValues: { ":t": "Packed" },
+      }),
+    );
+    expect(rawPage.Count).toBeLessThan(60);
+    expect(rawPage.LastEvaluatedKey).toBeDefined();
+    // maxRequests caps the Query calls of one page; the cursor resumes where it stopped.
+    const open = (f: FilterBuilder<ItemOf<typeof Packed>>) => f.eq("status", "open");
+    const capped = await t.list(Packed, { limit: 50, where: open, maxRequests: 1 });
+    expect(capped.requests).toBe(1);
+    expect(capped.cursor).toBeDefined();
+    const uncapped = await t.list(Packed, { limit: 50, where: open, cursor: capped.cursor });
+    expect(uncapped.cursor).toBeUndefined();
+    expect([...capped.items, ...uncapped.items].map((x) => x.id)).toEqual(packed.ids);
     // Ids are ULIDs from one process: monotonic, so list order (by updatedAt) equals id order.
     const desc = await pageThrough((cursor) =>
       t.list(Packed, { limit: 4, cursor, order: "desc", where: (f) => f.eq("status", "open") }),

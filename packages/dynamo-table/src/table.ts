@@ -131,7 +131,7 @@ export interface ListOptions<T> extends SignalOptions {
   order?: "asc" | "desc";
   /** A typed filter. Fields inside compressed `data` are filtered after decoding. */
   where?: Where<T> | undefined;
-  /** Stop after this many Query requests and return what was found, with a cursor. @default unlimited */
+  /** Stop after this many Query requests (an integer >= 1) and return what was found, with a cursor. @default unlimited */
   maxRequests?: number;
 }
 
@@ -209,7 +209,11 @@ export interface Table {
     options?: SignalOptions,
   ): Promise<{ items: unknown[] }>;
   getSingleton<R extends AnyResource>(resource: R, options?: GetOptions): Promise<ItemOf<R> | undefined>;
-  /** Create or replace the singleton's fields. With `expectedVersion`/`expectedUpdatedAt`, fail if it changed. */
+  /**
+   * Create or replace the singleton's fields: reads the current copy (consistently), then writes conditionally on
+   * it, so a change between the read and the write fails with `table.versionConflict` / `table.conflict` unless
+   * `force` (non-versioned singletons) is set.
+   */
   putSingleton<R extends AnyResource>(
     resource: R,
     value: InputOf<R>,
@@ -778,6 +782,13 @@ export function createTable(options: CreateTableOptions): Table {
       throw new DynamoTableError(
         "table.invalidOptions",
         `${what}: invalid \`order\` (${JSON.stringify(order)}): "asc" or "desc"`,
+      );
+    }
+    const maxRequests = options.maxRequests;
+    if (maxRequests !== undefined && (!Number.isInteger(maxRequests) || maxRequests < 1)) {
+      throw new DynamoTableError(
+        "table.invalidOptions",
+        `${what}: invalid \`maxRequests\` (${JSON.stringify(maxRequests)}): an integer >= 1`,
       );
     }
     const filter: Filter | undefined = options.where ? options.where(filterBuilder<T>()) : undefined;
