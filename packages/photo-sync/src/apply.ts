@@ -65,6 +65,8 @@ export interface SyncSummary {
 }
 
 const STATE_SAVE_INTERVAL_MS = 30_000;
+/** Multipart (large) files uploaded at once, at most; see `largeSlots` in {@link applyPlan}. */
+const MAX_LARGE_FILES_IN_FLIGHT = 4;
 
 /** The summary of a plan before anything was done (a dry run, or the start of an apply). */
 export function summaryOf(plan: SyncPlan, dryRun: boolean): SyncSummary {
@@ -152,11 +154,32 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
     return saving;
   };
 
-  // Few large files: give each more parts in flight, so one 64 MiB file does not crawl at 2 parts at a time.
-  const largeFiles = plan.uploads.filter((u) => u.size > plan.multipartThresholdBytes).length;
-  const partConcurrency =
-    opts.partConcurrency ??
-    Math.min(8, Math.max(2, Math.ceil(opts.concurrency / Math.max(1, Math.min(opts.concurrency, largeFiles)))));
+  // Large files (multipart): at most `largeSlots` at once, each with `concurrency / slots` parts in flight.
+  // The same number of parts on the wire as `concurrency` files would put there, but memory stays
+  // about `largeSlots × (threshold + partConcurrency × partSize)` instead of `concurrency ×` that: a
+  // library of 50 MB raw files would otherwise hold 16 files' buffers at once. The last few large files
+  // get more parts each, so the tail does not crawl at 2 parts at a time.
+  const largeSlots = Math.max(1, Math.min(MAX_LARGE_FILES_IN_FLIGHT, Math.floor(opts.concurrency / 4)));
+  let largeLeft = plan.uploads.filter((u) => u.size > plan.multipartThresholdBytes).length;
+  let largeActive = 0;
+  const largeWaiters: (() => void)[] = [];
+  const acquireLarge = async (): Promise<number> => {
+    while (largeActive >= largeSlots && !signal?.aborted) {
+      await new Promise<void>((resolve) => largeWaiters.push(resolve));
+    }
+    largeActive++;
+    const sharing = Math.max(1, Math.min(largeSlots, largeLeft));
+    largeLeft = Math.max(0, largeLeft - 1);
+    return opts.partConcurrency ?? Math.min(8, Math.max(2, Math.ceil(opts.concurrency / sharing)));
+  };
+  const releaseLarge = () => {
+    largeActive--;
+    largeWaiters.shift()?.();
+  };
+  const wakeAll = () => {
+    for (const wake of largeWaiters.splice(0)) wake();
+  };
+  signal?.addEventListener("abort", wakeAll, { once: true });
   const totalBytes = plan.totals.uploadBytes;
   const totalItems = plan.uploads.length;
   let doneBytes = 0;
@@ -175,6 +198,7 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
     });
   };
   async function uploadOne(item: PlannedUpload): Promise<void> {
+    let holdsLarge = false;
     let size = item.size;
     let mtimeMs = item.mtimeMs;
     try {
@@ -187,6 +211,9 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
       const metadata: Record<string, string> = { [META_MTIME]: (mtimeMs / 1000).toFixed(3) };
       if (multipart) metadata[META_PART_SIZE] = String(partSizeBytes);
       if (item.sha256 && size === item.size && mtimeMs === item.mtimeMs) metadata[META_SHA256] = item.sha256;
+      const partConcurrency = multipart ? await acquireLarge() : 1;
+      if (multipart) holdsLarge = true;
+      signal?.throwIfAborted();
       inFlight.set(item.key, 0);
       const result = await retry(
         async () => {
@@ -251,6 +278,7 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
       });
       logger.warn("photo-sync upload failed", { key: item.key, error: String(error) });
     } finally {
+      if (holdsLarge) releaseLarge();
       inFlight.delete(item.key);
       doneBytes += item.size;
       report();
@@ -303,6 +331,7 @@ export async function applyPlan(plan: SyncPlan, options: ApplyPlanOptions = {}):
       }
     }
   } finally {
+    signal?.removeEventListener("abort", wakeAll);
     await saveState();
     if (owned) await closeQuietly(store);
   }

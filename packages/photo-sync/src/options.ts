@@ -62,8 +62,9 @@ export interface ApplyPlanOptions extends ConnectionOptions {
   /** S3 storage class of new objects, e.g. `STANDARD_IA`, `GLACIER_IR`. Ignored by `file://`. @default the bucket's default */
   storageClass?: string;
   /**
-   * Parts of one large file uploaded at once. Memory is at most `partSizeBytes × partConcurrency` per file.
-   * @default `concurrency` shared among the large files of the plan, between 2 and 8
+   * Parts of one large (multipart) file uploaded at once. Memory is about `partSizeBytes × partConcurrency`
+   * per large file, and at most `concurrency / 4` (1–4) large files go at once.
+   * @default `concurrency` shared among the large files in flight, between 2 and 8
    */
   partConcurrency?: number;
   /** Attempts per file or delete batch (full-jitter backoff), on top of the SDK's own request retries. @default 5 */

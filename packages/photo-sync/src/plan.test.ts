@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, symlink, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -124,6 +124,51 @@ describe("applyPlan", () => {
     const summary = await syncDirectory({ source, destination: inner.url, store, statePath: false, concurrency: 3 });
     expect(summary.uploaded).toBe(24);
     expect(most).toBe(3);
+    await inner.close();
+  });
+});
+
+describe("applyPlan memory bound", () => {
+  test("large (multipart) files go at most concurrency / 4 at once, each with more parts in flight", async () => {
+    const source = await tree("large", { "small.jpg": "s" });
+    const MiB = 1024 * 1024;
+    for (let i = 0; i < 5; i++) {
+      await writeFile(join(source, `big-${i}.dng`), "");
+      await truncate(join(source, `big-${i}.dng`), 5 * MiB + 1 + i); // sparse: no disk used
+    }
+    const inner = openObjectStore(pathToFileURL(join(dir, "large-out")).href);
+    let large = 0;
+    let most = 0;
+    const parts: number[] = [];
+    const store: ObjectStore = {
+      ...inner,
+      put: async (key, body, options = {}) => {
+        const isLarge = (options.contentLength ?? 0) > 5 * MiB;
+        if (isLarge) {
+          most = Math.max(most, ++large);
+          parts.push(options.partConcurrency ?? 0);
+        }
+        try {
+          await new Promise((r) => setTimeout(r, 10));
+          return await inner.put(key, body, options);
+        } finally {
+          if (isLarge) large--;
+        }
+      },
+    };
+    const summary = await syncDirectory({
+      source,
+      destination: inner.url,
+      store,
+      statePath: false,
+      concurrency: 8,
+      multipartThresholdBytes: 5 * MiB,
+      partSizeBytes: 5 * MiB,
+    });
+    expect(summary.uploaded).toBe(6);
+    expect(most).toBe(2);
+    expect(parts.slice(0, 2)).toEqual([4, 4]);
+    expect(Math.max(...parts)).toBeLessThanOrEqual(8);
     await inner.close();
   });
 });
