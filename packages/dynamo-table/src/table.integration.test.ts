@@ -635,6 +635,23 @@ describe("TTL", () => {
       }),
     );
     expect(raw.Items?.[0]?.expires).toBe(Math.floor(Date.parse(past.expiresAt) / 1000));
+
+    // Versioned: every version item carries its own version's expiry. The expired latest copy is hidden; an
+    // older version whose expiry has not passed stays readable by number.
+    const Lease = defineResource({
+      type: "Lease",
+      schema: z.object({ holder: z.string(), expiresAt: z.string() }),
+      versioned: true,
+      ttl: { field: "expiresAt", attribute: "expires" },
+    });
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    const lease = await t.create(Lease, { holder: "a", expiresAt: soon });
+    const expired = await t.update(Lease, lease, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    expect(await t.get(Lease, lease.id)).toBeUndefined();
+    expect(await t.get(Lease, lease.id, { version: 1 })).toEqual(lease);
+    expect((await t.versions(Lease, lease.id)).map((v) => v.version)).toEqual([1]);
+    expect((await t.list(Lease)).items).toEqual([]);
+    expect(expired.version).toBe(2);
   });
 });
 
