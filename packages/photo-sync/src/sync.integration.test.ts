@@ -373,6 +373,22 @@ describe("photo-sync against the S3 server", () => {
     expectSame(await readBack(url), expected);
   });
 
+  test("a file that vanishes between plan and upload is one failure; the rest goes up", async () => {
+    const { dir, expected } = await makeLibrary("vanish");
+    const { url } = await bucket("ps-vanish");
+    const connection = testClientOptions(server);
+    const plan = await planSync({ source: dir, destination: url, statePath: false, ...connection });
+    await rm(join(dir, "Catalog.lrcat"));
+    const summary = await applyPlan(plan, connection);
+    expect(summary.failures).toEqual([
+      expect.objectContaining({ action: "upload", key: "Catalog.lrcat", code: "ENOENT" }),
+    ]);
+    expect(summary.failed).toBe(1);
+    expect(summary.uploaded).toBe(expected.size - 1);
+    expected.delete("Catalog.lrcat");
+    expectSame(await readBack(url), expected);
+  });
+
   test("without deleteOrphans, orphans are counted and kept", async () => {
     const { dir } = await makeLibrary("keep");
     const { url, client, bucket: name } = await bucket("ps-keep");
