@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Readable } from "node:stream";
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { openObjectStore } from "./index.ts";
 import type { ObjectStore } from "./object-store.ts";
 import {
@@ -70,7 +72,6 @@ describe("through the fault proxy", () => {
     ).rejects.toThrow();
     proxy.setFaults([]);
     expect(await store.head("multi.bin")).toBeUndefined();
-    const { ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
     const { client } = await createTestBucket(server, "unused");
     const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucketUrl.slice(5, -1) }));
     expect(uploads.Uploads ?? []).toEqual([]);
@@ -107,4 +108,31 @@ describe("through the fault proxy", () => {
     proxy.setFaults([]);
     await store.close();
   });
+
+  test("an abort during a multipart upload rejects only once the upload is aborted on the server", async () => {
+    const store = storeThroughProxy();
+    proxy.setFaults([{ match: { method: "PUT", path: /partNumber=/ }, action: { type: "delay", ms: 300 } }]);
+    const controller = new AbortController();
+    const reason = new Error("stop now");
+    const before = proxy.requests.length;
+    const put = store.put("aborted-multi.bin", Readable.from(sixMiBChunks(5)), {
+      partSizeBytes: 5 * 1024 * 1024,
+      multipartThresholdBytes: 5 * 1024 * 1024,
+      signal: controller.signal,
+    });
+    await vi.waitFor(() => expect(proxy.requests.slice(before).some((r) => /partNumber=/.test(r.path))).toBe(true));
+    controller.abort(reason);
+    await expect(put).rejects.toBe(reason);
+    // No wait here: the rejection itself must come after the server-side abort.
+    const { client } = await createTestBucket(server, "unused");
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucketUrl.slice(5, -1) }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+    expect(await store.head("aborted-multi.bin")).toBeUndefined();
+    proxy.setFaults([]);
+    await store.close();
+  });
 });
+
+function* sixMiBChunks(count: number): Generator<Buffer> {
+  for (let i = 0; i < count; i++) yield randomBytes(6 * 1024 * 1024);
+}

@@ -49,8 +49,11 @@ export function parseContentRange(
   return match ? { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } : undefined;
 }
 
-async function collect(stream: Readable, limitBytes: number): Promise<Buffer | { head: Buffer[]; rest: Readable }> {
-  // Read up to limitBytes; if the stream has more, hand back what was read plus the rest.
+/**
+ * Read a stream up to `limitBytes`. If it ends by then, its bytes; otherwise a stream of everything (what was
+ * read, then the rest), which closes the source when it is destroyed.
+ */
+async function collect(stream: Readable, limitBytes: number): Promise<Buffer | Readable> {
   const chunks: Buffer[] = [];
   let size = 0;
   const iterator = stream[Symbol.asyncIterator]();
@@ -61,19 +64,28 @@ async function collect(stream: Readable, limitBytes: number): Promise<Buffer | {
     chunks.push(chunk);
     size += chunk.length;
     if (size > limitBytes) {
-      const rest = Readable.from(
+      return Readable.from(
         (async function* () {
-          yield* chunks;
-          while (true) {
-            const next = await iterator.next();
-            if (next.done) return;
-            yield next.value as Buffer;
+          try {
+            // shift(), not yield*: each buffered chunk is released once it has been handed on.
+            while (chunks.length > 0) yield chunks.shift()!;
+            while (true) {
+              const next = await iterator.next();
+              if (next.done) return;
+              yield next.value as Buffer;
+            }
+          } finally {
+            await iterator.return?.();
           }
         })(),
       );
-      return { head: chunks, rest };
     }
   }
+}
+
+/** A buffer as a stream of slices (no copies), so a multipart upload of bytes can be cancelled like a stream. */
+function* sliceBuffer(buffer: Buffer, sliceBytes: number): Generator<Buffer> {
+  for (let offset = 0; offset < buffer.length; offset += sliceBytes) yield buffer.subarray(offset, offset + sliceBytes);
 }
 
 function encodeCopySource(bucket: string, key: string): string {
@@ -178,8 +190,11 @@ export function createS3ObjectStore(
         );
       }
     }
-    const abortController = new AbortController();
-    const onAbort = () => abortController.abort(opts.signal?.reason);
+    // Cancel by failing the body, not through lib-storage's abortController: on its own abort lib-storage
+    // rejects at once and sends AbortMultipartUpload later, in the background, so the caller could see the
+    // rejection while the upload is still open. A failed body makes done() reject only after the abort.
+    const source = Buffer.isBuffer(body) ? Readable.from(sliceBuffer(body, partSizeBytes)) : body;
+    const onAbort = () => source.destroy(abortReason(opts.signal!));
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     let size = 0;
     const upload = new Upload({
@@ -187,11 +202,12 @@ export function createS3ObjectStore(
       partSize: partSizeBytes,
       queueSize: opts.partConcurrency ?? 4,
       leavePartsOnError: false,
-      abortController,
       params: {
         Bucket: bucket,
         Key: fullKey(key),
-        Body: body,
+        Body: source,
+        ...(Buffer.isBuffer(body) ? { ContentLength: body.length } : {}),
+        ...(!Buffer.isBuffer(body) && opts.contentLength !== undefined ? { ContentLength: opts.contentLength } : {}),
         ...(opts.metadata ? { Metadata: opts.metadata } : {}),
         ...(opts.contentType ? { ContentType: opts.contentType } : {}),
         ...(opts.storageClass ? { StorageClass: opts.storageClass as PutObjectCommandInput["StorageClass"] } : {}),
@@ -292,9 +308,8 @@ export function createS3ObjectStore(
       // A stream known to be large goes straight to multipart; otherwise buffer up to the threshold so a
       // small body goes in one replayable PUT.
       if (opts.contentLength !== undefined && opts.contentLength > threshold) return putMultipart(key, body, opts);
-      const head = await collect(body, threshold);
-      if (Buffer.isBuffer(head)) return putSingle(key, head, opts);
-      return putMultipart(key, head.rest, opts);
+      const collected = await collect(body, threshold);
+      return Buffer.isBuffer(collected) ? putSingle(key, collected, opts) : putMultipart(key, collected, opts);
     },
 
     async delete(key, opts = {}) {
