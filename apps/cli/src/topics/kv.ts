@@ -1,5 +1,7 @@
 import { Flags } from "@oclif/core";
-import { isKvError, type Kv, type OpenKvOptions, openKv } from "@toolkit/kv-store";
+import { isKvError, type Kv, type OpenKvOptions, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import type { Logger } from "@toolkit/shared";
+import type { CliClientOptions } from "../base-command.ts";
 
 /** The flags every `s3kit kv` command takes: which local file, which remote, which codec. */
 export const dbFlags = {
@@ -10,6 +12,25 @@ export const dbFlags = {
   }),
   codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
 };
+
+/**
+ * What every kv command opens its database with: the file, its remote (the flag, else the one remembered in
+ * the file), the codec, and the command's client options, logger and signal.
+ */
+export function dbOptions(
+  flags: { db: string; remote?: string | undefined; codec: string },
+  command: { clientOptions(): CliClientOptions; logger: Logger; signal: AbortSignal },
+): OpenKvOptions<"json"> {
+  const remote = flags.remote ?? remoteOfLocalFile(flags.db);
+  return {
+    path: flags.db,
+    codec: flags.codec as "json",
+    ...(remote ? { remote } : {}),
+    remoteOptions: command.clientOptions(),
+    logger: command.logger,
+    signal: command.signal,
+  };
+}
 
 /**
  * Open a database for a read command (get, list). Its pull on open settles nothing: when a key was changed

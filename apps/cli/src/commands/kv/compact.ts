@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
-import { type CompactResult, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { type CompactResult, openKv } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, dbOptions } from "../../topics/kv.ts";
 
 export default class KvCompact extends BaseCommand<typeof KvCompact> {
   static override summary = "Merge the remote's segments into one, dropping superseded values";
@@ -15,16 +15,10 @@ export default class KvCompact extends BaseCommand<typeof KvCompact> {
 
   async run(): Promise<CompactResult> {
     const { flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openKv({
-      path: flags.db,
+      ...dbOptions(flags, this),
       flag: "w",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
-      remoteOptions: this.clientOptions(),
       pullOnOpen: false,
-      logger: this.logger,
-      signal: this.signal,
     });
     const result = await db.compact({ graceMs: flags["grace-ms"], signal: this.signal });
     this.log(

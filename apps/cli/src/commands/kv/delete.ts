@@ -1,7 +1,7 @@
 import { Args, Flags } from "@oclif/core";
-import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { KvError, openKv } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, dbOptions } from "../../topics/kv.ts";
 
 export default class KvDelete extends BaseCommand<typeof KvDelete> {
   static override summary = "Delete a key (locally; push sends the deletion)";
@@ -14,16 +14,11 @@ export default class KvDelete extends BaseCommand<typeof KvDelete> {
 
   async run(): Promise<{ key: string; deleted: boolean }> {
     const { args, flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openKv({
-      path: flags.db,
+      ...dbOptions(flags, this),
       flag: "w",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
       // A local write: no request now, `kv push` sends it.
       offline: true,
-      logger: this.logger,
-      signal: this.signal,
     });
     const deleted = await db.delete(args.key);
     if (!deleted && !flags["if-exists"]) {

@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
-import { KvError, remoteOfLocalFile } from "@toolkit/kv-store";
+import { KvError } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags, openForReading } from "../../topics/kv.ts";
+import { dbFlags, dbOptions, openForReading } from "../../topics/kv.ts";
 
 export default class KvGet extends BaseCommand<typeof KvGet> {
   static override summary = "Print the value of a key";
@@ -16,16 +16,10 @@ export default class KvGet extends BaseCommand<typeof KvGet> {
 
   async run(): Promise<{ key: string; value: unknown; modified: string | undefined }> {
     const { args, flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openForReading(
       {
-        path: flags.db,
+        ...dbOptions(flags, this),
         flag: "r",
-        codec: flags.codec as "json",
-        ...(remote ? { remote } : {}),
-        remoteOptions: this.clientOptions(),
-        logger: this.logger,
-        signal: this.signal,
       },
       (message) => this.note(message),
     );

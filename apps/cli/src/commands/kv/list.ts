@@ -1,7 +1,6 @@
 import { Flags } from "@oclif/core";
-import { remoteOfLocalFile } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags, openForReading } from "../../topics/kv.ts";
+import { dbFlags, dbOptions, openForReading } from "../../topics/kv.ts";
 
 export default class KvList extends BaseCommand<typeof KvList> {
   static override summary = "List keys (and values) in key order";
@@ -19,16 +18,10 @@ export default class KvList extends BaseCommand<typeof KvList> {
 
   async run(): Promise<{ keys: string[] } | { entries: Record<string, unknown> }> {
     const { flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openForReading(
       {
-        path: flags.db,
+        ...dbOptions(flags, this),
         flag: "r",
-        codec: flags.codec as "json",
-        ...(remote ? { remote } : {}),
-        remoteOptions: this.clientOptions(),
-        logger: this.logger,
-        signal: this.signal,
       },
       (message) => this.note(message),
     );

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
-import { type OnConflict, openKv, type PullResult, remoteOfLocalFile } from "@toolkit/kv-store";
+import { type OnConflict, openKv, type PullResult } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, dbOptions } from "../../topics/kv.ts";
 
 export default class KvPull extends BaseCommand<typeof KvPull> {
   static override summary = "Bring remote changes into the local file";
@@ -22,17 +22,11 @@ export default class KvPull extends BaseCommand<typeof KvPull> {
 
   async run(): Promise<PullResult> {
     const { flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openKv({
-      path: flags.db,
+      ...dbOptions(flags, this),
       flag: "w",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
       onConflict: flags["on-conflict"] as OnConflict,
-      remoteOptions: this.clientOptions(),
       pullOnOpen: false,
-      logger: this.logger,
-      signal: this.signal,
     });
     const result = await db.pull({ signal: this.signal });
     this.log(

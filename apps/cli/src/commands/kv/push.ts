@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
-import { type OnConflict, openKv, type PushResult, remoteOfLocalFile } from "@toolkit/kv-store";
+import { type OnConflict, openKv, type PushResult } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, dbOptions } from "../../topics/kv.ts";
 
 export default class KvPush extends BaseCommand<typeof KvPush> {
   static override summary = "Send local changes to the remote";
@@ -22,17 +22,11 @@ export default class KvPush extends BaseCommand<typeof KvPush> {
 
   async run(): Promise<PushResult> {
     const { flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openKv({
-      path: flags.db,
+      ...dbOptions(flags, this),
       flag: "w",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
       onConflict: flags["on-conflict"] as OnConflict,
-      remoteOptions: this.clientOptions(),
       pullOnOpen: false,
-      logger: this.logger,
-      signal: this.signal,
     });
     const result = await db.push({ signal: this.signal });
     this.log(

@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
-import { KvError, openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { KvError, openKv } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, dbOptions } from "../../topics/kv.ts";
 
 export default class KvSet extends BaseCommand<typeof KvSet> {
   static override summary = "Set the value of a key (locally; push sends it)";
@@ -19,7 +19,6 @@ export default class KvSet extends BaseCommand<typeof KvSet> {
 
   async run(): Promise<{ key: string; pending: { added: number; modified: number; deleted: number } }> {
     const { args, flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     let value: unknown = args.value;
     if (flags.codec === "json") {
       try {
@@ -32,13 +31,9 @@ export default class KvSet extends BaseCommand<typeof KvSet> {
       }
     }
     await using db = await openKv({
-      path: flags.db,
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
+      ...dbOptions(flags, this),
       // A local write: no request now, `kv push` sends it.
       offline: true,
-      logger: this.logger,
-      signal: this.signal,
     });
     await db.set(args.key, value);
     const changes = await db.changes();

@@ -1,6 +1,6 @@
-import { openKv, remoteOfLocalFile } from "@toolkit/kv-store";
+import { openKv } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags } from "../../topics/kv.ts";
+import { dbFlags, dbOptions } from "../../topics/kv.ts";
 
 export default class KvStatus extends BaseCommand<typeof KvStatus> {
   static override summary = "Show what a push would send";
@@ -20,15 +20,10 @@ export default class KvStatus extends BaseCommand<typeof KvStatus> {
     deleted: string[];
   }> {
     const { flags } = this;
-    const remote = flags.remote ?? remoteOfLocalFile(flags.db);
     await using db = await openKv({
-      path: flags.db,
+      ...dbOptions(flags, this),
       flag: "r",
-      codec: flags.codec as "json",
-      ...(remote ? { remote } : {}),
       offline: true,
-      logger: this.logger,
-      signal: this.signal,
     });
     const changes = await db.changes();
     const size = await db.size();

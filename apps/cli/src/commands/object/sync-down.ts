@@ -1,7 +1,7 @@
-import { Args, Flags } from "@oclif/core";
+import { Args } from "@oclif/core";
 import { type BatchResult, S3FileManager } from "@toolkit/s3-object";
 import { BaseCommand } from "../../base-command.ts";
-import { formatBytes } from "../../progress-bar.ts";
+import { prefixSyncFlags, reportBatch } from "../../topics/object.ts";
 
 export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
   static override summary = "Download every object under a prefix into a directory";
@@ -18,19 +18,10 @@ export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
     prefix: Args.string({ description: "s3://bucket/prefix/ (or file:///dir)", required: true }),
     dir: Args.string({ description: "Local directory", required: true }),
   };
-  static override flags = {
-    exclude: Flags.string({
-      description: "Glob of relative paths to leave out (repeatable)",
-      multiple: true,
-      multipleNonGreedy: true,
-      helpValue: "<glob>",
-    }),
-    mirror: Flags.boolean({ description: "Delete local files the prefix does not hold (never excluded ones)" }),
-    "dry-run": Flags.boolean({ description: "Show what would be done; change nothing" }),
-    force: Flags.boolean({ description: "Overwrite local edits not uploaded" }),
-    concurrency: Flags.integer({ description: "Objects transferred at once", default: 8, min: 1, max: 256 }),
-    "cache-dir": Flags.string({ description: "Where the sync state is kept", helpValue: "<dir>" }),
-  };
+  static override flags = prefixSyncFlags({
+    mirror: "Delete local files the prefix does not hold (never excluded ones)",
+    force: "Overwrite local edits not uploaded",
+  });
 
   async run(): Promise<BatchResult> {
     const { args, flags } = this;
@@ -48,23 +39,8 @@ export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
       force: flags.force,
       signal: this.signal,
     });
-    for (const item of result.items) {
-      if (item.status === "failed") process.stderr.write(`failed: ${item.url}: ${item.error?.message}\n`);
-      else if (item.status === "planned") this.log(`would ${item.action} ${item.url} → ${item.localPath}`);
-      else if (item.status !== "unchanged") this.log(`${item.status} ${item.localPath}`);
-    }
-    this.log(
-      `${result.dryRun ? "dry run: " : ""}${result.transferred} downloaded (${formatBytes(result.bytes)}), ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.failed} failed`,
-    );
-    const json = {
-      ...result,
-      items: result.items.map((i) => ({
-        ...i,
-        error: i.error ? { code: (i.error as { code?: string }).code, message: i.error.message } : undefined,
-      })),
-    };
-    if (result.failed > 0)
-      return this.partial(json as BatchResult, `${result.failed} object(s) failed; the others are in place.`);
-    return json as BatchResult;
+    const json = reportBatch((line) => this.log(line), result, "downloaded");
+    if (result.failed > 0) return this.partial(json, `${result.failed} object(s) failed; the others are in place.`);
+    return json;
   }
 }
