@@ -198,38 +198,33 @@ export class S3FileManager implements AsyncDisposable {
   }
 
   /** Download every object (URLs or files), `concurrency` at a time; failures are per item. */
-  async downloadAll(
+  downloadAll(
     items: Iterable<string | S3File>,
     options: { force?: boolean; signal?: AbortSignal } = {},
   ): Promise<BatchResult> {
-    const result = S3FileManager.#emptyResult(false);
-    const { signal } = options;
-    const jobs = [...items].map((item) => ({
-      file: this.#asFile(item),
-      action: "download" as const,
-      run: (file: S3File, onBytes: (n: number) => void) =>
-        file.download({
-          ...(options.force ? { force: true } : {}),
-          ...(signal ? { signal } : {}),
-          onProgress: (p) => onBytes(p.loadedBytes),
-        }),
-    }));
-    await this.#run(jobs, signal, false, result);
-    return result;
+    return this.#transferAll(items, "download", options);
   }
 
   /** Upload every file whose local copy changed, `concurrency` at a time; failures (conflicts) are per item. */
-  async uploadAll(
+  uploadAll(
     items: Iterable<string | S3File>,
     options: { force?: boolean; signal?: AbortSignal } = {},
+  ): Promise<BatchResult> {
+    return this.#transferAll(items, "upload", options);
+  }
+
+  async #transferAll(
+    items: Iterable<string | S3File>,
+    action: "download" | "upload",
+    options: { force?: boolean; signal?: AbortSignal },
   ): Promise<BatchResult> {
     const result = S3FileManager.#emptyResult(false);
     const { signal } = options;
     const jobs = [...items].map((item) => ({
       file: this.#asFile(item),
-      action: "upload" as const,
+      action,
       run: (file: S3File, onBytes: (n: number) => void) =>
-        file.upload({
+        file[action]({
           ...(options.force ? { force: true } : {}),
           ...(signal ? { signal } : {}),
           onProgress: (p) => onBytes(p.loadedBytes),
