@@ -226,6 +226,7 @@ export function createS3ObjectStore(
       const etag = out.ETag ?? "";
       return { etag, size, ...(etag.includes("-") ? { partSizeBytes } : {}) };
     } catch (error) {
+      source.destroy(); // a failed upload stops reading: release the body's file handle now, not at GC
       return fail("Upload", key, error, opts.signal);
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
