@@ -9,6 +9,7 @@ import {
   MANIFEST_VERSION,
   type Manifest,
   type PackEntry,
+  type PackedSegment,
   packSegment,
   parseFooter,
   SEGMENTS_PREFIX,
@@ -101,6 +102,30 @@ function pendingSegments(local: LocalDb): string[] {
 function addPendingSegment(local: LocalDb, id: string): void {
   const ids = pendingSegments(local);
   if (!ids.includes(id)) local.setMeta("pendingSegments", JSON.stringify([...ids, id]));
+}
+
+/** Upload a packed segment under a fresh ULID; a failed upload leaves no partial object behind. */
+async function uploadSegment(remote: Remote, packed: PackedSegment, signal?: AbortSignal): Promise<SegmentRef> {
+  const id = ulid();
+  const segment: SegmentRef = {
+    id,
+    key: segmentKeyOf(id),
+    size: packed.body.length,
+    indexOffset: packed.indexOffset,
+    indexLength: packed.indexLength,
+    entries: packed.entries.length,
+  };
+  try {
+    await putObject(remote, segment.key, packed.body, {
+      contentType: "application/octet-stream",
+      contentLength: packed.body.length,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    await deleteQuietly(remote, [segment.key]);
+    throw remoteError(remote, `upload segment ${segment.key}`, error, signal);
+  }
+  return segment;
 }
 
 /** Read the footer indexes of segments, one ranged GET each. */
@@ -387,25 +412,7 @@ export async function push(
           value: row.deleted ? undefined : (row.value ?? Buffer.alloc(0)),
         }));
         const packed = packSegment(items);
-        const id = ulid();
-        const segment: SegmentRef = {
-          id,
-          key: segmentKeyOf(id),
-          size: packed.body.length,
-          indexOffset: packed.indexOffset,
-          indexLength: packed.indexLength,
-          entries: packed.entries.length,
-        };
-        try {
-          await putObject(remote, segment.key, packed.body, {
-            contentType: "application/octet-stream",
-            contentLength: packed.body.length,
-            ...(signal ? { signal } : {}),
-          });
-        } catch (error) {
-          await deleteQuietly(remote, [segment.key]);
-          throw remoteError(remote, `upload segment ${segment.key}`, error, signal);
-        }
+        const segment = await uploadSegment(remote, packed, signal);
         uploaded = {
           segment,
           rows: rows.map((row, i) => ({
@@ -592,26 +599,8 @@ export async function compact(
         .map((x) => ({ key: x.entry.key, ts: x.entry.ts, value: values.get(x.entry.key)! }))
         .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const packed = packSegment(items);
-      const id = ulid();
-      newSegment = {
-        id,
-        key: segmentKeyOf(id),
-        size: packed.body.length,
-        indexOffset: packed.indexOffset,
-        indexLength: packed.indexLength,
-        entries: packed.entries.length,
-      };
+      newSegment = await uploadSegment(remote, packed, signal);
       newEntries = packed.entries;
-      try {
-        await putObject(remote, newSegment.key, packed.body, {
-          contentType: "application/octet-stream",
-          contentLength: packed.body.length,
-          ...(signal ? { signal } : {}),
-        });
-      } catch (error) {
-        await deleteQuietly(remote, [newSegment.key]);
-        throw remoteError(remote, `upload segment ${newSegment.key}`, error, signal);
-      }
       nextSegments = [newSegment];
     }
     const next: Manifest = nothingToDo
