@@ -1,7 +1,9 @@
 // Helpers shared by `s3kit object sync-down` and `sync-up`. They live outside commands/, where oclif would take
 // every module for a command.
 import { Flags } from "@oclif/core";
-import type { BatchItem, BatchResult } from "@toolkit/s3-object";
+import { type BatchItem, type BatchResult, S3FileManager } from "@toolkit/s3-object";
+import type { Logger, ProgressCallback } from "@toolkit/shared";
+import type { CliClientOptions } from "../base-command.ts";
 import { formatBytes } from "../progress-bar.ts";
 
 /** The flags of both prefix syncs; only the meaning of --mirror and --force differs by direction. */
@@ -19,6 +21,20 @@ export function prefixSyncFlags(help: { mirror: string; force: string }) {
     concurrency: Flags.integer({ description: "Objects transferred at once", default: 8, min: 1, max: 256 }),
     "cache-dir": Flags.string({ description: "Where the sync state is kept", helpValue: "<dir>" }),
   };
+}
+
+/** The manager a prefix sync runs on: the command's connection, logger and progress, and the sync flags. */
+export function managerFor(
+  command: { clientOptions(): CliClientOptions; logger: Logger; progress: ProgressCallback },
+  flags: { concurrency: number; "cache-dir"?: string | undefined },
+): S3FileManager {
+  return new S3FileManager({
+    ...command.clientOptions(),
+    logger: command.logger,
+    concurrency: flags.concurrency,
+    onProgress: command.progress,
+    ...(flags["cache-dir"] ? { cacheDir: flags["cache-dir"] } : {}),
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
-import { type BatchResult, S3FileManager } from "@toolkit/s3-object";
+import type { BatchResult } from "@toolkit/s3-object";
 import { BaseCommand } from "../../base-command.ts";
-import { prefixSyncFlags, reportBatch } from "../../topics/object.ts";
+import { managerFor, prefixSyncFlags, reportBatch } from "../../topics/object.ts";
 
 export default class ObjectSyncUp extends BaseCommand<typeof ObjectSyncUp> {
   static override summary = "Upload the files of a directory to a prefix";
@@ -25,13 +25,7 @@ export default class ObjectSyncUp extends BaseCommand<typeof ObjectSyncUp> {
 
   async run(): Promise<BatchResult> {
     const { args, flags } = this;
-    await using manager = new S3FileManager({
-      ...this.clientOptions(),
-      logger: this.logger,
-      concurrency: flags.concurrency,
-      onProgress: this.progress,
-      ...(flags["cache-dir"] ? { cacheDir: flags["cache-dir"] } : {}),
-    });
+    await using manager = managerFor(this, flags);
     const result = await manager.uploadPrefix(args.dir, args.prefix, {
       exclude: flags.exclude ?? [],
       mirror: flags.mirror,
