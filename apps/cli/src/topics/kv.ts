@@ -13,6 +13,15 @@ export const dbFlags = {
   codec: Flags.string({ description: "Value codec", options: ["json", "string"], default: "json" }),
 };
 
+/** `--on-conflict` of `kv pull` and `kv push`: how a key changed both here and in the remote is settled. */
+export const onConflictFlag = {
+  "on-conflict": Flags.string({
+    description: "How a key changed on both sides is settled",
+    options: ["newest", "local", "remote", "error"],
+    default: "newest",
+  }),
+};
+
 /**
  * What every kv command opens its database with: the file, its remote (the flag, else the one remembered in
  * the file), the codec, and the command's client options, logger and signal.

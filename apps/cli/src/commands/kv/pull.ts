@@ -1,7 +1,6 @@
-import { Flags } from "@oclif/core";
 import { type OnConflict, openKv, type PullResult } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags, dbOptions } from "../../topics/kv.ts";
+import { dbFlags, dbOptions, onConflictFlag } from "../../topics/kv.ts";
 
 export default class KvPull extends BaseCommand<typeof KvPull> {
   static override summary = "Bring remote changes into the local file";
@@ -13,11 +12,7 @@ export default class KvPull extends BaseCommand<typeof KvPull> {
   ];
   static override flags = {
     ...dbFlags,
-    "on-conflict": Flags.string({
-      description: "How a key changed on both sides is settled",
-      options: ["newest", "local", "remote", "error"],
-      default: "newest",
-    }),
+    ...onConflictFlag,
   };
 
   async run(): Promise<PullResult> {
