@@ -12,6 +12,10 @@ if [ "$major" -lt 24 ]; then
 fi
 echo "setup: node $(node -v)" >&2
 
+# After `npm i -g node@24`, npm's global prefix moves under the new node (/usr/lib/node_modules/node), so
+# global bins such as pnpm land in a folder that may not be on PATH yet.
+export PATH="$(npm prefix -g)/bin:$PATH"
+
 want_pnpm=$(node -p 'require("./package.json").packageManager.split("@")[1]')
 if [ "$(pnpm -v 2>/dev/null || true)" != "$want_pnpm" ]; then
   npm i -g "pnpm@$want_pnpm" >/dev/null 2>&1 || npm i -g "pnpm@$want_pnpm"

@@ -7,6 +7,7 @@ export type ObjectStoreErrorCode =
   | "noSuchBucket"
   | "invalidLocation"
   | "invalidKey"
+  | "invalidRemoteData"
   | "invalidOptions"
   | "aborted"
   | "network"

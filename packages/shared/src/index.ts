@@ -39,3 +39,12 @@ export { openObjectStore, validateKey } from "./open-object-store.ts";
 export type { Progress, ProgressCallback } from "./progress.ts";
 export type { RetryOptions } from "./retry.ts";
 export { isRetryableError, retry } from "./retry.ts";
+export type { KeyToLocalPathOptions, SafeRelativePath, Sha256Hex } from "./trust/remote-input.ts";
+export {
+  createSizeLimit,
+  isSha256Hex,
+  keyToLocalPath,
+  parseRemote,
+  parseSha256Hex,
+  parseSize,
+} from "./trust/remote-input.ts";
