@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -181,6 +182,92 @@ describe("local database", () => {
     other.exec("CREATE TABLE notes (id INTEGER)");
     other.close();
     expect(await code(openKv({ path: foreign }))).toBe("kv.corruptLocal");
+  });
+
+  it("a file damaged after open fails every call with kv.corruptLocal naming the file and the fix", async () => {
+    const remoteDir = mkdtempSync(join(tmpdir(), "kv-corrupt-remote-"));
+    const remote = pathToFileURL(remoteDir).href;
+    const path = localPath("damaged");
+    {
+      await using db = await openKv({ path, remote });
+      await db.setMany(Array.from({ length: 3000 }, (_, i) => [`key${String(i).padStart(5, "0")}`, "v".repeat(200)]));
+    } // closing checkpoints the WAL into the file
+    // The pages to overwrite: every page of the kv table and its index (page 1, the schema, and the small
+    // meta/segments tables stay intact, so the file still opens).
+    const probe = new Database(path, { readonly: true });
+    const pageSize = probe.pragma("page_size", { simple: true }) as number;
+    const keep = new Set(
+      (
+        probe.prepare("SELECT rootpage FROM sqlite_master WHERE name IN ('meta', 'segments')").pluck().all() as number[]
+      ).concat(1),
+    );
+    const pages = probe.pragma("page_count", { simple: true }) as number;
+    probe.close();
+    expect(pages).toBeGreaterThan(20);
+
+    const db = await openKv({ path, remote });
+    const fd = openSync(path, "r+");
+    for (let page = 2; page <= pages; page++) {
+      if (!keep.has(page)) writeSync(fd, randomBytes(pageSize), 0, pageSize, (page - 1) * pageSize);
+    }
+    closeSync(fd);
+
+    const attempts: [string, () => Promise<unknown>][] = [
+      ["get", () => db.get("key00042")],
+      ["set", () => db.set("key00042", "new")],
+      ["list", () => collect(db.keys())],
+      ["entries", () => collect(db.entries({ prefix: "key01" }))],
+      ["size", () => db.size()],
+      ["push", () => db.push()],
+    ];
+    for (const [name, call] of attempts) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isKvError(error, "kv.corruptLocal"), `${name}: ${String(error)}`).toBe(true);
+      const message = (error as Error).message;
+      expect(message).toContain(path);
+      expect(message).toContain("SQLITE_CORRUPT");
+      expect(message).toContain(`pulled back from ${remote}`);
+      expect((error as Error).cause).toBeDefined();
+    }
+    await db.close();
+    // Opening it again names the file and the fix too.
+    const reopened = await openKv({ path: path, remote })
+      .then(
+        async (again) => {
+          try {
+            await again.get("key00042");
+          } finally {
+            await again.close();
+          }
+        },
+        (e: unknown) => e,
+      )
+      .catch((e: unknown) => e);
+    expect(isKvError(reopened, "kv.corruptLocal")).toBe(true);
+  });
+
+  it("a damaged local-only file names a backup as the fix", async () => {
+    const path = localPath("damaged-local");
+    {
+      await using db = await openKv({ path });
+      await db.setMany(Array.from({ length: 2000 }, (_, i) => [`k${i}`, "x".repeat(200)]));
+    }
+    const db = await openKv({ path });
+    const size = readFileSync(path).length;
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(size - 65536, 0xa5), 0, size - 65536, 65536);
+    closeSync(fd);
+    const error = await collect(db.keys()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isKvError(error, "kv.corruptLocal")).toBe(true);
+    expect((error as Error).message).toContain(path);
+    expect((error as Error).message).toContain("restore it from a backup");
+    await db.close();
   });
 
   it("validates options and names the bad one", async () => {

@@ -13,7 +13,7 @@ import {
 import { z } from "zod";
 import { type Codec, type CodecName, decodeValue, encodeValue, resolveCodec } from "./codecs.ts";
 import { KvError } from "./errors.ts";
-import { LocalDb, type Row } from "./local-db.ts";
+import { corruptLocalError, isSqliteCorruption, LocalDb, type Row } from "./local-db.ts";
 import { isNetworkFailure, type Remote, readManifest, readRange } from "./remote.ts";
 import { valueCrc } from "./remote-format.ts";
 import {
@@ -231,83 +231,111 @@ export class Kv<V = unknown> implements AsyncDisposable {
 
   /** The value of a key, or `undefined`. A value known only remotely is fetched (one ranged GET) and kept. */
   async get(key: string, options: { signal?: AbortSignal } = {}): Promise<V | undefined> {
-    this.#checkOpen();
-    checkKey(key);
-    const hot = this.#local.getHot.get(key);
-    if (hot === undefined || hot[2] === 1) return undefined;
-    if (hot[1] === 1) return decodeValue(this.#codec, key, hot[0] ?? EMPTY);
-    const row = this.#local.getRow.get(key);
-    if (row === undefined || row.deleted === 1) return undefined;
-    if (row.present === 1) return decodeValue(this.#codec, key, row.value ?? EMPTY);
-    const fetched = await this.#fetch([row], options.signal);
-    const bytes = fetched.get(key);
-    return bytes === undefined ? undefined : decodeValue(this.#codec, key, bytes);
+    try {
+      this.#checkOpen();
+      checkKey(key);
+      const hot = this.#local.getHot.get(key);
+      if (hot === undefined || hot[2] === 1) return undefined;
+      if (hot[1] === 1) return decodeValue(this.#codec, key, hot[0] ?? EMPTY);
+      const row = this.#local.getRow.get(key);
+      if (row === undefined || row.deleted === 1) return undefined;
+      if (row.present === 1) return decodeValue(this.#codec, key, row.value ?? EMPTY);
+      const fetched = await this.#fetch([row], options.signal);
+      const bytes = fetched.get(key);
+      return bytes === undefined ? undefined : decodeValue(this.#codec, key, bytes);
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   /** Values of many keys (missing keys are absent from the map); remote values are fetched with coalesced ranged GETs. */
   async getMany(keys: Iterable<string>, options: { signal?: AbortSignal } = {}): Promise<Map<string, V>> {
-    this.#checkOpen();
-    const out = new Map<string, V>();
-    const missing: Row[] = [];
-    for (const key of keys) {
-      checkKey(key);
-      const row = this.#local.getRow.get(key);
-      if (row === undefined || row.deleted === 1) continue;
-      if (row.present === 1) out.set(key, decodeValue(this.#codec, key, row.value ?? EMPTY));
-      else missing.push(row);
-    }
-    if (missing.length > 0) {
-      const fetched = await this.#fetch(missing, options.signal);
-      for (const row of missing) {
-        const bytes = fetched.get(row.key);
-        if (bytes !== undefined) out.set(row.key, decodeValue(this.#codec, row.key, bytes));
+    try {
+      this.#checkOpen();
+      const out = new Map<string, V>();
+      const missing: Row[] = [];
+      for (const key of keys) {
+        checkKey(key);
+        const row = this.#local.getRow.get(key);
+        if (row === undefined || row.deleted === 1) continue;
+        if (row.present === 1) out.set(key, decodeValue(this.#codec, key, row.value ?? EMPTY));
+        else missing.push(row);
       }
+      if (missing.length > 0) {
+        const fetched = await this.#fetch(missing, options.signal);
+        for (const row of missing) {
+          const bytes = fetched.get(row.key);
+          if (bytes !== undefined) out.set(row.key, decodeValue(this.#codec, row.key, bytes));
+        }
+      }
+      return out;
+    } catch (error) {
+      throw this.#local.mapError(error);
     }
-    return out;
   }
 
   /** True when the key has a value (locally, or known from the remote). No request is sent. */
   async has(key: string): Promise<boolean> {
-    this.#checkOpen();
-    checkKey(key);
-    const row = this.#local.getRow.get(key);
-    return row !== undefined && row.deleted === 0;
+    try {
+      this.#checkOpen();
+      checkKey(key);
+      const row = this.#local.getRow.get(key);
+      return row !== undefined && row.deleted === 0;
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   /** Set a value (local only until the next push). `timestamp` overrides the modification time. */
   async set(key: string, value: V, options: { timestamp?: Date | number } = {}): Promise<void> {
-    this.#checkWritable();
-    checkKey(key);
-    const bytes = encodeValue(this.#codec, key, value);
-    this.#local.writeValue(key, bytes, options.timestamp === undefined ? nowMicros() : toMicros(options.timestamp));
+    try {
+      this.#checkWritable();
+      checkKey(key);
+      const bytes = encodeValue(this.#codec, key, value);
+      this.#local.writeValue(key, bytes, options.timestamp === undefined ? nowMicros() : toMicros(options.timestamp));
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   /** Set many values in one local transaction (all or nothing). */
   async setMany(entries: Iterable<readonly [string, V]>): Promise<void> {
-    this.#checkWritable();
-    const encoded: [string, Uint8Array][] = [];
-    for (const [key, value] of entries) {
-      checkKey(key);
-      encoded.push([key, encodeValue(this.#codec, key, value)]);
+    try {
+      this.#checkWritable();
+      const encoded: [string, Uint8Array][] = [];
+      for (const [key, value] of entries) {
+        checkKey(key);
+        encoded.push([key, encodeValue(this.#codec, key, value)]);
+      }
+      this.#local.transaction(() => {
+        for (const [key, bytes] of encoded) this.#local.writeValue(key, bytes, nowMicros());
+      });
+    } catch (error) {
+      throw this.#local.mapError(error);
     }
-    this.#local.transaction(() => {
-      for (const [key, bytes] of encoded) this.#local.writeValue(key, bytes, nowMicros());
-    });
   }
 
   /** Delete a key; `false` when it had no value. The deletion reaches the remote at the next push. */
   async delete(key: string): Promise<boolean> {
-    this.#checkWritable();
-    checkKey(key);
-    return this.#local.transaction(() => this.#deleteOne(key));
+    try {
+      this.#checkWritable();
+      checkKey(key);
+      return this.#local.transaction(() => this.#deleteOne(key));
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   /** Delete many keys in one local transaction; returns how many had a value. */
   async deleteMany(keys: Iterable<string>): Promise<number> {
-    this.#checkWritable();
-    const list = [...keys];
-    for (const key of list) checkKey(key);
-    return this.#local.transaction(() => list.filter((key) => this.#deleteOne(key)).length);
+    try {
+      this.#checkWritable();
+      const list = [...keys];
+      for (const key of list) checkKey(key);
+      return this.#local.transaction(() => list.filter((key) => this.#deleteOne(key)).length);
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   #deleteOne(key: string): boolean {
@@ -321,16 +349,24 @@ export class Kv<V = unknown> implements AsyncDisposable {
 
   /** Modification time of a key's current value, or `undefined`. */
   async getTimestamp(key: string): Promise<Date | undefined> {
-    this.#checkOpen();
-    checkKey(key);
-    const row = this.#local.getRow.get(key);
-    return row === undefined || row.deleted === 1 ? undefined : new Date(row.ts / 1000);
+    try {
+      this.#checkOpen();
+      checkKey(key);
+      const row = this.#local.getRow.get(key);
+      return row === undefined || row.deleted === 1 ? undefined : new Date(row.ts / 1000);
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   /** Number of keys with a value. */
   async size(): Promise<number> {
-    this.#checkOpen();
-    return this.#local.count.get()!.n;
+    try {
+      this.#checkOpen();
+      return this.#local.count.get()!.n;
+    } catch (error) {
+      throw this.#local.mapError(error);
+    }
   }
 
   async *#rows(options: EntriesOptions): AsyncGenerator<Row[]> {
@@ -344,7 +380,12 @@ export class Kv<V = unknown> implements AsyncDisposable {
     for (;;) {
       this.#checkOpen();
       options.signal?.throwIfAborted();
-      const rows = page.all({ after, prefix, limit: ITERATION_PAGE });
+      let rows: Row[];
+      try {
+        rows = page.all({ after, prefix, limit: ITERATION_PAGE });
+      } catch (error) {
+        throw this.#local.mapError(error);
+      }
       if (rows.length === 0) return;
       yield rows;
       after = rows[rows.length - 1]!.key;
@@ -361,7 +402,12 @@ export class Kv<V = unknown> implements AsyncDisposable {
   async *entries(options: EntriesOptions = {}): AsyncGenerator<[string, V]> {
     for await (const rows of this.#rows(options)) {
       const missing = rows.filter((row) => row.present === 0);
-      const fetched = missing.length > 0 ? await this.#fetch(missing, options.signal) : undefined;
+      let fetched: Map<string, Uint8Array> | undefined;
+      try {
+        fetched = missing.length > 0 ? await this.#fetch(missing, options.signal) : undefined;
+      } catch (error) {
+        throw this.#local.mapError(error);
+      }
       for (const row of rows) {
         const bytes = row.present === 1 ? (row.value ?? EMPTY) : fetched?.get(row.key);
         if (bytes !== undefined) yield [row.key, decodeValue(this.#codec, row.key, bytes)];
@@ -376,14 +422,18 @@ export class Kv<V = unknown> implements AsyncDisposable {
 
   /** What a push would send, against the remote state of the last pull or push. No request is sent. */
   async changes(): Promise<KvChanges> {
-    this.#checkOpen();
-    const out: KvChanges = { added: [], modified: [], deleted: [] };
-    for (const row of this.#local.dirtyRows.iterate()) {
-      if (row.deleted === 1) out.deleted.push(row.key);
-      else if (row.r_seg === null) out.added.push(row.key);
-      else out.modified.push(row.key);
+    try {
+      this.#checkOpen();
+      const out: KvChanges = { added: [], modified: [], deleted: [] };
+      for (const row of this.#local.dirtyRows.iterate()) {
+        if (row.deleted === 1) out.deleted.push(row.key);
+        else if (row.r_seg === null) out.added.push(row.key);
+        else out.modified.push(row.key);
+      }
+      return out;
+    } catch (error) {
+      throw this.#local.mapError(error);
     }
-    return out;
   }
 
   /**
@@ -392,7 +442,9 @@ export class Kv<V = unknown> implements AsyncDisposable {
    */
   async pull(options: { onConflict?: OnConflict; signal?: AbortSignal } = {}): Promise<PullResult> {
     const ctx = this.#sync();
-    return this.#serial(() => pull(ctx, options));
+    return this.#serial(() => pull(ctx, options)).catch((error: unknown) => {
+      throw this.#local.mapError(error);
+    });
   }
 
   /**
@@ -403,7 +455,9 @@ export class Kv<V = unknown> implements AsyncDisposable {
   async push(options: { onConflict?: OnConflict; signal?: AbortSignal } = {}): Promise<PushResult> {
     const ctx = this.#sync();
     this.#checkWritable();
-    return this.#serial(() => push(ctx, options));
+    return this.#serial(() => push(ctx, options)).catch((error: unknown) => {
+      throw this.#local.mapError(error);
+    });
   }
 
   /** Rewrite the remote as one segment holding the newest value of each key; see the README for the grace period. */
@@ -413,7 +467,9 @@ export class Kv<V = unknown> implements AsyncDisposable {
     if (options.graceMs !== undefined && (!Number.isInteger(options.graceMs) || options.graceMs < 0)) {
       throw new KvError("kv.invalidOptions", `Expected \`graceMs\` to be an integer >= 0, got \`${options.graceMs}\`.`);
     }
-    return this.#serial(() => compact(ctx, options));
+    return this.#serial(() => compact(ctx, options)).catch((error: unknown) => {
+      throw this.#local.mapError(error);
+    });
   }
 
   /** Close the local file (and the remote store when this handle opened it). Idempotent. */
@@ -624,7 +680,7 @@ export async function openKv<C extends CodecName | Codec<any> = "json">(
         `No database at ${options.path}${remote ? ` or ${remote.url}` : ""}${offline ? " (remote offline)" : ""}; open it with flag "c" to create it.`,
       );
     }
-    const local = new LocalDb(options.path, { create: true });
+    const local = new LocalDb(options.path, { create: true, remote: remote?.url });
     try {
       const localCodec = local.getMeta("codec");
       if (localCodec !== undefined && localCodec !== codec.id && flag !== "n") {
@@ -682,7 +738,7 @@ export async function openKv<C extends CodecName | Codec<any> = "json">(
     return kv;
   } catch (error) {
     if (ownsStore) await remote?.store.close();
-    throw error;
+    throw isSqliteCorruption(error) ? corruptLocalError(options.path, remote?.url, error) : error;
   }
 }
 

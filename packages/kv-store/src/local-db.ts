@@ -46,10 +46,31 @@ CREATE TABLE IF NOT EXISTS segments (id TEXT PRIMARY KEY NOT NULL, ord INTEGER N
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY NOT NULL, v TEXT NOT NULL);
 `;
 
+/** True for SQLite's "the file is damaged" errors (SQLITE_CORRUPT and its extended codes, SQLITE_NOTADB). */
+export function isSqliteCorruption(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^SQLITE_(?:CORRUPT|NOTADB)(?:_|$)/.test(code);
+}
+
+/**
+ * The `kv.corruptLocal` error for a damaged local file: names the file and the way out. With a remote, the
+ * file is only a replica, so deleting it and opening again pulls the data back; only unpushed changes are lost.
+ */
+export function corruptLocalError(path: string, remote: string | undefined, cause: unknown): KvError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const reason = `${typeof code === "string" ? `${code}: ` : ""}${cause instanceof Error ? cause.message : String(cause)}`;
+  const fix = remote
+    ? `delete it (or move it aside) and open it again: the data is pulled back from ${remote} (\`s3kit kv pull\`); changes not pushed yet are lost`
+    : "restore it from a backup (it has no remote to pull from), or delete it to start empty";
+  return new KvError("kv.corruptLocal", `The local database ${path} is damaged (${reason}); ${fix}.`, { cause });
+}
+
 /** The local SQLite file (WAL, so several processes can read and write it at once) and its prepared statements. */
 export class LocalDb {
   readonly db: Database.Database;
   readonly path: string;
+  /** The remote this file replicates, for the fix named in a `kv.corruptLocal` message. */
+  readonly remote: string | undefined;
   readonly getRow: Database.Statement<[string], Row>;
   readonly upsertValue: Database.Statement<[string, Uint8Array, number]>;
   readonly updateDirtyValue: Database.Statement<[Uint8Array, number, string]>;
@@ -62,8 +83,9 @@ export class LocalDb {
   readonly #getMeta: Database.Statement<[string], { v: string }>;
   readonly #setMeta: Database.Statement<[string, string]>;
 
-  constructor(path: string, options: { create: boolean }) {
+  constructor(path: string, options: { create: boolean; remote?: string | undefined }) {
     this.path = path;
+    this.remote = options.remote;
     const existed = path === ":memory:" || existsSync(path);
     if (!existed && !options.create) {
       throw new KvError(
@@ -113,14 +135,7 @@ export class LocalDb {
         opened?.close();
       } catch {}
       if (error instanceof KvError) throw error;
-      const code = (error as { code?: string }).code;
-      if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
-        throw new KvError(
-          "kv.corruptLocal",
-          `The local database ${path} is damaged (${code}); move it aside and pull again from the remote, nothing was changed.`,
-          { cause: error },
-        );
-      }
+      if (isSqliteCorruption(error)) throw corruptLocalError(path, options.remote, error);
       throw new KvError("kv.corruptLocal", `Cannot open the local database ${path}: ${(error as Error).message}.`, {
         cause: error,
       });
@@ -150,6 +165,14 @@ export class LocalDb {
     );
     this.#getMeta = db.prepare("SELECT v FROM meta WHERE k = ?");
     this.#setMeta = db.prepare("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+  }
+
+  /**
+   * `error` as thrown to a caller: SQLite's corruption errors (the file damaged after it was opened) become
+   * `kv.corruptLocal` naming the file and the fix; anything else is returned unchanged.
+   */
+  mapError(error: unknown): unknown {
+    return isSqliteCorruption(error) ? corruptLocalError(this.path, this.remote, error) : error;
   }
 
   /** Write a value as a local change (a transaction of its own unless inside one). */
