@@ -1,4 +1,6 @@
-import { startDynamoDbServer, type TestServer, uniqueName } from "@toolkit/shared/testing";
+import { createTable, defineUntypedResource } from "@toolkit/dynamo-table";
+import { createDynamoDbClient } from "@toolkit/shared";
+import { startDynamoDbServer, type TestServer, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.ts";
 
@@ -176,6 +178,43 @@ describe("s3kit table", () => {
     expect(second.code).toBe(0);
     const page = json<{ items: { id: string; body: string }[]; cursor?: string }>(second);
     expect(page.items).toMatchObject([{ id: json(other).id, body: "d" }]);
+  });
+
+  it("a corrupt stored item fails a list with exit 1 naming its key; --skip-invalid lists the others", async () => {
+    // Written by another program: a non-versioned item under a type the CLI reads as versioned (no `version`).
+    const client = createDynamoDbClient(testClientOptions(server));
+    try {
+      const lib = createTable({ tableName, client });
+      const flat = defineUntypedResource({ type: "Mixed", compress: true });
+      const good = defineUntypedResource({ type: "Mixed", versioned: true });
+      await lib.create(flat, { body: "bad" }, { id: "bad1" });
+      await lib.create(good, { body: "good" }, { id: "good1" });
+    } finally {
+      client.destroy();
+    }
+    const mixed = ["--table", tableName, "--type", "Mixed", "--versioned"];
+    const failed = await run(["table", "list", ...mixed]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr.trim().split("\n")).toHaveLength(1);
+    expect(failed.stderr).toMatch(/^error: .*pk=Mixed#bad1 sk=Mixed#bad1 is corrupt/);
+    const failedJson = await run(["table", "list", ...mixed, "--json"]);
+    expect(failedJson.code).toBe(1);
+    expect(json<{ error: { code: string } }>(failedJson).error.code).toBe("table.corruptItem");
+
+    const skipped = await run(["table", "list", ...mixed, "--skip-invalid"]);
+    expect(skipped.code).toBe(0);
+    expect(
+      skipped.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+    ).toEqual(["good1"]);
+    expect(skipped.stderr).toMatch(/^skipped invalid item pk=Mixed#bad1 sk=Mixed#bad1: /m);
+    const skippedJson = await run(["table", "list", ...mixed, "--skip-invalid", "--json"]);
+    expect(skippedJson.code).toBe(0);
+    const page = json<{ items: { id: string }[]; invalid: { pk: string; sk: string; message: string }[] }>(skippedJson);
+    expect(page.items.map((i) => i.id)).toEqual(["good1"]);
+    expect(page.invalid).toEqual([{ pk: "Mixed#bad1", sk: "Mixed#bad1", message: expect.stringContaining("version") }]);
   });
 
   it("fails with one line and exit 1 on a missing item", async () => {

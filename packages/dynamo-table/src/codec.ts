@@ -140,7 +140,36 @@ function fieldName(key: string): string {
   }
 }
 
-/** Decode and validate a stored item; `undefined` when its TTL has passed. */
+/** A stored item that cannot be read back, by its keys (one of the listing's `invalid` entries). */
+export interface InvalidItem {
+  /** Partition key of the stored item. */
+  pk: string;
+  /** Sort key of the stored item. */
+  sk: string;
+  /** Why it cannot be read (the message of its `table.corruptItem` error). */
+  message: string;
+}
+
+/** `table.corruptItem` for a stored item that fails decoding or the schema: names its keys and the way out. */
+export function corruptItem(
+  resource: AnyResource,
+  stored: StoredItem,
+  reason: string,
+  cause: unknown,
+): DynamoTableError {
+  const pk = String(stored.pk);
+  const sk = String(stored.sk);
+  return new DynamoTableError(
+    "table.corruptItem",
+    `stored ${resource.type} item pk=${pk} sk=${sk} is corrupt: ${reason}; fix or delete that item (list with \`skipInvalid\` to read the others)`,
+    { cause, key: { pk, sk } },
+  );
+}
+
+/**
+ * Decode and validate a stored item; `undefined` when its TTL has passed.
+ * @throws DynamoTableError `table.corruptItem` when `data` is not gzip JSON or the item fails the schema.
+ */
 export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs = Date.now()): T | undefined {
   if (isExpired(resource, stored, nowMs)) return undefined;
   const compressed = stored.data instanceof Uint8Array;
@@ -148,11 +177,7 @@ export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs =
   try {
     raw = compressed ? storedObject(stored) : stored;
   } catch (error) {
-    throw new DynamoTableError(
-      "table.validation",
-      `${resource.type}: item ${String(stored.pk)} / ${String(stored.sk)} has a \`data\` attribute that is not gzip JSON`,
-      { cause: error },
-    );
+    throw corruptItem(resource, stored, "its `data` attribute is not gzip JSON", error);
   }
   const shape = resource.itemSchema.shape as Record<string, z.ZodType>;
   const ttlAttribute = resource.ttl?.attribute;
@@ -171,11 +196,7 @@ export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs =
   if (obj.id === undefined && typeof stored.pk === "string") obj.id = stored.pk.slice(stored.pk.indexOf("#") + 1);
   const parsed = resource.itemSchema.safeParse(obj);
   if (!parsed.success) {
-    throw new DynamoTableError(
-      "table.validation",
-      formatZodError(resource, parsed.error, `in stored item ${String(stored.pk)} / ${String(stored.sk)}`),
-      { cause: parsed.error },
-    );
+    throw corruptItem(resource, stored, formatZodError(resource, parsed.error, "").replace(/ :/, ":"), parsed.error);
   }
   return parsed.data as T;
 }

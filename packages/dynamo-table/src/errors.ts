@@ -1,6 +1,7 @@
 /** Codes of {@link DynamoTableError}. Stable strings: match on them, never on messages. */
 export type DynamoTableErrorCode =
   | "table.validation"
+  | "table.corruptItem"
   | "table.notFound"
   | "table.alreadyExists"
   | "table.versionConflict"
@@ -17,12 +18,15 @@ export type DynamoTableErrorCode =
 /** The one error class of `@toolkit/dynamo-table`. `code` says what happened; `cause` holds the original error. */
 export class DynamoTableError extends Error {
   override name = "DynamoTableError";
+  /** The stored item concerned (`table.corruptItem`), by its table keys. */
+  readonly key?: { pk: string; sk: string };
   constructor(
     readonly code: DynamoTableErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { key?: { pk: string; sk: string } },
   ) {
     super(message, options);
+    if (options?.key !== undefined) this.key = options.key;
   }
 }
 

@@ -1,3 +1,4 @@
+export type { InvalidItem } from "./codec.ts";
 export { MAX_ITEM_SIZE_BYTES } from "./codec.ts";
 export type { EnsureTableOptions, EnsureTableResult } from "./ensure-table.ts";
 export type { DynamoTableErrorCode } from "./errors.ts";

@@ -151,8 +151,64 @@ describe("CRUD", () => {
         },
       }),
     );
-    const err = await expectCode(table.get(Tag, "bad"), "table.validation");
+    const err = await expectCode(table.get(Tag, "bad"), "table.corruptItem");
     expect(err.message).toMatch(/Tag: invalid field `n`/);
+    expect(err.message).toContain("pk=Tag#bad sk=Tag#bad");
+    expect(err.key).toEqual({ pk: "Tag#bad", sk: "Tag#bad" });
+  });
+
+  it("fails a listing on a corrupt item with its key, or skips and reports it with skipInvalid", async () => {
+    const own = await freshTable("dt-corrupt");
+    const Card = defineResource({ type: "Card", schema: z.object({ n: z.number().int() }), versioned: true });
+    const Chip = defineResource({ type: "Chip", schema: z.object({ n: z.number().int() }) });
+    const { PutCommand } = await import("@aws-sdk/lib-dynamodb");
+    for (let i = 0; i < 5; i++) await own.create(Card, { n: i }, { id: `c${i}` });
+    for (let i = 0; i < 3; i++) await own.create(Chip, { n: i }, { id: `h${i}` });
+    // A latest copy whose `data` is not gzip, and a flat item failing its schema.
+    const raw = (await own.getStored(Card, "c2"))!;
+    await own.documentClient.send(
+      new PutCommand({ TableName: own.tableName, Item: { ...raw, data: Buffer.from("not gzip") } }),
+    );
+    const chip = (await own.getStored(Chip, "h1"))!;
+    await own.documentClient.send(new PutCommand({ TableName: own.tableName, Item: { ...chip, n: "one" } }));
+
+    const failed = await expectCode(own.list(Card), "table.corruptItem");
+    expect(failed.key).toEqual({ pk: "Card#c2", sk: "v0" });
+    expect(failed.message).toContain("not gzip JSON");
+    await expectCode(own.get(Card, "c2"), "table.corruptItem");
+    expect((await own.get(Card, "c3"))?.n).toBe(3);
+
+    const page = await own.list(Card, { skipInvalid: true });
+    expect(page.items.map((c) => c.n)).toEqual([0, 1, 3, 4]);
+    expect(page.invalid).toEqual([{ pk: "Card#c2", sk: "v0", message: expect.stringContaining("pk=Card#c2") }]);
+
+    // Pages of 2 with a skipped item inside: every good item once, the bad one reported once.
+    const seen: number[] = [];
+    const reported: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const p = await own.list(Card, { limit: 2, skipInvalid: true, ...(cursor ? { cursor } : {}) });
+      seen.push(...p.items.map((c) => c.n));
+      reported.push(...(p.invalid ?? []).map((x) => x.pk));
+      cursor = p.cursor;
+    } while (cursor);
+    expect(seen).toEqual([0, 1, 3, 4]);
+    expect(reported).toEqual(["Card#c2"]);
+
+    const iterated: number[] = [];
+    const onInvalid: string[] = [];
+    for await (const c of own.iterate(Chip, { onInvalid: (x) => onInvalid.push(`${x.pk} ${x.message}`) }))
+      iterated.push(c.n);
+    expect(iterated).toEqual([0, 2]);
+    expect(onInvalid).toHaveLength(1);
+    expect(onInvalid[0]).toMatch(/^Chip#h1 .*invalid field `n`/);
+    const chips = own.iterate(Chip);
+    await expect(
+      (async () => {
+        for await (const _ of chips) {
+        }
+      })(),
+    ).rejects.toMatchObject({ code: "table.corruptItem", key: { pk: "Chip#h1", sk: "Chip#h1" } });
   });
 
   it("refuses a second create with the same id", async () => {

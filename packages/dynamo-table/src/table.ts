@@ -23,6 +23,7 @@ import {
   assertItemSize,
   decodeItem,
   encodeItem,
+  type InvalidItem,
   latestSortKey,
   parseVersionSortKey,
   STORED_NAMES,
@@ -31,7 +32,7 @@ import {
 } from "./codec.ts";
 import { decodeCursor, encodeCursor, queryFingerprint } from "./cursor.ts";
 import { type EnsureTableOptions, type EnsureTableResult, ensureTable } from "./ensure-table.ts";
-import { DynamoTableError } from "./errors.ts";
+import { DynamoTableError, isDynamoTableError } from "./errors.ts";
 import { compileFilter, type Filter, filterBuilder, matchesFilter, type Where } from "./filter.ts";
 import {
   type AnyResource,
@@ -133,6 +134,14 @@ export interface ListOptions<T> extends SignalOptions {
   where?: Where<T> | undefined;
   /** Stop after this many Query requests (an integer >= 1) and return what was found, with a cursor. @default unlimited */
   maxRequests?: number;
+  /**
+   * Skip stored items that cannot be read (not gzip JSON, or failing the schema) instead of failing the whole
+   * page with `table.corruptItem`; they are listed in the page's `invalid` and passed to `onInvalid`.
+   * @default false
+   */
+  skipInvalid?: boolean;
+  /** Called for every item `skipInvalid` skips (the way `iterate` reports them). */
+  onInvalid?: (invalid: InvalidItem) => void;
 }
 
 export interface QueryOptions<T> extends ListOptions<T> {
@@ -149,6 +158,8 @@ export interface Page<T> {
   cursor?: string;
   /** Query requests this page took. */
   requests: number;
+  /** With `skipInvalid`: the stored items skipped because they cannot be read (an empty list when none). */
+  invalid?: InvalidItem[];
 }
 
 /** Collects the actions of a transaction; every method throws on invalid input before any request. */
@@ -830,6 +841,14 @@ export function createTable(options: CreateTableOptions): Table {
     const items: T[] = [];
     let requests = 0;
     const nowMs = Date.now();
+    const skipInvalid = options.skipInvalid === true || options.onInvalid !== undefined;
+    const invalid: InvalidItem[] = [];
+    const result = (cursor?: string): Page<T> => ({
+      items,
+      ...(cursor !== undefined ? { cursor } : {}),
+      requests,
+      ...(skipInvalid ? { invalid } : {}),
+    });
     while (true) {
       const remaining = limit - items.length;
       // Without a filter, ask for exactly what is missing; with one, over-fetch (the rest is cut by cursor).
@@ -855,27 +874,36 @@ export function createTable(options: CreateTableOptions): Table {
       const page = out.Items ?? [];
       for (let i = 0; i < page.length; i++) {
         const stored = page[i]!;
-        const item = decodeItem<T>(resource, stored, nowMs);
+        let item: T | undefined;
+        try {
+          item = decodeItem<T>(resource, stored, nowMs);
+        } catch (error) {
+          if (!skipInvalid || !isDynamoTableError(error, "table.corruptItem")) throw error;
+          const skipped: InvalidItem = { pk: String(stored.pk), sk: String(stored.sk), message: error.message };
+          invalid.push(skipped);
+          options.onInvalid?.(skipped);
+          continue;
+        }
         if (item === undefined) continue;
         if (clientFilter && !matchesFilter(clientFilter, item as Record<string, unknown>)) continue;
         items.push(item);
         if (items.length === limit) {
           const last = i === page.length - 1;
-          if (last && !out.LastEvaluatedKey) return { items, requests };
+          if (last && !out.LastEvaluatedKey) return result();
           // Cut mid-page: resume right after this item (a key DynamoDB accepts as ExclusiveStartKey).
           const attrs = out.LastEvaluatedKey
             ? Object.keys(out.LastEvaluatedKey)
             : await keyAttributesOf(spec, options.signal);
           const key: Record<string, unknown> = {};
           for (const attr of attrs) key[attr] = stored[attr];
-          return { items, cursor: encodeCursor(cursorSecret, fingerprint, key), requests };
+          return result(encodeCursor(cursorSecret, fingerprint, key));
         }
       }
       start = out.LastEvaluatedKey;
       if (start && !indexKeys.has(spec.index)) indexKeys.set(spec.index, Object.keys(start));
-      if (!start) return { items, requests };
+      if (!start) return result();
       if (options.maxRequests !== undefined && requests >= options.maxRequests) {
-        return { items, cursor: encodeCursor(cursorSecret, fingerprint, start), requests };
+        return result(encodeCursor(cursorSecret, fingerprint, start));
       }
     }
   }

@@ -6,6 +6,7 @@ import {
   DynamoTableError,
   defineUntypedResource,
   type Filter,
+  type Page,
   type Resource,
   type Table,
   type UntypedSchema,
@@ -39,7 +40,16 @@ export const pageFlags = {
     multiple: true,
     helpValue: "<field=value>",
   }),
+  "skip-invalid": Flags.boolean({
+    description:
+      "Skip stored items that cannot be read (corrupt data, schema mismatch) instead of failing; each is named on stderr (and under `invalid` with --json)",
+  }),
 };
+
+/** One stderr line per item `--skip-invalid` skipped. */
+export function noteInvalid(note: (message: string) => void, page: Page<unknown>): void {
+  for (const item of page.invalid ?? []) note(`skipped invalid item pk=${item.pk} sk=${item.sk}: ${item.message}`);
+}
 
 /** GSI keys the untyped resource writes, filled per command (the CLI cannot compute them from a schema). */
 export type GsiKeys = Record<number, { pk?: string; sk?: string }>;

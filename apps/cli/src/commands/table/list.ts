@@ -1,6 +1,6 @@
 import type { Page } from "@toolkit/dynamo-table";
 import { BaseCommand } from "../../base-command.ts";
-import { ndjson, openTable, pageFlags, typeFlags, whereFromFlags } from "../../topics/table.ts";
+import { ndjson, noteInvalid, openTable, pageFlags, typeFlags, whereFromFlags } from "../../topics/table.ts";
 
 export default class TableList extends BaseCommand<typeof TableList> {
   static override summary = "List one page of a type by updatedAt (JSON lines; the next page's cursor on stderr)";
@@ -21,7 +21,9 @@ export default class TableList extends BaseCommand<typeof TableList> {
         signal: this.signal,
         ...(flags.cursor ? { cursor: flags.cursor } : {}),
         ...(where ? { where: where as never } : {}),
+        ...(flags["skip-invalid"] ? { skipInvalid: true } : {}),
       });
+      noteInvalid((m) => this.note(m), page);
       if (page.items.length > 0) this.log(ndjson(page.items));
       if (page.cursor) this.note(`next page: --cursor ${page.cursor}`);
       return page;

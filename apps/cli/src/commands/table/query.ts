@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { DynamoTableError, type Page, type SortKeyCondition } from "@toolkit/dynamo-table";
 import { BaseCommand } from "../../base-command.ts";
-import { ndjson, openTable, pageFlags, typeFlags, whereFromFlags } from "../../topics/table.ts";
+import { ndjson, noteInvalid, openTable, pageFlags, typeFlags, whereFromFlags } from "../../topics/table.ts";
 
 export default class TableQuery extends BaseCommand<typeof TableQuery> {
   static override summary = "Query a user GSI (gsi1-gsi5) by partition key and sort-key condition";
@@ -38,7 +38,9 @@ export default class TableQuery extends BaseCommand<typeof TableQuery> {
         ...(sk !== undefined ? { sk } : {}),
         ...(flags.cursor ? { cursor: flags.cursor } : {}),
         ...(where ? { where: where as never } : {}),
+        ...(flags["skip-invalid"] ? { skipInvalid: true } : {}),
       });
+      noteInvalid((m) => this.note(m), page);
       if (page.items.length > 0) this.log(ndjson(page.items));
       if (page.cursor) this.note(`next page: --cursor ${page.cursor}`);
       return page;
