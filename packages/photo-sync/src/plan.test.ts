@@ -2,11 +2,10 @@ import { mkdir, mkdtemp, readdir, rm, symlink, truncate, utimes, writeFile } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type ObjectStore, openObjectStore } from "@toolkit/shared";
+import { type ObjectStore, openObjectStore, partSizeFor } from "@toolkit/shared";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { contentTypeFor } from "./content-type.ts";
 import { isPhotoSyncError } from "./errors.ts";
-import { partSizeFor } from "./hash.ts";
 import { applyPlan, planSync, syncDirectory } from "./index.ts";
 
 let dir: string;
@@ -58,10 +57,10 @@ describe("planSync and syncDirectory on file://", () => {
   test("a destination folder inside the source is never scanned into itself", async () => {
     const source = await tree("nested", { "a.jpg": "a", "b/c.jpg": "c" });
     const summary = await syncDirectory({ source, destination: join(source, "backup"), statePath: false });
-    expect(summary.uploaded).toBe(2);
+    expect(summary.transferred).toBe(2);
     const again = await syncDirectory({ source, destination: join(source, "backup"), statePath: false });
     expect(again.scanned).toBe(2);
-    expect(again.uploaded).toBe(0);
+    expect(again.transferred).toBe(0);
     expect((await readdir(join(source, "backup"))).sort()).toEqual([".s3kit", "a.jpg", "b"]);
   });
 
@@ -72,32 +71,32 @@ describe("planSync and syncDirectory on file://", () => {
     await symlink(source, join(source, "real/loop"));
     const plain = await planSync({ source, destination: join(dir, "links-out"), statePath: false });
     expect(plain.totals.symlinks).toBe(3);
-    expect(plain.uploads.map((u) => u.key)).toEqual(["real/a.jpg"]);
+    expect(plain.transfers.map((u) => u.key)).toEqual(["real/a.jpg"]);
     const followed = await planSync({
       source,
       destination: join(dir, "links-out"),
       statePath: false,
       followSymlinks: true,
     });
-    expect(followed.uploads.map((u) => u.key).sort()).toEqual(["link-dir/a.jpg", "link.jpg", "real/a.jpg"]);
+    expect(followed.transfers.map((u) => u.key).sort()).toEqual(["link-dir/a.jpg", "link.jpg", "real/a.jpg"]);
   });
 
   test("the state file makes an mtime-only change an upload and a no-change run a skip", async () => {
     const source = await tree("state", { "a.jpg": "aaaa" });
     const options = { source, destination: join(dir, "state-out"), statePath: join(dir, "state.ndjson") };
-    expect((await syncDirectory(options)).uploaded).toBe(1);
-    expect((await syncDirectory(options)).uploaded).toBe(0);
+    expect((await syncDirectory(options)).transferred).toBe(1);
+    expect((await syncDirectory(options)).transferred).toBe(0);
     const later = new Date(Date.now() + 60_000);
     await utimes(join(source, "a.jpg"), later, later);
     const plan = await planSync(options);
-    expect(plan.uploads.map((u) => [u.key, u.reason])).toEqual([["a.jpg", "modified"]]);
+    expect(plan.transfers.map((u) => [u.key, u.reason])).toEqual([["a.jpg", "modified"]]);
   });
 
   test("a Lightroom lock file gives a warning", async () => {
     const source = await tree("lock", { "Cat.lrcat": "db", "Cat.lrcat.lock": "" });
     const plan = await planSync({ source, destination: join(dir, "lock-out"), statePath: false });
     expect(plan.warnings.join()).toMatch(/Lightroom looks open/);
-    expect(plan.uploads.map((u) => u.key)).toEqual(["Cat.lrcat"]);
+    expect(plan.transfers.map((u) => u.key)).toEqual(["Cat.lrcat"]);
   });
 });
 
@@ -122,7 +121,7 @@ describe("applyPlan", () => {
       },
     };
     const summary = await syncDirectory({ source, destination: inner.url, store, statePath: false, concurrency: 3 });
-    expect(summary.uploaded).toBe(24);
+    expect(summary.transferred).toBe(24);
     expect(most).toBe(3);
     await inner.close();
   });
@@ -165,7 +164,7 @@ describe("applyPlan memory bound", () => {
       multipartThresholdBytes: 5 * MiB,
       partSizeBytes: 5 * MiB,
     });
-    expect(summary.uploaded).toBe(6);
+    expect(summary.transferred).toBe(6);
     expect(most).toBe(2);
     expect(parts.slice(0, 2)).toEqual([4, 4]);
     expect(Math.max(...parts)).toBeLessThanOrEqual(8);

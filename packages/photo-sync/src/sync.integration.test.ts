@@ -85,7 +85,7 @@ describe("photo-sync against the S3 server", () => {
       ...testClientOptions(server),
     });
     expect(summary.failed).toBe(0);
-    expect(summary.uploaded).toBe(expected.size);
+    expect(summary.transferred).toBe(expected.size);
     expect(summary.scanned).toBe(expected.size);
     const stored = await readBack(`${url}Lightroom/`);
     expectSame(stored, expected);
@@ -113,7 +113,7 @@ describe("photo-sync against the S3 server", () => {
     const before = proxy.requests.length;
     const again = await syncDirectory(options);
     const made = proxy.requests.slice(before);
-    expect(again.uploaded).toBe(0);
+    expect(again.transferred).toBe(0);
     expect(again.skipped).toBe(expected.size);
     expect(made.length).toBeGreaterThan(0);
     for (const request of made) {
@@ -134,7 +134,7 @@ describe("photo-sync against the S3 server", () => {
       const later = new Date(Date.now() + 120_000);
       await utimes(file, later, later);
       const summary = await syncDirectory(options);
-      expect(summary.uploaded).toBe(1);
+      expect(summary.transferred).toBe(1);
       const stored = await readBack(url);
       expect(stored.get("2025/deep/er/still deeper/photo (1).jpg")?.equals(edited)).toBe(true);
     }
@@ -154,18 +154,20 @@ describe("photo-sync against the S3 server", () => {
     await writeFile(file, edited);
     await utimes(file, original, original);
     const sizeMtime = await planSync(options);
-    expect(sizeMtime.uploads).toHaveLength(0);
+    expect(sizeMtime.transfers).toHaveLength(0);
     const summary = await syncDirectory({ ...options, compare: "checksum" });
-    expect(summary.uploaded).toBe(1);
+    expect(summary.transferred).toBe(1);
     expect((await readBack(url)).get("Catalog.lrcat")?.equals(edited)).toBe(true);
     const again = await planSync({ ...options, compare: "checksum" });
-    expect(again.uploads).toHaveLength(0);
+    expect(again.transfers).toHaveLength(0);
     // A checksum run caches the hashes; a later same-size edit with the mtime put back must not hit that cache.
-    expect((await syncDirectory({ ...options, compare: "checksum" })).uploaded).toBe(0);
+    expect((await syncDirectory({ ...options, compare: "checksum" })).transferred).toBe(0);
     const edited2 = randomBytes(3000);
     await writeFile(file, edited2);
     await utimes(file, original, original);
-    expect((await planSync({ ...options, compare: "checksum" })).uploads.map((u) => u.key)).toEqual(["Catalog.lrcat"]);
+    expect((await planSync({ ...options, compare: "checksum" })).transfers.map((u) => u.key)).toEqual([
+      "Catalog.lrcat",
+    ]);
   });
 
   test("--dry-run changes nothing and returns the plan", async () => {
@@ -181,9 +183,9 @@ describe("photo-sync against the S3 server", () => {
       ...testClientOptions(server),
     });
     expect(result.dryRun).toBe(true);
-    expect(result.plan?.uploads.map((u) => u.key).sort()).toEqual([...expected.keys()].sort());
+    expect(result.plan?.transfers.map((u) => u.key).sort()).toEqual([...expected.keys()].sort());
     expect(result.plan?.deletes.map((d) => d.key)).toEqual(["orphan.jpg"]);
-    expect(result.uploaded).toBe(0);
+    expect(result.transferred).toBe(0);
     const stored = await readBack(url);
     expect([...stored.keys()]).toEqual(["p/orphan.jpg"]);
   });
@@ -239,7 +241,7 @@ describe("photo-sync against the S3 server", () => {
     expect(summary.failures.map((f) => f.code)).toEqual(expect.arrayContaining(["keyCollision", "ENOENT"]));
     expect(summary.deleted).toBe(0);
     expect(summary.deleteBlocked).toMatch(/scan could not read/);
-    expect(summary.uploaded).toBeGreaterThan(0);
+    expect(summary.transferred).toBeGreaterThan(0);
     expect((await readBack(url)).has("orphan.jpg")).toBe(true);
   });
 
@@ -332,16 +334,16 @@ describe("photo-sync against the S3 server", () => {
       },
     }).catch((e: unknown) => e);
     expect(isPhotoSyncError(error, "photoSync.aborted")).toBe(true);
-    const partial = (error as { summary?: { uploaded: number; aborted: boolean } }).summary;
+    const partial = (error as { summary?: { transferred: number; aborted: boolean } }).summary;
     expect(partial?.aborted).toBe(true);
-    expect(partial?.uploaded).toBeLessThan(expected.size);
+    expect(partial?.transferred).toBeLessThan(expected.size);
     const uploads = await listMultipart(client, name);
     expect(uploads).toBe(0);
     const summary = await syncDirectory(options);
     expect(summary.failed).toBe(0);
-    expect(summary.uploaded + (partial?.uploaded ?? 0)).toBe(expected.size);
+    expect(summary.transferred + (partial?.transferred ?? 0)).toBe(expected.size);
     expectSame(await readBack(url), expected);
-    expect((await syncDirectory(options)).uploaded).toBe(0);
+    expect((await syncDirectory(options)).transferred).toBe(0);
   });
 
   test("a failed upload is reported item by item, the run goes on, and a re-run uploads only that file", async () => {
@@ -363,13 +365,13 @@ describe("photo-sync against the S3 server", () => {
     }
     expect(first.failed).toBe(1);
     expect(first.failures).toEqual([expect.objectContaining({ action: "upload", key: "Catalog.lrcat" })]);
-    expect(first.uploaded).toBe(expected.size - 1);
+    expect(first.transferred).toBe(expected.size - 1);
     const stored = await readBack(url);
     expect(stored.has("Catalog.lrcat")).toBe(false);
     expect(stored.size).toBe(expected.size - 1);
     const again = await syncDirectory(options);
     expect(again.failed).toBe(0);
-    expect(again.uploaded).toBe(1);
+    expect(again.transferred).toBe(1);
     expectSame(await readBack(url), expected);
   });
 
@@ -384,7 +386,7 @@ describe("photo-sync against the S3 server", () => {
       expect.objectContaining({ action: "upload", key: "Catalog.lrcat", code: "ENOENT" }),
     ]);
     expect(summary.failed).toBe(1);
-    expect(summary.uploaded).toBe(expected.size - 1);
+    expect(summary.transferred).toBe(expected.size - 1);
     expected.delete("Catalog.lrcat");
     expectSame(await readBack(url), expected);
   });
@@ -399,7 +401,7 @@ describe("photo-sync against the S3 server", () => {
       statePath: false,
       ...testClientOptions(server),
     });
-    expect(summary.orphans).toBe(1);
+    expect(summary.extraneous).toBe(1);
     expect(summary.deleted).toBe(0);
     expect((await readBack(url)).has("old.jpg")).toBe(true);
   });
@@ -415,7 +417,7 @@ describe("photo-sync against the S3 server", () => {
       storageClass: "STANDARD_IA",
       ...testClientOptions(server),
     });
-    expect(only.uploaded).toBe(2);
+    expect(only.transferred).toBe(2);
     const store = openObjectStore(`${url}only/`, testClientOptions(server));
     const listed = [];
     for await (const entry of store.list()) if (entry.kind === "object") listed.push(entry);
@@ -450,7 +452,7 @@ describe("photo-sync against the S3 server", () => {
     await utimes(file, later, later);
     await writeFile(join(dir, "empty.txt"), "now longer");
     const plan = await planSync({ ...options, ...testClientOptions(server) });
-    expect(plan.uploads.map((u) => [u.key, u.reason])).toEqual([["empty.txt", "size"]]);
+    expect(plan.transfers.map((u) => [u.key, u.reason])).toEqual([["empty.txt", "size"]]);
   });
 
   test("checksum mode verifies multipart objects by the part size in their metadata, and by SHA-256", async () => {
@@ -469,22 +471,22 @@ describe("photo-sync against the S3 server", () => {
     expect(first?.etag).toMatch(/-2"$/);
     expect(first?.metadata["s3kit-part-size"]).toBe(String(6 * MiB));
     const check = { ...up, partSizeBytes: 5 * MiB, compare: "checksum" as const, ...connection };
-    expect((await planSync(check)).uploads).toHaveLength(0);
+    expect((await planSync(check)).transfers).toHaveLength(0);
     // Same size, same mtime, other bytes: checksum finds it and re-uploads with the SHA-256 in the metadata.
     const stat0 = await stat(file);
     const edited = Buffer.from(original);
     edited[7 * MiB] = (edited[7 * MiB]! + 1) % 256;
     await writeFile(file, edited);
     await utimes(file, stat0.atime, stat0.mtime);
-    expect((await planSync({ ...check, compare: "size-mtime" })).uploads).toHaveLength(0);
+    expect((await planSync({ ...check, compare: "size-mtime" })).transfers).toHaveLength(0);
     const summary = await syncDirectory(check);
-    expect(summary.uploaded).toBe(1);
+    expect(summary.transferred).toBe(1);
     const second = await store.head("big.dng");
     expect(second?.metadata["s3kit-sha256"]).toMatch(/^[0-9a-f]{64}$/);
     expect(second?.metadata["s3kit-part-size"]).toBe(String(5 * MiB));
     expect(Buffer.from(await store.getBytes("big.dng")).equals(edited)).toBe(true);
     // Verified again with yet another part size: the SHA-256 decides.
-    expect((await planSync({ ...check, partSizeBytes: 7 * MiB })).uploads).toHaveLength(0);
+    expect((await planSync({ ...check, partSizeBytes: 7 * MiB })).transfers).toHaveLength(0);
     await store.close();
   });
 
@@ -495,7 +497,7 @@ describe("photo-sync against the S3 server", () => {
     const plan = await planSync({ source: dir, destination: url, statePath: join(work, "json.state"), ...connection });
     const copy = JSON.parse(JSON.stringify(plan));
     const summary = await applyPlan(copy, { ...connection, concurrency: 4 });
-    expect(summary.uploaded).toBe(expected.size);
+    expect(summary.transferred).toBe(expected.size);
     expectSame(await readBack(url), expected);
   });
 
@@ -503,11 +505,11 @@ describe("photo-sync against the S3 server", () => {
     const { dir, expected } = await makeLibrary("file");
     const target = join(work, "file-backup");
     const first = await syncDirectory({ source: dir, destination: `file://${target}`, statePath: false });
-    expect(first.uploaded).toBe(expected.size);
+    expect(first.transferred).toBe(expected.size);
     for (const [key, body] of expected)
       expect((await readFile(join(target, ...key.split("/")))).equals(body)).toBe(true);
     const second = await syncDirectory({ source: dir, destination: target, statePath: false });
-    expect(second.uploaded).toBe(0);
+    expect(second.transferred).toBe(0);
   });
 });
 

@@ -1,5 +1,16 @@
 import { describe, expect, test } from "vitest";
-import { createPathFilter, DEFAULT_EXCLUDES } from "./filter.ts";
+import { createPathFilter } from "./filter.ts";
+
+// photo-sync's Lightroom defaults, as a realistic pattern set.
+const DEFAULT_EXCLUDES = [
+  "*.lrdata/**",
+  "*.lrcat-wal",
+  "*.lrcat-shm",
+  "*.lrcat-journal",
+  "*.lock",
+  ".DS_Store",
+  "Thumbs.db",
+];
 
 describe("createPathFilter", () => {
   const filter = createPathFilter(DEFAULT_EXCLUDES, []);

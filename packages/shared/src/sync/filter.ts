@@ -1,26 +1,12 @@
 import picomatch from "picomatch";
 
-/**
- * Excluded by default: what a Lightroom library holds that is either rebuilt by Lightroom (previews,
- * smart previews), only valid while Lightroom runs (the SQLite WAL/SHM/journal and lock files), or
- * operating-system litter.
- */
-export const DEFAULT_EXCLUDES: readonly string[] = Object.freeze([
-  "*.lrdata/**",
-  "*.lrcat-wal",
-  "*.lrcat-shm",
-  "*.lrcat-journal",
-  "*.lock",
-  ".DS_Store",
-  "Thumbs.db",
-]);
-
 const PROBE = "\u0001s3kit-probe";
 
 /**
  * Which relative paths take part in a sync. Paths and keys are POSIX-style and NFC-normalised.
  *
- * Pattern rules (rsync-like, written down in the README):
+ * The one filter dialect of every s3kit sync (photo-sync, object sync, delta sync), rclone-like; the table
+ * of examples is in `@toolkit/shared`'s README. Pattern rules:
  * - a pattern matches the whole relative path; one that does not start with `/` matches at any depth
  *   (`*.tmp` matches `a/b/c.tmp`, `*.lrdata/**` matches everything in `2024/Cat Previews.lrdata/`);
  * - a leading `/` anchors the pattern at the source root (`/Exports/**`);

@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { MultipartEtagHasher } from "@toolkit/shared";
+import { MAX_PARTS, MultipartEtagHasher } from "../hashing.ts";
 
-export const MiB = 1024 * 1024;
-const MAX_PARTS = 10_000;
+const MiB = 1024 * 1024;
 
 /** The part size used for a file: the configured one, raised (in whole MiB) so the file fits in 10,000 parts. */
 export function partSizeFor(sizeBytes: number, partSizeBytes: number): number {

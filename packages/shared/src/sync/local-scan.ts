@@ -1,8 +1,9 @@
 import type { Dirent, Stats } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { validateKey } from "@toolkit/shared";
+import { validateKey } from "../open-object-store.ts";
 import type { PathFilter } from "./filter.ts";
+import { isPartialDownload } from "./partial-files.ts";
 
 /** A local file found by the scan. */
 export interface LocalFile {
@@ -33,6 +34,8 @@ export interface ScanResult {
   excluded: number;
   /** Symbolic links skipped (not followed). */
   symlinks: number;
+  /** Absolute paths of partial files an interrupted download left (never files of the tree). */
+  partials: string[];
 }
 
 export interface ScanOptions {
@@ -54,9 +57,9 @@ function errorCode(error: unknown): string {
  * `followSymlinks`, and then folder cycles are detected by real path. Errors below the root are collected,
  * not thrown; an unreadable root throws.
  */
-export async function scanDirectory(root: string, options: ScanOptions): Promise<ScanResult> {
+export async function scanLocalTree(root: string, options: ScanOptions): Promise<ScanResult> {
   const { filter, followSymlinks, signal } = options;
-  const result: ScanResult = { files: [], errors: [], excluded: 0, symlinks: 0 };
+  const result: ScanResult = { files: [], errors: [], excluded: 0, symlinks: 0, partials: [] };
   const byKey = new Map<string, string>();
   // Real paths of the folders on the current branch: following a link back into one of them is a cycle.
   const rootReal = followSymlinks ? await realpath(root) : root;
@@ -90,6 +93,7 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
             return stat(abs).catch((e: Error) => e);
           }
           if (!entry.isFile()) return undefined;
+          if (isPartialDownload(entry.name)) return undefined;
           if (!filter.accepts(key)) return undefined;
           return lstat(abs).catch((e: Error) => e);
         }),
@@ -102,6 +106,10 @@ export async function scanDirectory(root: string, options: ScanOptions): Promise
         const key = relPath.normalize("NFC");
         if (entry.isSymbolicLink() && !followSymlinks) {
           result.symlinks++;
+          continue;
+        }
+        if (entry.isFile() && isPartialDownload(entry.name)) {
+          result.partials.push(abs);
           continue;
         }
         if (s === undefined) {

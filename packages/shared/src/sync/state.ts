@@ -2,9 +2,9 @@ import { createHash, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { cacheDirectory } from "./cache-dir.ts";
 
 /**
  * What this machine knows about one key: the local file (size, mtime) it was uploaded from or verified
@@ -28,17 +28,28 @@ export interface StateEntry {
   multipartEtag?: string;
 }
 
-const FORMAT = "s3kit-photo-sync-state";
+const FORMAT = "s3kit-sync-state";
 const VERSION = 1;
 
-/** The default state file for a (source, destination, endpoint) triple. */
-export function defaultStatePath(source: string, destination: string, endpoint: string | undefined): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+/** What a state file belongs to: a sync between this local folder and this store location, in this direction. */
+export interface StateMeta {
+  direction: "upload" | "download";
+  /** Absolute local folder. */
+  local: string;
+  /** URL of the store location. */
+  remote: string;
+}
+
+/**
+ * The default state file of a sync: `<cache directory>/sync-state/<hash>.ndjson`, where the hash covers the
+ * direction, the local folder, the store URL and the endpoint (see {@link cacheDirectory}).
+ */
+export function defaultStatePath(meta: StateMeta, endpoint: string | undefined): string {
   const id = createHash("sha256")
-    .update(JSON.stringify([source, destination, endpoint ?? ""]))
+    .update(JSON.stringify([meta.direction, meta.local, meta.remote, endpoint ?? ""]))
     .digest("hex")
     .slice(0, 32);
-  return join(base, "s3kit", "photo-sync", `${id}.ndjson`);
+  return join(cacheDirectory(["sync-state"]), `${id}.ndjson`);
 }
 
 /**
@@ -47,6 +58,10 @@ export function defaultStatePath(source: string, destination: string, endpoint: 
  * an entry is trusted only while the remote ETag still equals the one it records.
  */
 export class SyncState {
+  /** Whether anything changed since the last load or save. */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
   readonly entries = new Map<string, StateEntry>();
   #dirty = false;
   constructor(readonly path: string | undefined) {}
@@ -65,7 +80,7 @@ export class SyncState {
   }
 
   /** Read the file; a missing, foreign or damaged file gives an empty state (it is only a cache). */
-  static async load(path: string | undefined, meta: { source: string; destination: string }): Promise<SyncState> {
+  static async load(path: string | undefined, meta: StateMeta): Promise<SyncState> {
     const state = new SyncState(path);
     if (!path) return state;
     let lines: ReturnType<typeof createInterface> | undefined;
@@ -79,19 +94,28 @@ export class SyncState {
         const value = JSON.parse(line) as unknown;
         if (first) {
           first = false;
-          const header = value as { format?: string; version?: number; source?: string; destination?: string };
+          const header = value as { format?: string; version?: number } & Partial<StateMeta>;
           if (
             header.format !== FORMAT ||
             header.version !== VERSION ||
-            header.source !== meta.source ||
-            header.destination !== meta.destination
+            header.direction !== meta.direction ||
+            header.local !== meta.local ||
+            header.remote !== meta.remote
           ) {
             return new SyncState(path);
           }
           continue;
         }
-        const [key, entry] = value as [string, StateEntry];
-        if (typeof key === "string" && entry && typeof entry.size === "number") state.entries.set(key, entry);
+        // The state is ours but lives on disk: a damaged line is dropped, not trusted.
+        const [key, entry] = value as [unknown, StateEntry | undefined];
+        if (
+          typeof key === "string" &&
+          entry &&
+          typeof entry.size === "number" &&
+          typeof entry.mtimeMs === "number" &&
+          typeof entry.etag === "string"
+        )
+          state.entries.set(key, entry);
       }
     } catch {
       state.entries.clear();
@@ -102,7 +126,7 @@ export class SyncState {
   }
 
   /** Write the state if it changed. Streams line by line: memory stays small for 200,000 keys. */
-  async save(meta: { source: string; destination: string }): Promise<void> {
+  async save(meta: StateMeta): Promise<void> {
     if (!this.path || !this.#dirty) return;
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const tmp = `${this.path}.${randomUUID()}.tmp`;

@@ -1,0 +1,128 @@
+import { createHash, type Hash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm, utimes } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ObjectStoreError } from "../errors.ts";
+import { etagPartCount, MultipartEtagHasher, unquoteEtag } from "../hashing.ts";
+import type { ObjectStore } from "../object-store.ts";
+import { createSizeLimit } from "../trust/remote-input.ts";
+import { parseSyncMetadata } from "./metadata.ts";
+import { partialPathFor } from "./partial-files.ts";
+
+const MiB = 1024 * 1024;
+/** Part sizes tried for a multipart ETag when the object does not record its own: the common tools' defaults. */
+const COMMON_PART_SIZES = [8 * MiB, 16 * MiB, 5 * MiB, 15 * MiB, 64 * MiB];
+
+/** How a downloaded file was verified before it was moved into place. */
+export type Verification = "sha256" | "md5" | "multipart" | "none";
+
+/** The result of {@link downloadFile}. */
+export interface DownloadResult {
+  /** The ETag of the object read. */
+  etag: string;
+  size: number;
+  /** The mtime given to the local file: the stored `mtime` metadata, else the object's LastModified. */
+  mtimeMs: number;
+  verified: Verification;
+}
+
+/** Options of {@link downloadFile}. */
+export interface DownloadFileOptions {
+  signal?: AbortSignal;
+  /** Bytes of this object written so far. */
+  onBytes?: (loadedBytes: number) => void;
+}
+
+/**
+ * Download one object to a local file, safely: the body goes to a partial file beside the target (never
+ * more bytes than the object declares), is verified (the `s3kit-sha256` metadata when present, else the
+ * MD5 ETag, else the multipart ETag for the recorded or a common part size), gets the stored mtime, and
+ * only then is renamed over the target (atomic). On any failure the partial file is removed and the
+ * target is left as it was.
+ * @throws ObjectStoreError `invalidRemoteData` when the content does not match its checksum or size.
+ */
+export async function downloadFile(
+  store: ObjectStore,
+  key: string,
+  target: string,
+  options: DownloadFileOptions = {},
+): Promise<DownloadResult> {
+  const { signal } = options;
+  const object = await store.get(key, signal ? { signal } : {});
+  const what = `${store.url}${store.url.endsWith("/") ? "" : "/"}${key}`;
+  const meta = parseSyncMetadata(object.metadata);
+  const size = object.size;
+  const etag = unquoteEtag(object.etag).toLowerCase();
+  const multipart = etag.includes("-");
+  const parts = etagPartCount(object.etag);
+  // An MD5 ETag only when S3 computed it from the content: not with SSE-KMS/SSE-C.
+  const etagIsContentHash = object.serverSideEncryption === undefined || object.serverSideEncryption === "AES256";
+  const sha256: Hash | undefined = meta.sha256 ? createHash("sha256") : undefined;
+  const md5: Hash | undefined = !meta.sha256 && !multipart && etagIsContentHash ? createHash("md5") : undefined;
+  const candidates =
+    !meta.sha256 && multipart && etagIsContentHash
+      ? [...new Set([...(meta.partSizeBytes ? [meta.partSizeBytes] : COMMON_PART_SIZES)])]
+          .filter((p) => Math.ceil(size / p) === parts || (size === 0 && parts === 1))
+          .map((p) => new MultipartEtagHasher(p))
+      : [];
+  let written = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      sha256?.update(chunk);
+      md5?.update(chunk);
+      for (const hasher of candidates) hasher.update(chunk);
+      written += chunk.length;
+      options.onBytes?.(written);
+      callback(null, chunk);
+    },
+  });
+
+  await mkdir(dirname(target), { recursive: true });
+  const partial = partialPathFor(target);
+  try {
+    await pipeline(
+      object.body,
+      createSizeLimit(size, what),
+      hashing,
+      createWriteStream(partial, { flags: "wx", mode: 0o644 }),
+      signal ? { signal } : {},
+    );
+    if (written !== size) {
+      throw new ObjectStoreError(
+        "invalidRemoteData",
+        `${what} ended after ${written} of its declared ${size} bytes; it was not written.`,
+        { key },
+      );
+    }
+    let verified: Verification = "none";
+    const mismatch = (how: string) =>
+      new ObjectStoreError(
+        "invalidRemoteData",
+        `${what} does not match its ${how}: it changed after it was stored, or is corrupt; the local file was not written.`,
+        { key },
+      );
+    if (sha256 && meta.sha256) {
+      if (sha256.digest("hex") !== meta.sha256) throw mismatch("SHA-256 (s3kit-sha256 metadata)");
+      verified = "sha256";
+    } else if (md5) {
+      if (md5.digest("hex") !== etag) throw mismatch("MD5 (ETag)");
+      verified = "md5";
+    } else if (candidates.length > 0) {
+      const match = candidates.some((hasher) => unquoteEtag(hasher.digest()) === etag);
+      // With the part size the upload recorded, a miss is a mismatch; with guessed sizes it only means unknown.
+      if (match) verified = "multipart";
+      else if (meta.partSizeBytes) throw mismatch("multipart ETag");
+    }
+    const mtimeMs = meta.mtimeMs ?? object.lastModified.getTime();
+    await utimes(partial, new Date(), new Date(mtimeMs));
+    signal?.throwIfAborted();
+    await rename(partial, target);
+    return { etag: object.etag, size, mtimeMs, verified };
+  } catch (error) {
+    object.body.destroy();
+    await rm(partial, { force: true });
+    throw error;
+  }
+}

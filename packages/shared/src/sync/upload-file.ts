@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import type { ObjectStore, PutOptions, PutResult } from "../object-store.ts";
+import { partSizeFor } from "./local-hash.ts";
+import { syncMetadata } from "./metadata.ts";
+
+/** Options of {@link uploadFile}. */
+export interface UploadFileOptions {
+  /** Files larger than this go up in parts (streamed). */
+  multipartThresholdBytes: number;
+  partSizeBytes: number;
+  partConcurrency: number;
+  contentType: string;
+  storageClass?: string | undefined;
+  /** Hex SHA-256 computed by the plan, stored when the file is still the one hashed. */
+  sha256?: string | undefined;
+  /** size and mtime the plan saw (the SHA-256 above belongs to them). */
+  planned?: { size: number; mtimeMs: number } | undefined;
+  signal?: AbortSignal | undefined;
+  onBytes?: (loadedBytes: number) => void;
+}
+
+/** The file as uploaded. */
+export interface UploadFileResult extends PutResult {
+  mtimeMs: number;
+}
+
+/**
+ * Upload one local file with the sync metadata (`mtime`, `s3kit-part-size`, `s3kit-sha256`). A file at
+ * or below the threshold is read whole, hashed (SHA-256 stored, so a restore can verify it) and sent in one
+ * replayable PUT; a larger one is streamed in parts. A file that changes while read fails with `ECHANGED`.
+ */
+export async function uploadFile(
+  store: ObjectStore,
+  key: string,
+  path: string,
+  options: UploadFileOptions,
+): Promise<UploadFileResult> {
+  const { signal } = options;
+  // The file may have changed since the plan: upload what is there now, and record that.
+  const now = await stat(path);
+  const size = now.size;
+  const mtimeMs = now.mtimeMs;
+  const multipart = size > options.multipartThresholdBytes;
+  const partSizeBytes = partSizeFor(size, options.partSizeBytes);
+  const unchanged = options.planned && options.planned.size === size && options.planned.mtimeMs === mtimeMs;
+  const putOptions: PutOptions = {
+    contentType: options.contentType,
+    multipartThresholdBytes: options.multipartThresholdBytes,
+    partSizeBytes,
+    partConcurrency: options.partConcurrency,
+    contentLength: size,
+    ...(options.storageClass ? { storageClass: options.storageClass } : {}),
+    ...(signal ? { signal } : {}),
+    ...(options.onBytes ? { onProgress: (p) => options.onBytes!(p.loadedBytes) } : {}),
+  };
+  let result: PutResult;
+  if (multipart) {
+    const metadata = syncMetadata({
+      mtimeMs,
+      partSizeBytes,
+      ...(options.sha256 && unchanged ? { sha256: options.sha256 } : {}),
+    });
+    // Cancel a multipart upload by failing its body, not through `signal`: on its own abort lib-storage
+    // rejects at once and sends AbortMultipartUpload later, in the background (after the CLI may have
+    // exited, leaving the parts billed). A failing body makes it abort the upload on the server first,
+    // then reject. Parts already in flight finish (lib-storage cannot cancel them either way).
+    const { signal: _signal, ...streamOptions } = putOptions;
+    result = await store.put(key, createReadStream(path, signal ? { signal } : {}), { ...streamOptions, metadata });
+  } else {
+    const bytes = await readFile(path, signal ? { signal } : {});
+    if (bytes.length !== size) {
+      throw Object.assign(new Error("the file changed while it was read"), { code: "ECHANGED" });
+    }
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    result = await store.put(key, bytes, { ...putOptions, metadata: syncMetadata({ mtimeMs, sha256 }) });
+  }
+  if (result.size !== size) {
+    throw Object.assign(new Error(`the file changed during the upload (${size} → ${result.size} bytes)`), {
+      code: "ECHANGED",
+    });
+  }
+  return { ...result, mtimeMs };
+}
