@@ -6,6 +6,7 @@ import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   createLimit,
+  createSizeLimit,
   isObjectStoreError,
   type ListEntry,
   type Logger,
@@ -14,6 +15,7 @@ import {
   openObjectStore,
   type ProgressCallback,
   parseLocation,
+  type Sha256Hex,
   silentLogger,
   validateKey,
 } from "@toolkit/shared";
@@ -29,9 +31,12 @@ import {
   deltaMetadata,
   directMetadata,
   type EngineName,
+  generationOf,
   parseDeltaMeta,
+  parseDirectMeta,
   readMeta,
   referenceMetadata,
+  referenceSha256,
 } from "./metadata.ts";
 import {
   DEFAULT_DELTA_EXTENSIONS,
@@ -77,6 +82,8 @@ export interface PutResult {
   ratio?: number;
   /** Why the file was stored directly, when it was. */
   reason?: "noDelta" | "notEligible" | "ratioExceeded" | "noEngine" | "referenceChanged" | "referenceUnusable";
+  /** The reason in words, when there is more to say (which engine was missing, what limit was hit). */
+  detail?: string;
 }
 
 export interface GetOptions {
@@ -108,6 +115,8 @@ export interface ListedFile {
   engine?: EngineName;
   /** The stored object's ETag (for direct files: the MD5 when uploaded in one part). */
   etag: string;
+  /** Why the entry cannot be read (its metadata is corrupt or hostile); `size` is then the stored size. */
+  problem?: string;
 }
 
 export interface ListedFolder {
@@ -244,7 +253,7 @@ function hashingTransform(onChunk?: (bytes: number) => void) {
   };
 }
 
-async function sha256OfFile(path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<string> {
+async function sha256OfFile(path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<Sha256Hex> {
   const hash = createHash("sha256");
   let n = 0;
   for await (const chunk of createReadStream(path, signal ? { signal } : {})) {
@@ -252,7 +261,7 @@ async function sha256OfFile(path: string, signal?: AbortSignal, onBytes?: (n: nu
     n += (chunk as Buffer).length;
     onBytes?.(n);
   }
-  return hash.digest("hex");
+  return hash.digest("hex") as Sha256Hex;
 }
 
 /** Read the first bytes of a stream and give back a stream of the whole. */
@@ -360,10 +369,19 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
 
   /** Store-relative key of a `dg-ref-key` value (bucket-relative in DeltaGlider buckets). */
   function refKeyToStoreKey(refKey: string, deltaspace: string): string {
-    if (bucketPrefix !== "" && refKey.startsWith(bucketPrefix)) return refKey.slice(bucketPrefix.length);
-    if (bucketPrefix === "") return refKey;
+    const own = deltaspace + REFERENCE_NAME;
+    let candidate: string;
+    if (bucketPrefix !== "" && refKey.startsWith(bucketPrefix)) candidate = refKey.slice(bucketPrefix.length);
+    else if (bucketPrefix === "") candidate = refKey;
     // A ref-key outside our prefix: DeltaGlider always uses the deltaspace's own reference.
-    return deltaspace + REFERENCE_NAME;
+    else return own;
+    // Remote data: a ref-key that is not a plain key (`..`, `//`, NUL) or not a reference is not followed.
+    try {
+      validateKey(candidate);
+    } catch {
+      return own;
+    }
+    return basename(candidate) === REFERENCE_NAME && !candidate.startsWith(".deltaglider/") ? candidate : own;
   }
 
   async function head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
@@ -382,28 +400,74 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     }
   }
 
+  /** The two stored forms of a logical key (`key.delta` and `key`), as they are now. */
+  interface Forms {
+    delta?: ObjectInfo;
+    direct?: ObjectInfo;
+  }
+
+  async function headForms(key: string, signal?: AbortSignal): Promise<Forms> {
+    const [delta, direct] = await Promise.all([head(key + DELTA_SUFFIX, signal), head(key, signal)]);
+    return { ...(delta ? { delta } : {}), ...(direct ? { direct } : {}) };
+  }
+
+  /** The generation a new write of a key gets: 1 + the highest generation stored for it now. */
+  function nextGeneration(forms: Forms): number {
+    return (
+      Math.max(
+        forms.delta ? generationOf(forms.delta.metadata) : 0,
+        forms.direct ? generationOf(forms.direct.metadata) : 0,
+      ) + 1
+    );
+  }
+
+  /**
+   * Remove the other, older form of a key after the new one is written (write ordering, see README): only the
+   * object seen before the write (`If-Match` its ETag), so a concurrent writer's newer object is never removed.
+   * When the delete fails, readers still get the new version (its generation is higher); the put reports it.
+   */
+  async function removeOlderForm(
+    key: string,
+    storedKey: string,
+    older: ObjectInfo | undefined,
+    generation: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    if (!older) return false;
+    try {
+      await store.delete(storedKey, { ifMatch: older.etag, ...(signal ? { signal } : {}) });
+      return true;
+    } catch (error) {
+      if (isObjectStoreError(error, "preconditionFailed") || isObjectStoreError(error, "notFound")) return false;
+      if (signal?.aborted) throw signal.reason;
+      throw new DeltaError(
+        "delta.storage",
+        `${key} was stored (generation ${generation}, which readers take as current), but the older ${url}${storedKey} could not be deleted: ${(error as Error).message}. Run the upload again (or \`delete\`) to remove it.`,
+        { key, cause: error },
+      );
+    }
+  }
+
   async function putDirect(
     localPath: string,
     key: string,
     info: { sha256: string; size: number },
     reason: NonNullable<PutResult["reason"]>,
     signal: AbortSignal | undefined,
+    forms: Forms,
     extra: Partial<PutResult> = {},
   ): Promise<PutResult> {
+    const generation = nextGeneration(forms);
     await storeCall(`Put ${url}${key}`, key, () =>
       store.put(key, createReadStream(localPath), {
-        metadata: directMetadata(basename(key), info.sha256, info.size),
+        metadata: directMetadata(basename(key), info.sha256, info.size, generation),
         contentType: OCTET_STREAM,
         contentLength: info.size,
         ...(signal ? { signal } : {}),
       }),
     );
-    // A delta left from an earlier version of this key would shadow the new direct object.
-    const stale = await head(key + DELTA_SUFFIX, signal);
-    if (stale) {
-      await storeCall(`Delete ${url}${key}${DELTA_SUFFIX}`, key, () =>
-        store.delete(key + DELTA_SUFFIX, signal ? { signal } : {}),
-      );
+    // The delta of an earlier version is older (lower generation): it goes only now, after the new object.
+    if (await removeOlderForm(key, key + DELTA_SUFFIX, forms.delta, generation, signal)) {
       await releaseReferenceIfUnused(deltaspaceOf(key), signal);
     }
     return {
@@ -439,8 +503,9 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       report(size);
       return result;
     };
-    if (noDelta) return finish(await putDirect(path, key, info, "noDelta", signal));
-    if (!isEligible(key)) return finish(await putDirect(path, key, info, "notEligible", signal));
+    const forms = await headForms(key, signal);
+    if (noDelta) return finish(await putDirect(path, key, info, "noDelta", signal, forms));
+    if (!isEligible(key)) return finish(await putDirect(path, key, info, "notEligible", signal, forms));
 
     const deltaspace = deltaspaceOf(key);
     const refKey = deltaspace + REFERENCE_NAME;
@@ -471,15 +536,20 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         }
       }
     }
-    const refSha = createdReference ? sha256 : readMeta(refInfo!.metadata, "file-sha256");
+    // Remote data: the reference's hash becomes a cache path only once it is a valid SHA-256.
+    const refSha: Sha256Hex | undefined = createdReference ? sha256 : referenceSha256(refInfo!.metadata);
     const refSize = createdReference ? size : refInfo!.size;
     if (!refSha) {
-      logger.warn("delta-store: reference has no dg-file-sha256; storing directly", { refKey });
-      return finish(await putDirect(path, key, info, "referenceUnusable", signal));
+      logger.warn("delta-store: reference has no valid dg-file-sha256; storing directly", { refKey });
+      return finish(
+        await putDirect(path, key, info, "referenceUnusable", signal, forms, {
+          detail: `${url}${refKey} has no valid dg-file-sha256 (64 lowercase hex characters), so no delta can be made against it`,
+        }),
+      );
     }
 
     const encoder = await selectEncoder(engines, engineChoice, refSize, size);
-    if (!encoder) return finish(await putDirect(path, key, info, "noEngine", signal));
+    if (!encoder) return finish(await putDirect(path, key, info, "noEngine", signal, forms));
 
     const reference = createdReference
       ? { path, size, release: async () => {} }
@@ -508,7 +578,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       if (encoded.tooLarge && !createdReference) {
         logger.info("delta-store: delta over maxRatio; storing directly", { key, ratio, maxRatio: ratioLimit });
         return finish(
-          await putDirect(path, key, info, "ratioExceeded", signal, {
+          await putDirect(path, key, info, "ratioExceeded", signal, forms, {
             ratio: Math.min(ratio, 1),
             engine: encoder.name,
           }),
@@ -516,6 +586,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       }
       const deltaKey = key + DELTA_SUFFIX;
       const deltaSize = (await stat(deltaPath)).size;
+      const generation = nextGeneration(forms);
       const meta = deltaMetadata({
         originalName: basename(key),
         fileSha256: sha256,
@@ -527,6 +598,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         deltaCmd: encoded.deltaCmd,
         ...(encoded.zstdWindowLog !== undefined ? { zstdWindowLog: encoded.zstdWindowLog } : {}),
         ...(createdReference || refSha === sha256 ? { note: "zero-diff (reference identical)" } : {}),
+        generation,
       });
       await storeCall(`Put ${url}${deltaKey}`, key, () =>
         store.put(deltaKey, createReadStream(deltaPath), {
@@ -543,11 +615,11 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         if (!now || readMeta(now.metadata, "file-sha256") !== refSha) {
           logger.warn("delta-store: reference changed during upload; storing directly", { key });
           await storeCall(`Delete ${url}${deltaKey}`, key, () => store.delete(deltaKey, signal ? { signal } : {}));
-          return finish(await putDirect(path, key, info, "referenceChanged", signal));
+          return finish(await putDirect(path, key, info, "referenceChanged", signal, forms));
         }
       }
-      // A direct object left from an earlier version of this key would be listed twice.
-      await storeCall(`Delete ${url}${key}`, key, () => store.delete(key, signal ? { signal } : {}));
+      // The direct object of an earlier version is older (lower generation): it goes only now.
+      await removeOlderForm(key, key, forms.direct, generation, signal);
       return finish({
         key,
         stored: createdReference ? "reference" : "delta",
@@ -571,12 +643,23 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
   }
 
   async function resolveKey(key: string, signal?: AbortSignal): Promise<Resolved> {
-    const [delta, direct] = await Promise.all([head(key + DELTA_SUFFIX, signal), head(key, signal)]);
-    if (delta && (!direct || delta.lastModified >= direct.lastModified)) {
+    const { delta, direct } = await headForms(key, signal);
+    if (delta && (!direct || deltaIsCurrent(delta, direct))) {
       return { kind: "delta", info: delta, storedKey: key + DELTA_SUFFIX };
     }
     if (direct) return { kind: "direct", info: direct, storedKey: key };
     throw new DeltaError("delta.notFound", `No file ${key} in ${url}: check the key with \`list\`.`, { key });
+  }
+
+  /**
+   * Which form is current when both exist: the higher `dg-generation`; on a tie (objects written without
+   * one, by DeltaGlider or older versions) the later LastModified, then the delta.
+   */
+  function deltaIsCurrent(delta: ObjectInfo, direct: ObjectInfo): boolean {
+    const d = generationOf(delta.metadata);
+    const o = generationOf(direct.metadata);
+    if (d !== o) return d > o;
+    return delta.lastModified >= direct.lastModified;
   }
 
   /** Stream the reconstructed bytes of `key` into `sink` and check them. */
@@ -585,6 +668,8 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     sink: Writable,
     signal: AbortSignal | undefined,
     onBytes?: (n: number, total: number) => void,
+    /** Fetch the reference from the store even when the cache has it (`verify`). */
+    refreshReference = false,
   ): Promise<{
     kind: "delta" | "direct";
     bytes: number;
@@ -596,14 +681,22 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
   }> {
     const resolved = await resolveKey(key, signal);
     if (resolved.kind === "direct") {
-      const total = Number(readMeta(resolved.info.metadata, "file-size") ?? resolved.info.size);
-      const hasher = hashingTransform((n) => onBytes?.(n, total));
       const got = await storeCall(`Get ${url}${key}`, key, () => store.get(key, signal ? { signal } : {}));
+      let declared: ReturnType<typeof parseDirectMeta>;
+      try {
+        declared = parseDirectMeta(got.metadata, `${url}${key}`, key);
+      } catch (error) {
+        got.body.destroy();
+        throw error;
+      }
+      // Never more bytes than declared reach the output: `dg-file-size`, else the object's own size.
+      const total = declared.fileSize ?? got.size;
+      const hasher = hashingTransform((n) => onBytes?.(n, total));
       await storeCall(`Get ${url}${key}`, key, () =>
-        pipeline(got.body, hasher.transform, sink, signal ? { signal } : {}),
+        pipeline(got.body, createSizeLimit(total, `${url}${key}`), hasher.transform, sink, signal ? { signal } : {}),
       );
       const { sha256, md5 } = hasher.digest();
-      const expected = readMeta(resolved.info.metadata, "file-sha256");
+      const expected = declared.fileSha256;
       return {
         kind: "direct",
         bytes: hasher.size,
@@ -613,7 +706,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         info: got,
       };
     }
-    const meta: DeltaMeta | undefined = parseDeltaMeta(resolved.info.metadata);
+    const meta: DeltaMeta | undefined = parseDeltaMeta(resolved.info.metadata, `${url}${resolved.storedKey}`, key);
     if (!meta) {
       throw new DeltaError(
         "delta.integrity",
@@ -631,6 +724,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
           await pipeline(got.body, refSink, signal ? { signal } : {});
         },
         signal,
+        { refresh: refreshReference },
       );
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause;
@@ -663,21 +757,31 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         throw error;
       }
       const hasher = hashingTransform((n) => onBytes?.(n, meta.fileSize));
-      const decoded = pipeline(hasher.transform, sink, signal ? { signal } : {});
-      decoded.catch(() => {});
+      // Decoded output is capped at `dg-file-size` before it reaches the hash or the output file, whatever
+      // the engine: a small delta that expands to gigabytes fails at the first byte past the declared size.
+      const cap = createSizeLimit(meta.fileSize, `${url}${key} decoded`);
+      const decoded = pipeline(cap, hasher.transform, sink, signal ? { signal } : {});
+      let sinkError: unknown;
+      decoded.catch((error: unknown) => {
+        sinkError = error;
+      });
       try {
         await engine.decode({
           referencePath: reference.path,
           referenceSize: reference.size,
           delta: deltaStream,
           deltaSize: got.size,
-          sink: hasher.transform,
+          sink: cap,
           meta,
           ...(signal ? { signal } : {}),
         });
         await decoded;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
+        // The engine sees a closed pipe when the cap trips; report the cap, not the engine's complaint.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (isObjectStoreError(sinkError, "invalidRemoteData")) throw wrapStoreError(sinkError, "Decode", key);
+        if (isObjectStoreError(error, "invalidRemoteData")) throw wrapStoreError(error, "Decode", key);
         if (error instanceof DeltaError) {
           throw new DeltaError(error.code, `${key}: ${error.message}`, { key, cause: error });
         }
@@ -755,7 +859,9 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     let kind: "delta" | "direct" = "direct";
     try {
       kind = (await resolveKey(key, signal)).kind;
-      const result = await reconstruct(key, discard, signal);
+      // The reference is fetched from the store and hashed, never taken from the local cache: verify checks
+      // what is stored (a deleted or corrupt reference.bin fails it).
+      const result = await reconstruct(key, discard, signal, undefined, true);
       const base = {
         key,
         kind: result.kind,
@@ -816,7 +922,13 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     if (name.endsWith(DELTA_SUFFIX) && name.length > DELTA_SUFFIX.length) {
       const info = await head(entry.key, signal);
       if (!info) return undefined;
-      const meta = parseDeltaMeta(info.metadata);
+      let meta: DeltaMeta | undefined;
+      let problem: string | undefined;
+      try {
+        meta = parseDeltaMeta(info.metadata, `${url}${entry.key}`);
+      } catch (error) {
+        problem = (error as Error).message;
+      }
       return {
         kind: "delta",
         key: entry.key.slice(0, -DELTA_SUFFIX.length),
@@ -825,6 +937,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         lastModified: entry.lastModified,
         etag: entry.etag,
         ...(meta ? { sha256: meta.fileSha256, engine: meta.engine } : {}),
+        ...(problem ? { problem } : {}),
       };
     }
     return {

@@ -44,6 +44,13 @@ export function wrapStoreError(error: unknown, what: string, key?: string): unkn
   if (error instanceof DeltaError || isAbortError(error)) return error;
   if (isObjectStoreError(error)) {
     if (error.code === "aborted") return error;
+    if (error.code === "invalidRemoteData") {
+      // Hostile or corrupt remote data (a path as a hash, a body longer than declared): the item is corrupt.
+      return new DeltaError("delta.integrity", `${key !== undefined ? `${key}: ` : ""}${error.message}`, {
+        cause: error,
+        ...(key !== undefined ? { key } : {}),
+      });
+    }
     if (error.code === "invalidKey") {
       return new DeltaError("delta.invalidKey", `${what} failed: ${error.message}`, {
         cause: error,

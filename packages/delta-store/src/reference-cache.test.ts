@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { readdir, rm, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
+import type { Sha256Hex } from "@toolkit/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./__fixtures__/versions.ts";
 import { isDeltaError } from "./errors.ts";
@@ -16,7 +17,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex") as Sha256Hex;
 
 /** A fetcher that counts its calls and writes `bytes` into the cache's sink. */
 function source(bytes: Buffer) {
@@ -31,7 +32,7 @@ function source(bytes: Buffer) {
   return { fetch, counter, sha256: sha(bytes) };
 }
 
-async function setLastUse(cache: ReferenceCache, sha256: string, secondsAgo: number) {
+async function setLastUse(cache: ReferenceCache, sha256: Sha256Hex, secondsAgo: number) {
   const when = new Date(Date.now() - secondsAgo * 1000);
   await utimes(cache.entryPath(sha256), when, when);
 }

@@ -1,16 +1,18 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, mkdtemp, open, readdir, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, utimes } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type Logger, silentLogger } from "@toolkit/shared";
+import { isSha256Hex, type Logger, type Sha256Hex, silentLogger } from "@toolkit/shared";
 import { DeltaError } from "./errors.ts";
 
 const MAGIC = Buffer.from("S3KDC1\0\0", "latin1");
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** A plaintext entry's file name: exactly a SHA-256 (an encrypted one adds `.enc`). */
+const PLAIN_ENTRY = /^[0-9a-f]{64}$/;
 
 export interface ReferenceCacheOptions {
   /** Directory of the cache. @default `$XDG_CACHE_HOME/s3kit/delta-references` or `~/.cache/s3kit/delta-references` */
@@ -64,6 +66,7 @@ export class ReferenceCache {
   readonly #logger: Logger;
   readonly #pinned = new Map<string, number>();
   #workDir: Promise<string> | undefined;
+  #plaintextPurged: Promise<void> | undefined;
 
   constructor(options: ReferenceCacheOptions = {}, logger: Logger = silentLogger) {
     this.dir = options.dir ?? defaultCacheDir();
@@ -76,9 +79,24 @@ export class ReferenceCache {
     return this.#key !== undefined;
   }
 
-  /** Where the entry for a SHA-256 lives. */
-  entryPath(sha256: string): string {
-    return join(this.dir, sha256.slice(0, 2), sha256.slice(2, 4), this.#key ? `${sha256}.enc` : sha256);
+  /**
+   * Where the entry for a SHA-256 lives. Only a validated digest (64 lowercase hex, from `parseSha256Hex`)
+   * becomes a path, and the path is checked to lie inside the cache directory.
+   * @throws DeltaError `delta.integrity` for anything else (a hash taken from metadata that is a path).
+   */
+  entryPath(sha256: Sha256Hex): string {
+    if (!isSha256Hex(sha256)) {
+      throw new DeltaError(
+        "delta.integrity",
+        `${JSON.stringify(String(sha256).slice(0, 120))} is not a SHA-256 (64 lowercase hex characters); it cannot name a cache entry.`,
+      );
+    }
+    const entry = join(this.dir, sha256.slice(0, 2), sha256.slice(2, 4), this.#key ? `${sha256}.enc` : sha256);
+    const rel = relative(resolve(this.dir), resolve(entry));
+    if (rel.startsWith("..") || rel === "") {
+      throw new DeltaError("delta.integrity", `The cache entry for ${sha256} would lie outside ${this.dir}.`);
+    }
+    return entry;
   }
 
   /** A private directory for temp files (plaintext references, spooled deltas). */
@@ -96,17 +114,22 @@ export class ReferenceCache {
 
   /**
    * A verified plaintext copy of the reference with this SHA-256: from the cache when its entry hashes right,
-   * else fetched with `fetch(sink)` (and cached). A corrupt cache entry is deleted and fetched again.
+   * else fetched with `fetch(sink)` (and cached). A corrupt cache entry is deleted (by its own path, inside
+   * the cache directory) and fetched again. `refresh` skips the cache and always fetches (`verify` checks the
+   * stored reference, not a local copy).
    * @throws DeltaError `delta.integrity` when the fetched bytes do not hash to `sha256`.
    */
   async acquire(
-    sha256: string,
+    sha256: Sha256Hex,
     fetch: (sink: Writable) => Promise<void>,
     signal?: AbortSignal,
+    options: { refresh?: boolean } = {},
   ): Promise<AcquiredReference> {
+    this.entryPath(sha256);
     this.#pin(sha256);
     try {
-      const cached = await this.#fromCache(sha256, signal);
+      await this.#purgePlaintext();
+      const cached = options.refresh ? undefined : await this.#fromCache(sha256, signal);
       if (cached) return this.#handle(sha256, cached);
       const fetched = await this.#fetch(sha256, fetch, signal);
       return this.#handle(sha256, fetched);
@@ -117,22 +140,53 @@ export class ReferenceCache {
   }
 
   /** Add a local file known to hash to `sha256` (the reference this process just uploaded). */
-  async seed(sha256: string, path: string, signal?: AbortSignal): Promise<void> {
+  async seed(sha256: Sha256Hex, path: string, signal?: AbortSignal): Promise<void> {
     if (this.maxBytes === 0) return;
     try {
       const entry = this.entryPath(sha256);
+      await this.#purgePlaintext();
       await mkdir(dirname(entry), { recursive: true, mode: 0o700 });
       const tmp = `${entry}.${randomUUID()}.tmp`;
       if (this.#key) {
         await this.#encryptTo(createReadStream(path), tmp, sha256, signal);
       } else {
-        await copyFile(path, tmp);
+        // Never copyFile: it keeps the source's mode (0644); cache entries are private.
+        await privateCopy(path, tmp, signal);
       }
       await rename(tmp, entry);
       await this.#evict();
     } catch (error) {
       this.#logger.warn("delta-store: could not seed the reference cache", { error: String(error) });
     }
+  }
+
+  /**
+   * With encryption on, plaintext entries written before the key was set are never served and are removed
+   * (each by its own path: `<dir>/ab/cd/<64 hex>`), once per instance.
+   */
+  #purgePlaintext(): Promise<void> {
+    if (!this.#key || this.maxBytes === 0) return Promise.resolve();
+    this.#plaintextPurged ??= (async () => {
+      for (const a of await readdir(this.dir).catch(() => [] as string[])) {
+        if (!/^[0-9a-f]{2}$/.test(a)) continue;
+        for (const b of await readdir(join(this.dir, a)).catch(() => [] as string[])) {
+          if (!/^[0-9a-f]{2}$/.test(b)) continue;
+          for (const name of await readdir(join(this.dir, a, b)).catch(() => [] as string[])) {
+            if (!PLAIN_ENTRY.test(name) || !name.startsWith(a + b)) continue;
+            const path = join(this.dir, a, b, name);
+            const info = await lstat(path).catch(() => undefined);
+            if (!info?.isFile()) continue;
+            await rm(path, { force: true });
+            this.#logger.info("delta-store: removed a plaintext cache entry written before encryption was on", {
+              sha256: name,
+            });
+          }
+        }
+      }
+    })().catch((error: unknown) => {
+      this.#logger.warn("delta-store: could not sweep plaintext cache entries", { error: String(error) });
+    });
+    return this.#plaintextPurged;
   }
 
   #handle(sha256: string, plain: { path: string; size: number; temporary: boolean }): AcquiredReference {
@@ -159,13 +213,18 @@ export class ReferenceCache {
   }
 
   async #fromCache(
-    sha256: string,
+    sha256: Sha256Hex,
     signal?: AbortSignal,
   ): Promise<{ path: string; size: number; temporary: boolean } | undefined> {
     if (this.maxBytes === 0) return undefined;
     const entry = this.entryPath(sha256);
-    const info = await stat(entry).catch(() => undefined);
+    // lstat: an entry that is not a regular file (a symlink planted in the cache) is never followed.
+    const info = await lstat(entry).catch(() => undefined);
     if (!info) return undefined;
+    if (!info.isFile()) {
+      await rm(entry, { force: true });
+      return undefined;
+    }
     try {
       if (this.#key) {
         const plain = await this.tempPath();
@@ -194,7 +253,7 @@ export class ReferenceCache {
   }
 
   async #fetch(
-    sha256: string,
+    sha256: Sha256Hex,
     fetch: (sink: Writable) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<{ path: string; size: number; temporary: boolean }> {
@@ -234,7 +293,7 @@ export class ReferenceCache {
     const entry = this.entryPath(sha256);
     await mkdir(dirname(entry), { recursive: true, mode: 0o700 });
     await rename(plain, entry).catch(async () => {
-      await copyFile(plain, entry);
+      await privateCopy(plain, entry, signal);
       await rm(plain, { force: true });
     });
     await this.#evict();
@@ -309,7 +368,7 @@ export class ReferenceCache {
         for (const name of await readdir(join(this.dir, a, b)).catch(() => [] as string[])) {
           if (name.endsWith(".tmp")) continue;
           const path = join(this.dir, a, b, name);
-          const info = await stat(path).catch(() => undefined);
+          const info = await lstat(path).catch(() => undefined);
           if (info?.isFile()) entries.push({ path, size: info.size, mtimeMs: info.mtimeMs, sha: name.slice(0, 64) });
         }
       }
@@ -329,6 +388,13 @@ export class ReferenceCache {
     if (this.#workDir) await rm(await this.#workDir, { recursive: true, force: true });
     this.#workDir = undefined;
   }
+}
+
+/** Copy a file into a new private (0600) file. */
+async function privateCopy(from: string, to: string, signal?: AbortSignal): Promise<void> {
+  await pipeline(createReadStream(from), createWriteStream(to, { mode: 0o600 }), signal ? { signal } : {});
+  // `mode` applies only when the file is created; make sure of it for an existing target too.
+  await chmod(to, 0o600);
 }
 
 async function touch(path: string): Promise<void> {

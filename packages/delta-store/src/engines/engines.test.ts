@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Sha256Hex } from "@toolkit/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realBytes, tempDir, versionOf } from "../__fixtures__/versions.ts";
 import { isDeltaError } from "../errors.ts";
@@ -22,10 +23,10 @@ afterAll(async () => {
 });
 
 const meta = (fileSize: number, extra: Partial<DeltaMeta> = {}): DeltaMeta => ({
-  fileSha256: "",
+  fileSha256: "0".repeat(64) as Sha256Hex,
   fileSize,
   refKey: "reference.bin",
-  refSha256: "",
+  refSha256: "0".repeat(64) as Sha256Hex,
   deltaSize: 0,
   engine: "xdelta3",
   ...extra,

@@ -84,8 +84,18 @@ export function createWasmXdelta3Engine(): DeltaEngine {
     async decode(input: DecodeInput): Promise<void> {
       const wasm = await wasmOrThrow();
       const chunks: Buffer[] = [];
+      let deltaBytes = 0;
       for await (const chunk of input.delta) {
         input.signal?.throwIfAborted();
+        deltaBytes += (chunk as Buffer).length;
+        // Whole-buffer decoding: a delta larger than the module's memory is refused before it is held.
+        if (deltaBytes > WASM_MAX_DECODE_BYTES) {
+          input.delta.destroy();
+          throw new DeltaError(
+            "delta.integrity",
+            `the delta is larger than ${WASM_MAX_DECODE_BYTES} bytes, more than xdelta3-wasm can hold; it is corrupt or needs the xdelta3 binary.`,
+          );
+        }
         chunks.push(chunk as Buffer);
       }
       const reference = await readFile(input.referencePath);

@@ -78,9 +78,15 @@ export function createZstdEngine(options: { level?: number } = {}): DeltaEngine 
         throw new DeltaError("delta.engineUnavailable", "This Node.js has no zstd in node:zlib (needs >= 22.15).");
       const dictionary = await readFile(input.referencePath, input.signal ? { signal: input.signal } : {});
       const { constants } = zlib;
+      // The window a genuine delta of this file needs, never more than recorded: a hostile frame cannot make
+      // the decoder allocate a larger window than the validated sizes justify.
+      const windowLogMax = Math.min(
+        input.meta.zstdWindowLog ?? ZSTD_MAX_WINDOW_LOG,
+        zstdWindowLog(input.referenceSize, input.meta.fileSize),
+      );
       const decompressor = zlib.createZstdDecompress({
         dictionary,
-        params: { [constants.ZSTD_d_windowLogMax]: input.meta.zstdWindowLog ?? ZSTD_MAX_WINDOW_LOG },
+        params: { [constants.ZSTD_d_windowLogMax]: windowLogMax },
       } as zlib.ZstdOptions);
       try {
         await pipeline(input.delta, decompressor, input.sink, input.signal ? { signal: input.signal } : {});
