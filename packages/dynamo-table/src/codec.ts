@@ -78,8 +78,8 @@ export function encodeItem(
   const out: StoredItem = { pk: partitionKey(resource, id), sk };
   if (resource.compress) {
     out.data = gzipSync(Buffer.from(JSON.stringify(stored), "utf8"));
-    // Kept outside `data` so conditions and filters can see them.
-    out.updated_at = stored.updated_at;
+    // Exactly simplesingletable's attributes: `version` beside `data` (its condition attribute), nothing else.
+    // Non-versioned updates are conditional on `gsitypesk`, which holds `updatedAt` on every latest copy.
     if (resource.versioned) out.version = stored.version;
   } else {
     // Layout names never come from the item (an untyped item could carry a `pk`).
@@ -98,7 +98,9 @@ export function encodeItem(
       if (pk === undefined || pk === "") continue; // sparse: not in this index
       out[`gsi${slot}pk`] = pk;
       // The indexes have a sort key; an item without one would not be indexed at all, so it defaults to the
-      // item's partition key (as simplesingletable's gsi1/gsi2 use `pk` as their range key).
+      // item's partition key (as simplesingletable's gsi1/gsi2 use `pk` as their range key). On a table whose
+      // index sorts by another attribute (simplesingletable's gsi1/gsi2 sort by `pk`) the write drops it again:
+      // see `fitToTable` in the table.
       const sk = gsi.sk?.(item as never);
       out[`gsi${slot}sk`] = sk !== undefined && sk !== "" ? sk : out.pk;
     }

@@ -252,8 +252,18 @@ interface PreparedWrite {
 function unmarshall(raw: Record<string, { S?: string; N?: string } | undefined>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (raw.version?.N !== undefined) out.version = Number(raw.version.N);
-  if (raw.updated_at?.S !== undefined) out.updated_at = raw.updated_at.S;
+  // Flat items carry `updated_at`; compressed ones only `gsitypesk` (the same timestamp) outside `data`.
+  const updated = raw.updated_at?.S ?? raw.gsitypesk?.S;
+  if (updated !== undefined) out.updated_at = updated;
   return out;
+}
+
+/**
+ * simplesingletable writes flat timestamps and `gsitypesk` as Python's `isoformat()` (`+00:00`) but inside
+ * gzip `data` as `Z`: the `gsitypesk` of a Python-written compressed item is its `updatedAt` with `+00:00`.
+ */
+function pythonIsoFormat(iso: string): string {
+  return iso.endsWith("Z") ? `${iso.slice(0, -1)}+00:00` : iso;
 }
 
 /** A raw DynamoDB AttributeValue as plain JSON-comparable data (binary as base64). */
@@ -512,8 +522,22 @@ export function createTable(options: CreateTableOptions): Table {
       };
     }
     const stored = encodeItem(resource, item, pk, true);
-    const condition = force ? "attribute_exists(pk)" : "attribute_exists(pk) AND #updated = :prev";
-    const extra = force ? undefined : { names: { "#updated": "updated_at" }, values: { ":prev": current.updatedAt } };
+    let condition = "attribute_exists(pk)";
+    let extra: { names: Record<string, string>; values: Record<string, unknown> } | undefined;
+    if (!force && !resource.compress) {
+      condition += " AND #updated = :prev";
+      extra = { names: { "#updated": "updated_at" }, values: { ":prev": current.updatedAt } };
+    } else if (!force) {
+      // A compressed item keeps its fields in `data`; `gsitypesk` (both libraries write it on every latest copy)
+      // holds its `updatedAt`, as this package writes it or as Python's isoformat() (a simplesingletable item).
+      const prev = String(current.updatedAt);
+      const python = pythonIsoFormat(prev);
+      condition += python === prev ? " AND #updated = :prev" : " AND #updated IN (:prev, :prevPy)";
+      extra = {
+        names: { "#updated": "gsitypesk" },
+        values: { ":prev": prev, ...(python === prev ? {} : { ":prevPy": python }) },
+      };
+    }
     return {
       item,
       actions: [
@@ -566,6 +590,7 @@ export function createTable(options: CreateTableOptions): Table {
   }
 
   async function commit(actions: Action[], what: string, signal?: AbortSignal): Promise<void> {
+    await fitToTable(actions, signal);
     if (actions.length === 1 && actions[0]!.request.Put) {
       const action = actions[0]!;
       try {
@@ -729,35 +754,63 @@ export function createTable(options: CreateTableOptions): Table {
    * more). Learned from a `LastEvaluatedKey` or, once per index, from DescribeTable: simplesingletable's standard
    * table sorts `gsi1`/`gsi2` by `pk`, so their keys lack the `gsiNsk` this package writes.
    */
-  const indexKeys = new Map<string, string[] | Promise<string[]>>();
+  const indexKeys = new Map<string, string[]>();
+
+  /** Index name → its key attributes (hash, range), from one DescribeTable per handle; `undefined` if denied. */
+  let tableIndexes: Promise<Map<string, string[]> | undefined> | undefined;
+
+  function describeIndexes(signal: AbortSignal | undefined): Promise<Map<string, string[]> | undefined> {
+    tableIndexes ??= send<{
+      Table?: { GlobalSecondaryIndexes?: { IndexName?: string; KeySchema?: { AttributeName?: string }[] }[] };
+    }>(`describe ${tableName}`, new DescribeTableCommand({ TableName: tableName }), signal).then(
+      (out) => {
+        const map = new Map<string, string[]>();
+        for (const g of out.Table?.GlobalSecondaryIndexes ?? []) {
+          const names = (g.KeySchema ?? []).map((k) => k.AttributeName).filter((n): n is string => !!n);
+          if (g.IndexName) map.set(g.IndexName, names);
+        }
+        return map;
+      },
+      (error: unknown) => {
+        tableIndexes = undefined;
+        if (signal?.aborted) throw error;
+        // No dynamodb:DescribeTable permission, say: assume this package's own layout.
+        logger.debug("dynamo-table: DescribeTable failed; assuming the standard index keys", {
+          error: String(error),
+        });
+        return undefined;
+      },
+    );
+    return tableIndexes;
+  }
 
   async function keyAttributesOf(spec: QuerySpec, signal: AbortSignal | undefined): Promise<string[]> {
     if (spec.index === "gsitype") return spec.keyAttributes; // the same in both libraries' tables
-    let known = indexKeys.get(spec.index);
-    if (known === undefined) {
-      known = send<{
-        Table?: { GlobalSecondaryIndexes?: { IndexName?: string; KeySchema?: { AttributeName?: string }[] }[] };
-      }>(`describe ${tableName}`, new DescribeTableCommand({ TableName: tableName }), signal).then(
-        (out) => {
-          const index = out.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === spec.index);
-          const names = (index?.KeySchema ?? []).map((k) => k.AttributeName).filter((n): n is string => !!n);
-          const attrs = names.length > 0 ? [...new Set(["pk", "sk", ...names])] : spec.keyAttributes;
-          indexKeys.set(spec.index, attrs);
-          return attrs;
-        },
-        (error: unknown) => {
-          indexKeys.delete(spec.index);
-          if (signal?.aborted) throw error;
-          // No dynamodb:DescribeTable permission, say: assume this package's own layout.
-          logger.debug("dynamo-table: DescribeTable failed; assuming the standard index keys", {
-            error: String(error),
-          });
-          return spec.keyAttributes;
-        },
-      );
-      indexKeys.set(spec.index, known);
+    const known = indexKeys.get(spec.index);
+    if (known !== undefined) return known;
+    const names = (await describeIndexes(signal))?.get(spec.index) ?? [];
+    return names.length > 0 ? [...new Set(["pk", "sk", ...names])] : spec.keyAttributes;
+  }
+
+  /**
+   * Write exactly the attributes simplesingletable writes: `gsi{n}sk` only where index `gsi{n}` sorts by it.
+   * On simplesingletable's standard table `gsi1`/`gsi2` sort by `pk`, and its models (extra fields forbidden)
+   * fail on a stray `gsi1sk`/`gsi2sk`. Costs one DescribeTable per handle, and only for items with GSI keys.
+   */
+  async function fitToTable(actions: Action[], signal: AbortSignal | undefined): Promise<void> {
+    let indexes: Map<string, string[]> | undefined;
+    for (const action of actions) {
+      const item = action.request.Put?.Item as StoredItem | undefined;
+      if (!item) continue;
+      for (const attr of Object.keys(item)) {
+        const m = /^gsi([1-5])sk$/.exec(attr);
+        if (!m) continue;
+        indexes ??= await describeIndexes(signal);
+        if (indexes === undefined) return; // unknown layout: keep this package's own
+        const keys = indexes.get(`gsi${m[1]}`);
+        if (keys !== undefined && keys[1] !== attr) delete item[attr];
+      }
     }
-    return known;
   }
 
   function pageLimit(limit: number | undefined, what: string): number {
@@ -900,7 +953,8 @@ export function createTable(options: CreateTableOptions): Table {
         }
       }
       start = out.LastEvaluatedKey;
-      if (start && !indexKeys.has(spec.index)) indexKeys.set(spec.index, Object.keys(start));
+      if (start && spec.index !== "gsitype" && !indexKeys.has(spec.index))
+        indexKeys.set(spec.index, Object.keys(start));
       if (!start) return result();
       if (options.maxRequests !== undefined && requests >= options.maxRequests) {
         return result(encodeCursor(cursorSecret, fingerprint, start));
