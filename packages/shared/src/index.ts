@@ -34,6 +34,7 @@ export type {
   PutBody,
   PutOptions,
   PutResult,
+  SkippedEntry,
 } from "./object-store.ts";
 export { openObjectStore, validateKey } from "./open-object-store.ts";
 export type { Progress, ProgressCallback } from "./progress.ts";

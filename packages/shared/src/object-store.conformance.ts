@@ -56,6 +56,21 @@ export function testObjectStore(name: string, open: () => Promise<ObjectStore>):
       ranged.body.destroy();
     });
 
+    test("an empty object reads back empty, whole or with a range from its start", async () => {
+      const store = await open();
+      const put = await store.put("empty/zero.bin", new Uint8Array(0));
+      expect(put.size).toBe(0);
+      expect(await store.head("empty/zero.bin")).toMatchObject({ size: 0 });
+      expect((await store.getBytes("empty/zero.bin")).byteLength).toBe(0);
+      const ranged = await store.get("empty/zero.bin", { range: { start: 0, end: 8 * 1024 * 1024 - 1 } });
+      expect(ranged.size).toBe(0);
+      expect(ranged.range).toBeUndefined();
+      const chunks: Buffer[] = [];
+      for await (const chunk of ranged.body) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).byteLength).toBe(0);
+      expect((await store.getBytes("empty/zero.bin", { range: { suffix: 10 } })).byteLength).toBe(0);
+    });
+
     test("conditional writes: ifNoneMatch '*' and stale ifMatch fail with preconditionFailed", async () => {
       const store = await open();
       const first = await store.put("cas.json", '{"v":1}', { ifNoneMatch: "*" });

@@ -153,4 +153,16 @@ export interface OpenObjectStoreOptions {
   /** SDK attempts per request (adaptive retry mode). @default 5 */
   maxAttempts?: number;
   logger?: Logger;
+  /**
+   * `file://` only: called for each entry a listing skips because it is not a plain file or folder (a symbolic
+   * link, which a file store never follows, or a FIFO, socket or device). Each is also logged as a warning.
+   */
+  onSkippedEntry?: (entry: SkippedEntry) => void;
+}
+
+/** An entry of a `file://` store that a listing skipped, with why. */
+export interface SkippedEntry {
+  /** The path relative to the store's root, `/`-separated (what its key would be). */
+  path: string;
+  reason: "symbolicLink" | "notAFile";
 }

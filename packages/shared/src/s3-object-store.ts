@@ -271,6 +271,13 @@ export function createS3ObjectStore(
           ...(range ? { range } : {}),
         };
       } catch (error) {
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html — S3 (and moto) answer 416 to any
+        // range on a zero-byte object. A range from byte 0 only fails there, so it means "empty": read it whole.
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 416 && opts.range && ("suffix" in opts.range || opts.range.start === 0)) {
+          const { range: _range, ...whole } = opts;
+          return store.get(key, whole);
+        }
         return fail("Get", key, error, opts.signal);
       }
     },

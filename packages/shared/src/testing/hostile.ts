@@ -169,6 +169,9 @@ function plan(outsideDir: string, secretPath: string, bombBytes: number): Planne
     odd("odd/c:colon.txt", "a colon (a drive or stream on Windows)", true),
     odd("odd/CON", "a reserved device name on Windows", true),
     odd("odd/aux.txt", "a reserved device name with an extension on Windows", true),
+    odd("odd/esc\u001b[31mred\u001b[0m.txt", "ANSI escapes: a listing printed raw recolours the terminal", true),
+    // moto refuses a newline in a key (real S3 takes it); the file system holds it.
+    { ...odd("odd/new\nline.txt", "a newline: a listing printed raw forges a second line", true), only: "file" },
     // Lying metadata.
     {
       key: "lies/sha256-mismatch.txt",
