@@ -206,6 +206,8 @@ describe("photo-sync against the S3 server", () => {
       destination: `${url}Lightroom`,
       exclude: ["*.tmp"],
       deleteOrphans: true,
+      // Both objects that take part are orphans: 100 % of the destination, over the default 50 % limit.
+      maxDeletePercent: 100,
       statePath: false,
       ...testClientOptions(server),
     });
@@ -240,7 +242,7 @@ describe("photo-sync against the S3 server", () => {
     expect(summary.failed).toBeGreaterThanOrEqual(2);
     expect(summary.failures.map((f) => f.code)).toEqual(expect.arrayContaining(["keyCollision", "ENOENT"]));
     expect(summary.deleted).toBe(0);
-    expect(summary.deleteBlocked).toMatch(/scan could not read/);
+    expect(summary.deleteBlocked).toMatch(/2 path\(s\) or key\(s\) could not be read/);
     expect(summary.transferred).toBeGreaterThan(0);
     expect((await readBack(url)).has("orphan.jpg")).toBe(true);
   });
@@ -259,7 +261,7 @@ describe("photo-sync against the S3 server", () => {
       ...testClientOptions(server),
     }).catch((e: unknown) => e);
     expect(isPhotoSyncError(error, "photoSync.tooManyDeletes")).toBe(true);
-    expect((error as Error).message).toMatch(/4 objects.*maxDelete 3/);
+    expect((error as Error).message).toMatch(/4 of 4 item.*limit of 3\b.*--max-delete 4/);
     expect((await readBack(url)).size).toBe(4);
   });
 
@@ -341,7 +343,9 @@ describe("photo-sync against the S3 server", () => {
     expect(uploads).toBe(0);
     const summary = await syncDirectory(options);
     expect(summary.failed).toBe(0);
-    expect(summary.transferred + (partial?.transferred ?? 0)).toBe(expected.size);
+    // A file whose PUT completed on the server as the abort landed is not counted by either run; the
+    // re-run finds it current. Every file is accounted for, and the content converges.
+    expect(summary.transferred + summary.skipped).toBe(expected.size);
     expectSame(await readBack(url), expected);
     expect((await syncDirectory(options)).transferred).toBe(0);
   });
