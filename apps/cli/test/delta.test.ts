@@ -109,6 +109,50 @@ describe("s3kit delta", () => {
     expect(missing.code).toBe(1);
   });
 
+  it("a dg-ref-sha256 that is a path fails cp with a clear message and deletes nothing; verify checks the stored reference (issue 13)", async () => {
+    // Five levels below `evil` is the cache dir: the old code joined the hash into `evil/x/notes.txt` and removed it.
+    const evil = await mkdtemp(join(tmpdir(), "s3kit-delta-evil-"));
+    const cacheHome = join(evil, "c1", "c2", "c3");
+    await mkdir(join(evil, "x"), { recursive: true });
+    const notes = join(evil, "x", "notes.txt");
+    await writeFile(notes, "my notes\n");
+    const runEvil = (args: string[]) => runCli(args, { endpoint: server.endpoint, env: { XDG_CACHE_HOME: cacheHome } });
+    await writeFile(join(home, "e0.zip"), version(0));
+    await writeFile(join(home, "e1.zip"), version(1));
+    expect((await runEvil(["delta", "cp", join(home, "e0.zip"), `s3://${bucket}/evil/`])).code).toBe(0);
+    expect((await runEvil(["delta", "cp", join(home, "e1.zip"), `s3://${bucket}/evil/`])).code).toBe(0);
+    expect((await runEvil(["delta", "verify", `s3://${bucket}/evil/e1.zip`])).code).toBe(0);
+    const info = await raw.head("evil/e1.zip.delta");
+    const body = await raw.getBytes("evil/e1.zip.delta");
+    await raw.put("evil/e1.zip.delta", body, {
+      metadata: { ...info!.metadata, "dg-ref-sha256": "../../../../x/notes.txt" },
+    });
+    const dest = join(evil, "out.zip");
+    const cp = await runEvil(["delta", "cp", `s3://${bucket}/evil/e1.zip`, dest]);
+    expect(await readFile(notes, "utf8")).toBe("my notes\n");
+    expect(cp.code).toBe(1);
+    expect(cp.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^error: .*dg-ref-sha256 of .*e1\.zip\.delta is "\.\.\/\.\.\/\.\.\/\.\.\/x\/notes\.txt": expected 64 lowercase hex/,
+      ),
+    ]);
+    expect(existsSync(dest)).toBe(false);
+    const ls = await runEvil(["delta", "ls", `s3://${bucket}/evil/`, "--json"]);
+    expect(ls.code).toBe(3);
+    expect(JSON.parse(ls.stdout)).toMatchObject({
+      files: [{ key: "evil/e0.zip" }],
+      failed: [{ key: "evil/e1.zip", error: expect.stringMatching(/dg-ref-sha256/) }],
+    });
+    await raw.put("evil/e1.zip.delta", body, { metadata: info!.metadata });
+
+    // The cache still holds the reference; verify must look at the bucket, where it is gone.
+    await raw.delete("evil/reference.bin");
+    const verify = await runEvil(["delta", "verify", `s3://${bucket}/evil/e1.zip`]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(/^error: .*reference .*evil\/reference\.bin.* is missing/);
+    expect(await readFile(notes, "utf8")).toBe("my notes\n");
+  });
+
   it("sync goes both ways, honours --dryrun/--dry-run, --exclude and --delete, and rm -r stays inside the prefix", async () => {
     const src = join(home, "dist");
     await mkdir(join(src, "sub"), { recursive: true });

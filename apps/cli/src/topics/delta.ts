@@ -74,6 +74,15 @@ export function orderedFilters(argv: readonly string[]): SyncFilter[] {
   return filters;
 }
 
+/**
+ * A key (or message) as one printable line: control characters (ANSI escapes, newlines, NUL) from a remote
+ * key are shown as `\xHH`, so a hostile key can neither recolour the terminal nor forge a second line.
+ */
+export function printableKey(key: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped.
+  return key.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 export function localUrl(path: string): string {
   return pathToFileURL(resolve(path)).href;
 }

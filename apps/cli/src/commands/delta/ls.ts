@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../../base-command.ts";
-import { formatBytes, type LsRow, openDeltaStore, parseTarget } from "../../topics/delta.ts";
+import { formatBytes, type LsRow, openDeltaStore, parseTarget, printableKey } from "../../topics/delta.ts";
 
 export default class DeltaLs extends BaseCommand<typeof DeltaLs> {
   static override summary = "List files in a delta store (real sizes; reference.bin hidden)";
@@ -17,10 +17,16 @@ export default class DeltaLs extends BaseCommand<typeof DeltaLs> {
     summarize: Flags.boolean({ description: "Print the number of files and their total size" }),
   };
 
-  async run(): Promise<{ files: LsRow[]; totalBytes: number; totalStoredBytes: number }> {
+  async run(): Promise<{
+    files: LsRow[];
+    totalBytes: number;
+    totalStoredBytes: number;
+    failed: { key: string; error: string }[];
+  }> {
     const target = parseTarget(this.args.url, false);
     const store = openDeltaStore(target.location, this.clientOptions(), this.logger);
     const files: LsRow[] = [];
+    const failed: { key: string; error: string }[] = [];
     let totalBytes = 0;
     let totalStoredBytes = 0;
     const size = (n: number) => (this.flags["human-readable"] ? formatBytes(n) : String(n));
@@ -30,7 +36,13 @@ export default class DeltaLs extends BaseCommand<typeof DeltaLs> {
       )) {
         if (entry.kind === "folder") {
           files.push({ key: entry.key, kind: "folder" });
-          this.log(`${"PRE".padStart(32)} ${entry.key}`);
+          this.log(`${"PRE".padStart(32)} ${printableKey(entry.key)}`);
+          continue;
+        }
+        if (entry.problem) {
+          // Corrupt or hostile metadata: one failed entry, reported; the listing goes on.
+          failed.push({ key: entry.key, error: entry.problem });
+          this.note(`error: ${printableKey(entry.key)}: ${printableKey(entry.problem)}`);
           continue;
         }
         totalBytes += entry.size;
@@ -43,7 +55,7 @@ export default class DeltaLs extends BaseCommand<typeof DeltaLs> {
           lastModified: entry.lastModified.toISOString(),
         });
         this.log(
-          `${entry.lastModified.toISOString().slice(0, 19).replace("T", " ")} ${size(entry.size).padStart(12)} ${entry.key}`,
+          `${entry.lastModified.toISOString().slice(0, 19).replace("T", " ")} ${size(entry.size).padStart(12)} ${printableKey(entry.key)}`,
         );
       }
     } finally {
@@ -53,6 +65,10 @@ export default class DeltaLs extends BaseCommand<typeof DeltaLs> {
       this.log(`\nTotal Objects: ${files.filter((f) => f.kind !== "folder").length}`);
       this.log(`   Total Size: ${size(totalBytes)} (stored ${size(totalStoredBytes)})`);
     }
-    return { files, totalBytes, totalStoredBytes };
+    const result = { files, totalBytes, totalStoredBytes, failed };
+    if (failed.length > 0) {
+      return this.partial(result, `${failed.length} listed file(s) have corrupt or hostile metadata (see above)`);
+    }
+    return result;
   }
 }
