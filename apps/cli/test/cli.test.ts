@@ -6,8 +6,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { openObjectStore } from "@toolkit/shared";
 import {
+  createHostileSandbox,
   createTestBucket,
+  diffTrees,
   type FaultProxy,
+  HOSTILE_SECRET,
+  type HostileSandbox,
+  type HostileSeed,
+  seedHostileStore,
+  snapshotTree,
   startFaultProxy,
   startS3Server,
   type TestServer,
@@ -272,4 +279,84 @@ describe("interrupt", () => {
       expect(result.stderr).toMatch(new RegExp(`^error: interrupted \\(${signal}\\)$`, "m"));
     });
   }
+});
+
+describe("hostile input (issue 13): readers change nothing outside their target", () => {
+  const boxes: HostileSandbox[] = [];
+  afterAll(() => Promise.all(boxes.map((b) => b.remove())));
+  const sandbox = async () => {
+    const box = await createHostileSandbox("cli");
+    boxes.push(box);
+    return box;
+  };
+  const ESC = String.fromCharCode(27);
+
+  async function fileStore(): Promise<{ box: HostileSandbox; seed: HostileSeed; url: string }> {
+    const box = await sandbox();
+    const url = pathToFileURL(box.store).href;
+    const seed = await seedHostileStore({ location: url, outsideDir: box.outside, bombBytes: 256 * 1024 });
+    return { box, seed, url };
+  }
+
+  it("ls -r file:// with a loop link ends, lists every plain file once, names what it skipped, writes nothing", async () => {
+    const { box, seed, url } = await fileStore();
+    const before = await snapshotTree(box.root);
+    const result = await run(["ls", "-r", `${url}/`]);
+    expect(result.code).toBe(0);
+    const listed = seed.items.filter((i) => i.listed);
+    expect(lines(result.stdout)).toHaveLength(listed.length);
+    expect(result.stdout).not.toContain(ESC);
+    expect(result.stdout).toContain("odd/esc\\x1b[31mred\\x1b[0m.txt");
+    expect(result.stdout).toContain("odd/new\\nline.txt");
+    expect(lines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /^skipped 6 entries that are not a plain file or folder \(5 symbolic links, never followed\): /,
+      ),
+    ]);
+    const json = JSON.parse((await run(["ls", "-r", url, "--json"])).stdout);
+    expect(json.objects).toBe(listed.length);
+    expect(json.skipped).toContainEqual({ path: "d/loop", reason: "symbolicLink" });
+    expect(json.skipped).toContainEqual({ path: "etc", reason: "symbolicLink" });
+    expect(json.entries.some((e: { key: string }) => e.key.includes(".s3kit"))).toBe(false);
+    expect(diffTrees(before, await snapshotTree(box.root))).toEqual([]);
+  });
+
+  it("ls ./folder leaves the folder byte-identical (no .s3kit sidecars)", async () => {
+    const before = await snapshotTree(dir);
+    for (const args of [
+      ["ls", dir],
+      ["ls", dir, "-r"],
+      ["ls", join(dir, "sub"), "--json"],
+    ]) {
+      expect((await run(args)).code).toBe(0);
+    }
+    expect(diffTrees(before, await snapshotTree(dir))).toEqual([]);
+    expect(existsSync(join(dir, ".s3kit"))).toBe(false);
+  });
+
+  it("object get of an empty file:// object writes an empty file", async () => {
+    const { box, url } = await fileStore();
+    const result = await run(["object", "get", `${url}/empty/zero.bin`, join(box.target, "zero.bin")]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(box.target, "zero.bin")).byteLength).toBe(0);
+  });
+
+  // For a single-object URL the folder part is the user's own path (the store's root, like `cp` would take it);
+  // the object itself is never a link followed, nor a FIFO opened (which would block).
+  it("object get never reads a file:// link or FIFO as an object: one clear line, nothing written", async () => {
+    const { box, seed, url } = await fileStore();
+    const before = await snapshotTree(box.root, { exclude: ["target"] });
+    const keys = ["secret-link.txt", "dangling", ...(seed.items.some((i) => i.key === "fifo") ? ["fifo"] : [])];
+    for (const key of keys) {
+      const result = await run(["object", "get", `${url}/${key}`, join(box.target, "out.txt")]);
+      expect(result.code, key).toBe(1);
+      expect(lines(result.stderr), key).toEqual([
+        expect.stringMatching(/^error: .*notFound \(`[a-z.-]+` is (a symbolic link|not a regular file)/),
+      ]);
+    }
+    expect(readFileSync(seed.secretPath, "utf8")).toBe(HOSTILE_SECRET);
+    expect(existsSync(join(box.target, "out.txt"))).toBe(false);
+    expect(diffTrees(before, await snapshotTree(box.root, { exclude: ["target"] }))).toEqual([]);
+  });
 });

@@ -9,6 +9,7 @@ import {
   ObjectStoreError,
   openObjectStore,
   parseLocationOrPath,
+  type SkippedEntry,
 } from "@toolkit/shared";
 import { BaseCommand } from "../base-command.ts";
 import { formatBytes } from "../progress-bar.ts";
@@ -26,6 +27,8 @@ export interface LsResult {
   objects: number;
   prefixes: number;
   totalBytes: number;
+  /** `file://` only: entries left out because they are not plain files or folders (links are never followed). */
+  skipped: SkippedEntry[];
 }
 
 export interface LsBucketsResult {
@@ -53,7 +56,8 @@ export default class Ls extends BaseCommand<typeof Ls> {
   static override description = [
     'Lists what is directly under the location, one folder level at a time (delimiter "/"): objects with their size and date, and sub-prefixes as PRE lines. --recursive lists every object below instead.',
     "The location is always a folder: s3://bucket/photos lists the keys under photos/. Without a location, lists the buckets of the endpoint.",
-    "Human output streams as pages arrive; --json collects the whole listing and prints one object { location, recursive, entries, objects, prefixes, totalBytes }.",
+    "Human output streams as pages arrive; --json collects the whole listing and prints one object { location, recursive, entries, objects, prefixes, totalBytes, skipped }.",
+    "Listing only reads: in a file:// folder it writes nothing. Symbolic links, FIFOs and devices there are never followed or opened; they are skipped and counted on stderr (and in skipped with --json). Control characters in keys are printed escaped (\\x1b, \\n).",
   ].join("\n\n");
   static override examples = [
     "<%= config.bin %> ls s3://my-bucket/photos/",
@@ -77,7 +81,13 @@ export default class Ls extends BaseCommand<typeof Ls> {
     if (this.args.location === undefined) return this.listBuckets();
     const location = parseLocationOrPath(this.args.location);
     await assertDirectoryExists(location);
-    const store = openObjectStore(location, { ...this.clientOptions(), logger: this.logger, concurrency: 1 });
+    const skipped: SkippedEntry[] = [];
+    const store = openObjectStore(location, {
+      ...this.clientOptions(),
+      logger: this.logger,
+      concurrency: 1,
+      onSkippedEntry: (entry) => skipped.push(entry),
+    });
     const url = formatLocation(location);
     const json = this.jsonEnabled();
     const recursive = this.flags.recursive;
@@ -101,13 +111,22 @@ export default class Ls extends BaseCommand<typeof Ls> {
       await store.close();
     }
     if (!json && objects + prefixes === 0) this.note(`(nothing under ${url})`);
-    return { location: url, recursive, entries, objects, prefixes, totalBytes };
+    if (skipped.length > 0) {
+      const shown = skipped.slice(0, 5).map((e) => printable(e.path));
+      const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : "";
+      const links = skipped.filter((e) => e.reason === "symbolicLink").length;
+      this.note(
+        `skipped ${skipped.length} ${skipped.length === 1 ? "entry" : "entries"} that ${skipped.length === 1 ? "is" : "are"} not a plain file or folder ` +
+          `(${links} symbolic link${links === 1 ? "" : "s"}, never followed): ${shown.join(", ")}${more}`,
+      );
+    }
+    return { location: url, recursive, entries, objects, prefixes, totalBytes, skipped };
   }
 
   private formatRow(entry: ListEntry): string {
-    if (entry.kind === "prefix") return `${"PRE".padStart(19 + 1 + 12)} ${entry.prefix}`;
+    if (entry.kind === "prefix") return `${"PRE".padStart(19 + 1 + 12)} ${printable(entry.prefix)}`;
     const size = this.flags["human-readable"] ? formatBytes(entry.size) : String(entry.size);
-    return `${formatDate(entry.lastModified)} ${size.padStart(12)} ${entry.key}`;
+    return `${formatDate(entry.lastModified)} ${size.padStart(12)} ${printable(entry.key)}`;
   }
 
   private async listBuckets(): Promise<LsBucketsResult> {
@@ -137,6 +156,20 @@ export default class Ls extends BaseCommand<typeof Ls> {
       client.destroy();
     }
   }
+}
+
+/**
+ * A key as terminal text: control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\r`, `\xNN`, so a key
+ * can neither recolour the terminal nor forge an extra line.
+ */
+export function printable(key: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped.
+  return key.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    if (c === "\r") return "\\r";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
 }
 
 /** A file:// location that does not exist is a typo far more often than an empty store: say so. */

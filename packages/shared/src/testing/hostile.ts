@@ -49,7 +49,10 @@ export interface HostileItem {
    * Not meaningful for items that are not listed.
    */
   download: "ok" | "fail" | "failOnWindows";
-  /** Bombs: a reader that decodes the body (gzip/zstd/delta) must fail it as soon as the declared size is passed. */
+  /**
+   * Bombs and size lies: a reader that decodes the body (gzip/zstd/delta) or enforces the declared size
+   * (`dg-file-size`, `s3kit-size`) must fail it as soon as the declared size is passed. A raw download is fine.
+   */
   decodeFails?: boolean;
   /** Bytes stored. */
   size: number;
@@ -184,10 +187,11 @@ function plan(outsideDir: string, secretPath: string, bombBytes: number): Planne
     {
       key: "lies/size-mismatch.txt",
       category: "lyingMetadata",
-      what: "dg-file-size / s3kit-size declare 10 bytes, the body is longer",
+      what: "dg-file-size / s3kit-size declare 10 bytes, the body is longer (its SHA-256 is right)",
       body: lie,
       metadata: { "dg-file-size": "10", "s3kit-size": "10", "s3kit-sha256": sha256(lie) },
-      download: "fail",
+      download: "ok",
+      decodeFails: true,
     },
     {
       key: "lies/hash-is-path.txt",
