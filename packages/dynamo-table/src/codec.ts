@@ -45,7 +45,7 @@ export function parseVersionSortKey(sk: unknown): number | undefined {
 }
 
 /** Expiry of an item in epoch seconds, from its TTL field. */
-function ttlSeconds(value: unknown): number | undefined {
+export function ttlSeconds(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "number") return Math.floor(value);
   const ms = value instanceof Date ? value.getTime() : Date.parse(String(value));
@@ -57,6 +57,13 @@ function toStoredObject(resource: AnyResource, item: Record<string, unknown>): R
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(item)) {
     if (value === undefined) continue;
+    if (value instanceof Set) {
+      // A set field: a DynamoDB set (SS/NS) on flat items, where `addToSet` works on it; DynamoDB has no empty
+      // sets, so an empty one is left out (as simplesingletable does). Inside gzip JSON: an array.
+      if (resource.compress) out[key] = [...value];
+      else if (value.size > 0) out[key] = value;
+      continue;
+    }
     out[STORED_NAMES[key] ?? key] = value instanceof Date ? value.toISOString() : value;
   }
   if (!resource.versioned) delete out.version;
@@ -191,7 +198,9 @@ export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs =
     const name = fieldName(key);
     // simplesingletable stores None as NULL; an optional field that does not accept null reads as absent.
     if (value === null && shape[name] && !shape[name].safeParse(null).success) continue;
-    obj[name] = value instanceof Set ? [...value] : value;
+    if (resource.setFields.has(name))
+      obj[name] = value instanceof Set ? value : Array.isArray(value) ? new Set(value) : value;
+    else obj[name] = value instanceof Set ? [...value] : value;
   }
   if (resource.versioned && obj.version === undefined && typeof stored.version === "number")
     obj.version = stored.version;
@@ -232,4 +241,23 @@ export function assertItemSize(resource: AnyResource, stored: StoredItem): void 
       } or keep large fields in S3`,
     );
   }
+}
+
+/**
+ * Drop the `gsi{n}sk` attributes index `gsi{n}` does not sort by (`indexes`: index name → key attributes, from
+ * DescribeTable), so a stored item carries exactly the attributes simplesingletable writes. Mutates `item`.
+ */
+export function fitIndexAttributes(item: StoredItem, indexes: ReadonlyMap<string, readonly string[]>): void {
+  for (const attr of Object.keys(item)) {
+    const m = /^gsi([1-5])sk$/.exec(attr);
+    if (!m) continue;
+    const keys = indexes.get(`gsi${m[1]}`);
+    if (keys !== undefined && keys[1] !== attr) delete item[attr];
+  }
+}
+
+/** True when the stored item has a `gsi{n}sk` attribute (whose fit to the table needs the key schema). */
+export function hasIndexSortKeys(item: StoredItem): boolean {
+  for (const attr in item) if (/^gsi[1-5]sk$/.test(attr)) return true;
+  return false;
 }

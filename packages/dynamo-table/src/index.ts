@@ -1,3 +1,4 @@
+export type { Expected, PatchChanges, PatchOptions } from "./actions/patch/patch.ts";
 export type { InvalidItem } from "./codec.ts";
 export { MAX_ITEM_SIZE_BYTES } from "./codec.ts";
 export type { EnsureTableOptions, EnsureTableResult } from "./ensure-table.ts";
@@ -21,6 +22,7 @@ export { defineResource, defineSingleton, defineUntypedResource } from "./resour
 export type {
   CreateOptions,
   CreateTableOptions,
+  FieldPath,
   GetOptions,
   GsiNameOf,
   InputOf,

@@ -77,6 +77,8 @@ export interface Resource<
   readonly ttl: Required<TtlDefinition> | undefined;
   /** @internal schema of the whole item (own fields + id, timestamps, version). */
   readonly itemSchema: z.ZodObject;
+  /** @internal fields whose schema is a `z.set(...)`: stored as a DynamoDB set (SS/NS) on flat items. */
+  readonly setFields: ReadonlySet<string>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the widest resource definition, for parameters that accept any
@@ -184,6 +186,10 @@ function build<T extends string, S extends z.ZodObject, V extends boolean, G>(
     updatedAt: z.string(),
     ...(versioned ? { version: z.number().int().min(1) } : {}),
   });
+  const setFields = new Set<string>();
+  for (const [key, field] of Object.entries(options.schema.shape as Record<string, z.ZodType>)) {
+    if (unwrapSchema(field).def.type === "set") setFields.add(key);
+  }
   return Object.freeze({
     kind,
     type: options.type,
@@ -195,6 +201,7 @@ function build<T extends string, S extends z.ZodObject, V extends boolean, G>(
     gsiSlots,
     ttl,
     itemSchema,
+    setFields,
   });
 }
 
@@ -256,6 +263,15 @@ export function defineSingleton<const T extends string, S extends z.ZodObject, V
   options: SingletonOptions<T, S, V>,
 ): Resource<T, S, V, Record<never, GsiDefinition<Item<S, V>>>> {
   return build("defineSingleton", "singleton", options) as Resource<T, S, V, Record<never, GsiDefinition<Item<S, V>>>>;
+}
+
+/** A field schema without its `optional` / `nullable` / `default` wrappers. */
+export function unwrapSchema(schema: z.ZodType): z.ZodType {
+  let s = schema as z.ZodType & { def: { type: string; innerType?: z.ZodType } };
+  while ((s.def.type === "optional" || s.def.type === "nullable" || s.def.type === "default") && s.def.innerType) {
+    s = s.def.innerType as typeof s;
+  }
+  return s;
 }
 
 /** Id of a singleton's one item. */

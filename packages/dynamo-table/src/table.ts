@@ -19,10 +19,13 @@ import {
 import { abortReason, type Logger, silentLogger } from "@toolkit/shared";
 import { monotonicFactory } from "ulid";
 import { z } from "zod";
+import { type PatchChanges, type PatchOptions, patchItem } from "./actions/patch/patch.ts";
 import {
   assertItemSize,
   decodeItem,
   encodeItem,
+  fitIndexAttributes,
+  hasIndexSortKeys,
   type InvalidItem,
   latestSortKey,
   parseVersionSortKey,
@@ -30,6 +33,7 @@ import {
   type StoredItem,
   versionSortKey,
 } from "./codec.ts";
+import type { TableContext } from "./context.ts";
 import { decodeCursor, encodeCursor, queryFingerprint } from "./cursor.ts";
 import { type EnsureTableOptions, type EnsureTableResult, ensureTable } from "./ensure-table.ts";
 import { DynamoTableError, isDynamoTableError } from "./errors.ts";
@@ -62,6 +66,10 @@ export type ItemOf<R> = R extends {
 export type InputOf<R> = R extends { readonly schema: infer S extends z.ZodObject } ? ItemInput<S> : never;
 /** The fields an `update` may change. Set a field to `undefined` to remove it. */
 export type PatchOf<R> = Partial<InputOf<R>>;
+/** A field of an item's own schema, or `field.key` for one key of a map field. */
+export type FieldPath<T> =
+  | Extract<keyof Omit<T, "id" | "createdAt" | "updatedAt" | "version">, string>
+  | `${string}.${string}`;
 /** The GSI names of a resource definition. */
 export type GsiNameOf<R> = R extends { readonly gsis: infer G } ? Extract<keyof G, string> : never;
 
@@ -199,6 +207,44 @@ export interface Table {
     patch: PatchOf<R>,
     options?: UpdateOptions,
   ): Promise<ItemOf<R>>;
+  /**
+   * Field-level changes of a non-versioned, uncompressed item (`set`, `remove`, `add`, `append`, `delete`),
+   * compiled to one conditional UpdateItem: writers of different fields never conflict. Resolves the new item.
+   * Fails with `table.notFound` when the item is missing, `table.conflict` when `expected` does not hold.
+   */
+  patch<R extends AnyResource>(
+    resource: R,
+    id: string,
+    changes: PatchChanges<ItemOf<R>>,
+    options?: PatchOptions<ItemOf<R>>,
+  ): Promise<ItemOf<R>>;
+  /**
+   * Atomically add `by` to a number field, or to one key of a map field (`"visits.home"`); a missing counter
+   * counts from 0. One UpdateItem; resolves the new value. Non-versioned, uncompressed resources only.
+   */
+  increment<R extends AnyResource>(
+    resource: R,
+    id: string,
+    path: FieldPath<ItemOf<R>>,
+    by?: number,
+    options?: PatchOptions<ItemOf<R>>,
+  ): Promise<number>;
+  /** Atomically add members to a set field (`z.set(...)`, a DynamoDB SS/NS). One UpdateItem. */
+  addToSet<R extends AnyResource>(
+    resource: R,
+    id: string,
+    field: FieldPath<ItemOf<R>>,
+    members: string | number | Iterable<string> | Iterable<number>,
+    options?: PatchOptions<ItemOf<R>>,
+  ): Promise<void>;
+  /** Atomically remove members from a set field. One UpdateItem. */
+  removeFromSet<R extends AnyResource>(
+    resource: R,
+    id: string,
+    field: FieldPath<ItemOf<R>>,
+    members: string | number | Iterable<string> | Iterable<number>,
+    options?: PatchOptions<ItemOf<R>>,
+  ): Promise<void>;
   /** Delete an item and all its versions. Resolves `false` when there was nothing to delete. */
   delete<R extends AnyResource>(resource: R, id: string, options?: SignalOptions): Promise<boolean>;
   list<R extends AnyResource>(resource: R, options?: ListOptions<ItemOf<R>>): Promise<Page<ItemOf<R>>>;
@@ -798,18 +844,12 @@ export function createTable(options: CreateTableOptions): Table {
    * fail on a stray `gsi1sk`/`gsi2sk`. Costs one DescribeTable per handle, and only for items with GSI keys.
    */
   async function fitToTable(actions: Action[], signal: AbortSignal | undefined): Promise<void> {
-    let indexes: Map<string, string[]> | undefined;
     for (const action of actions) {
       const item = action.request.Put?.Item as StoredItem | undefined;
-      if (!item) continue;
-      for (const attr of Object.keys(item)) {
-        const m = /^gsi([1-5])sk$/.exec(attr);
-        if (!m) continue;
-        indexes ??= await describeIndexes(signal);
-        if (indexes === undefined) return; // unknown layout: keep this package's own
-        const keys = indexes.get(`gsi${m[1]}`);
-        if (keys !== undefined && keys[1] !== attr) delete item[attr];
-      }
+      if (!item || !hasIndexSortKeys(item)) continue;
+      const indexes = await describeIndexes(signal);
+      if (indexes === undefined) return; // unknown layout: keep this package's own
+      fitIndexAttributes(item, indexes);
     }
   }
 
@@ -1021,9 +1061,56 @@ export function createTable(options: CreateTableOptions): Table {
     };
   }
 
+  const ctx: TableContext = {
+    tableName,
+    client,
+    doc,
+    logger,
+    consistentRead: defaultConsistent,
+    cursorSecret,
+    newId,
+    send,
+    describeIndexes,
+  };
+
+  const members = (m: string | number | Iterable<string> | Iterable<number>) =>
+    typeof m === "string" || typeof m === "number" ? [m] : m;
+
   const self: Table = {
     tableName,
     documentClient: doc,
+
+    async patch(resource, id, changes, opts = {}) {
+      const out = await patchItem(
+        ctx,
+        resource,
+        id,
+        changes as never,
+        opts as never,
+        "item",
+        `patch ${resource.type} ${id}`,
+      );
+      return out.item as never;
+    },
+
+    async increment(resource, id, path, by = 1, opts = {}) {
+      const what = `increment ${resource.type} ${id} ${path}`;
+      const out = await patchItem(ctx, resource, id, { add: { [path]: by } } as never, opts as never, "updated", what);
+      const [field, key] = String(path).split(".") as [string, string | undefined];
+      const top = out.attributes?.[field];
+      const value = key === undefined ? top : (top as Record<string, unknown> | undefined)?.[key];
+      return Number(value);
+    },
+
+    async addToSet(resource, id, field, m, opts = {}) {
+      const what = `addToSet ${resource.type} ${id} ${field}`;
+      await patchItem(ctx, resource, id, { add: { [field]: members(m) } } as never, opts as never, "none", what);
+    },
+
+    async removeFromSet(resource, id, field, m, opts = {}) {
+      const what = `removeFromSet ${resource.type} ${id} ${field}`;
+      await patchItem(ctx, resource, id, { delete: { [field]: members(m) } } as never, opts as never, "none", what);
+    },
     ensureTable: (opts) => ensureTable(client, tableName, logger, opts),
 
     async create(resource, input, opts = {}) {
