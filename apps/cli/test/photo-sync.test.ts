@@ -66,14 +66,14 @@ describe("s3kit photo-sync", () => {
     const args = ["photo-sync", dir, `${url}Lightroom`, "--endpoint-url", server.endpoint, "--json"];
     const first = await run(args);
     expect(first.code, first.stderr).toBe(0);
-    const summary = JSON.parse(first.stdout) as { uploaded: number; failed: number; excluded: number };
-    expect(summary).toMatchObject({ uploaded: expected.size, failed: 0, excluded: 1 });
+    const summary = JSON.parse(first.stdout) as { transferred: number; failed: number; excluded: number };
+    expect(summary).toMatchObject({ transferred: expected.size, failed: 0, excluded: 1 });
     const stored = await keys(`${url}Lightroom/`);
     expect([...stored.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);
     const second = await run(args);
     expect(second.code).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ uploaded: 0, skipped: expected.size });
+    expect(JSON.parse(second.stdout)).toMatchObject({ transferred: 0, skipped: expected.size });
   });
 
   test("human output is a summary table; --dry-run --json prints the plan and changes nothing", async () => {
@@ -81,9 +81,9 @@ describe("s3kit photo-sync", () => {
     const target = join(work, "dry-backup");
     const dry = await run(["photo-sync", dir, `file://${target}`, "--dry-run", "--json"]);
     expect(dry.code, dry.stderr).toBe(0);
-    const plan = JSON.parse(dry.stdout) as { uploads: { key: string }[]; totals: { uploadFiles: number } };
-    expect(plan.uploads.map((u) => u.key).sort()).toEqual([...expected.keys()].sort());
-    expect(plan.totals.uploadFiles).toBe(expected.size);
+    const plan = JSON.parse(dry.stdout) as { transfers: { key: string }[]; totals: { transferFiles: number } };
+    expect(plan.transfers.map((u) => u.key).sort()).toEqual([...expected.keys()].sort());
+    expect(plan.totals.transferFiles).toBe(expected.size);
     const human = await run(["photo-sync", dir, target]);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/uploaded\s+7 files/);
@@ -113,7 +113,7 @@ describe("s3kit photo-sync", () => {
       "2",
     ]);
     expect(many.code).toBe(1);
-    expect(many.stderr).toMatch(/^error: Refusing to delete 3 objects.*--max-delete 3/m);
+    expect(many.stderr).toMatch(/^error: Refusing to delete 3 of 3 item\(s\).*limit of 2\b.*--max-delete 3/m);
     expect((await keys(url)).size).toBe(3);
   });
 
@@ -137,11 +137,14 @@ describe("s3kit photo-sync", () => {
       "--delete",
       "--exclude",
       "*.tmp",
+      // The one object that takes part is 100 % of the backup: over the default 50 % limit.
+      "--max-delete-percent",
+      "100",
       "--no-state",
       "--json",
     ]);
     expect(out.code, out.stderr).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ uploaded: expected.size, deleted: 1, failed: 0 });
+    expect(JSON.parse(out.stdout)).toMatchObject({ transferred: expected.size, deleted: 1, failed: 0 });
     const stored = [...(await keys(url)).keys()].sort();
     expect(stored).toEqual(
       [
@@ -208,11 +211,98 @@ describe("s3kit photo-sync", () => {
     proxy.setFaults([]);
     const resumed = await run(args);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const summary = JSON.parse(resumed.stdout) as { uploaded: number; skipped: number };
+    const summary = JSON.parse(resumed.stdout) as { transferred: number; skipped: number };
     expect(summary.skipped).toBeGreaterThan(0);
-    expect(summary.uploaded + summary.skipped).toBe(expected.size);
+    expect(summary.transferred + summary.skipped).toBe(expected.size);
     const stored = await keys(url);
     expect([...stored.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);
+  });
+  test("an empty source folder (a disk that is not mounted) never empties the backup: exit 1, one line, the flag", async () => {
+    const { dir } = await library("mounted", 4);
+    const { url } = await createTestBucket(server, "cli-unmounted");
+    const base = ["--endpoint-url", server.endpoint, "--no-state"];
+    expect((await run(["photo-sync", dir, `${url}Lightroom`, ...base])).code).toBe(0);
+    const before = await keys(url);
+    const unmounted = await mkdtemp(join(work, "Volumes-Photos-"));
+    const out = await run(["photo-sync", unmounted, `${url}Lightroom`, ...base, "--delete"]);
+    expect(out.code).toBe(1);
+    expect(out.stderr.trim().split("\n"), out.stderr).toHaveLength(1);
+    expect(out.stderr).toMatch(/^error: Refusing to delete: the source .* has no files .*--allow-empty-source/);
+    expect((await keys(url)).size).toBe(before.size);
+    const missing = await run(["photo-sync", join(work, "no-such-folder"), `${url}Lightroom`, ...base, "--delete"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: Source .*no-such-folder cannot be read \(ENOENT\)/);
+    expect((await keys(url)).size).toBe(before.size);
+    const allowed = await run([
+      "photo-sync",
+      unmounted,
+      `${url}Lightroom`,
+      ...base,
+      "--delete",
+      "--allow-empty-source",
+    ]);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect((await keys(url)).size).toBe(0);
+  });
+
+  test("a 60 % delete stops at the share limit with both numbers; --max-delete-percent and --max-delete lift it", async () => {
+    const { dir } = await library("share", 4); // 4 photos + the catalog
+    const { url, client, bucket } = await createTestBucket(server, "cli-share");
+    const base = ["photo-sync", dir, url, "--endpoint-url", server.endpoint, "--no-state"];
+    expect((await run(base)).code).toBe(0);
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const seed = async () => {
+      for (let i = 0; i < 8; i++)
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: `gone-${i}.jpg`, Body: "x" }));
+    };
+    await seed(); // 8 of 13 objects have no local file: 62 %
+    const stopped = await run([...base, "--delete"]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(
+      /^error: Refusing to delete 8 of 13 item\(s\) .*\(62 %\).*--max-delete-percent 62.*--max-delete 8/m,
+    );
+    expect((await keys(url)).size).toBe(13);
+    const byShare = await run([...base, "--delete", "--max-delete-percent", "62", "--json"]);
+    expect(byShare.code, byShare.stderr).toBe(0);
+    expect(JSON.parse(byShare.stdout)).toMatchObject({ deleted: 8 });
+    await seed();
+    const byCount = await run([...base, "--mirror", "--max-delete", "8"]);
+    expect(byCount.code, byCount.stderr).toBe(0);
+    expect(byCount.stderr).toMatch(/--mirror is an alias of --delete/);
+    expect((await keys(url)).size).toBe(5);
+  });
+
+  test("photo-sync restore brings the backup back (bytes and mtimes); a typo'd prefix with --delete changes nothing", async () => {
+    const { dir, expected } = await library("restore", 4);
+    const mtime = new Date("2022-02-22T22:22:22.222Z");
+    const { utimes, readFile, stat, readdir } = await import("node:fs/promises");
+    for (const key of expected.keys()) {
+      const path = join(dir, ...key.normalize("NFD").split("/"));
+      await utimes(path, mtime, mtime).catch(() => utimes(join(dir, ...key.split("/")), mtime, mtime));
+    }
+    const { url } = await createTestBucket(server, "cli-restore");
+    expect((await run(["photo-sync", dir, `${url}Lightroom`, "--endpoint-url", server.endpoint])).code).toBe(0);
+    const target = join(work, "restored");
+    const out = await run(["photo-sync", "restore", `${url}Lightroom`, target, "--endpoint-url", server.endpoint]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/downloaded\s+5 files/);
+    for (const [key, body] of expected) {
+      const path = join(target, ...key.split("/"));
+      expect((await readFile(path)).equals(body), key).toBe(true);
+      expect(Math.round((await stat(path)).mtimeMs), key).toBe(mtime.getTime());
+    }
+    const typo = await run([
+      "photo-sync",
+      "restore",
+      `${url}Lightroomm`,
+      target,
+      "--endpoint-url",
+      server.endpoint,
+      "--delete",
+    ]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/^error: Refusing to delete: .*--allow-empty-source/);
+    expect((await readdir(target)).length).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,93 @@
+// Output shared by `s3kit photo-sync` (backup) and `s3kit photo-sync restore`. Outside commands/, where oclif
+// would take every module for a command.
+import type { SyncPlan, SyncSummary } from "@toolkit/photo-sync";
+import { formatBytes } from "../progress-bar.ts";
+
+const SHOWN_ITEMS = 20;
+const count = (n: number) => n.toLocaleString("en-US");
+
+/** Failures on stderr, the first 20 of them. */
+export function printFailures(summary: Pick<SyncSummary, "failures">): void {
+  for (const failure of summary.failures.slice(0, SHOWN_ITEMS)) {
+    process.stderr.write(
+      `failed: ${failure.action} ${failure.key ?? failure.path}: ${failure.code}: ${failure.message}\n`,
+    );
+  }
+  if (summary.failures.length > SHOWN_ITEMS) {
+    process.stderr.write(`failed: … and ${count(summary.failures.length - SHOWN_ITEMS)} more (use --json for all)\n`);
+  }
+}
+
+/** A dry run's plan: the first changes, then a table of totals; blocks and errors on stderr. */
+export function printPlan(log: (line: string) => void, title: string, plan: SyncPlan): void {
+  const t = plan.totals;
+  const verb = plan.direction === "upload" ? "upload" : "download";
+  const from = plan.direction === "upload" ? plan.local : plan.remote;
+  const to = plan.direction === "upload" ? plan.remote : plan.local;
+  log(`${title} ${from} → ${to} (dry run: nothing changed)`);
+  for (const u of plan.transfers.slice(0, SHOWN_ITEMS))
+    log(`  ${verb}  ${u.key}  (${u.reason}, ${formatBytes(u.size)})`);
+  if (plan.transfers.length > SHOWN_ITEMS) log(`  … and ${count(plan.transfers.length - SHOWN_ITEMS)} more`);
+  for (const d of plan.deletes.slice(0, SHOWN_ITEMS)) log(`  delete  ${d.key}`);
+  if (plan.deletes.length > SHOWN_ITEMS) log(`  … and ${count(plan.deletes.length - SHOWN_ITEMS)} more deletes`);
+  log(
+    table([
+      ["scanned", `${count(t.sourceFiles)} files`, formatBytes(t.sourceBytes)],
+      [`would ${verb}`, `${count(t.transferFiles)} files`, formatBytes(t.transferBytes)],
+      ["would skip", `${count(t.skipFiles)} files`, formatBytes(t.skipBytes)],
+      ["would delete", `${count(t.deleteFiles)} items`, formatBytes(t.deleteBytes)],
+      ["extraneous", `${count(t.extraneous)} items`, plan.delete ? "" : "(kept: no --delete)"],
+      ["excluded", count(t.excluded), ""],
+      ["errors", count(t.errors), ""],
+    ]),
+  );
+  if (plan.deleteBlocked) process.stderr.write(`warning: ${plan.deleteBlocked.message}\n`);
+  printFailures({ failures: plan.errors });
+}
+
+/** What a run did, as a table; blocks, notes and failures on stderr. */
+export function printSummary(
+  log: (line: string) => void,
+  note: (line: string) => void,
+  title: string,
+  summary: SyncSummary,
+  outcome: "done" | "interrupted",
+): void {
+  const verb = summary.direction === "upload" ? "uploaded" : "downloaded";
+  log(`${title} ${summary.source} → ${summary.destination} (${outcome})`);
+  log(
+    table([
+      ["scanned", `${count(summary.scanned)} files`, formatBytes(summary.scannedBytes)],
+      [verb, `${count(summary.transferred)} files`, formatBytes(summary.transferredBytes)],
+      ["skipped", `${count(summary.skipped)} files`, formatBytes(summary.skippedBytes)],
+      ["deleted", `${count(summary.deleted)} items`, ""],
+      ["failed", count(summary.failed), ""],
+      ["excluded", count(summary.excluded), ""],
+      ["time", `${(summary.durationMs / 1000).toFixed(1)} s`, ""],
+    ]),
+  );
+  if (summary.partialsRemoved > 0)
+    note(`note: removed ${count(summary.partialsRemoved)} partial file(s) of an interrupted run`);
+  if (summary.unverified > 0) {
+    note(
+      `note: ${count(summary.unverified)} file(s) had no checksum to verify against (no s3kit-sha256, ETag not an MD5)`,
+    );
+  }
+  if (summary.deleteBlocked) process.stderr.write(`warning: ${summary.deleteBlocked}\n`);
+  if (summary.extraneous > 0 && summary.deleted === 0 && !summary.deleteBlocked) {
+    note(`note: ${count(summary.extraneous)} item(s) at the destination have no source (kept; --delete removes them)`);
+  }
+  printFailures(summary);
+}
+
+function table(rows: string[][]): string {
+  const widths = [0, 0, 0];
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i]!, cell.length);
+  }
+  return rows
+    .map(([a = "", b = "", c = ""]) => `  ${a.padEnd(widths[0]!)}  ${b.padStart(widths[1]!)}  ${c}`.trimEnd())
+    .join("\n");
+}
+
+export { count };
