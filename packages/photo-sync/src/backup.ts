@@ -110,6 +110,7 @@ export async function applyPlan(plan: BackupPlan, options: ApplyPlanOptions = {}
         partSizeBytes: opts.partSizeBytes ?? plan.partSizeBytes,
         ...(opts.partConcurrency ? { partConcurrency: opts.partConcurrency } : {}),
         ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
+        ...(opts.staleUploadAgeMs !== undefined ? { staleUploadAgeMs: opts.staleUploadAgeMs } : {}),
         contentType: contentTypeFor,
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -119,7 +120,14 @@ export async function applyPlan(plan: BackupPlan, options: ApplyPlanOptions = {}
   );
 }
 
-const APPLY_KEYS = ["concurrency", "storageClass", "partConcurrency", "attempts", "onProgress"] as const;
+const APPLY_KEYS = [
+  "concurrency",
+  "storageClass",
+  "partConcurrency",
+  "attempts",
+  "staleUploadAgeMs",
+  "onProgress",
+] as const;
 const CONNECTION_KEYS = ["store", "endpoint", "region", "profile", "credentials", "logger", "signal"] as const;
 
 /**

@@ -80,6 +80,11 @@ export interface ApplyPlanOptions extends ConnectionOptions {
   multipartThresholdBytes?: number;
   /** Bytes per multipart part. @default the plan's, else 8 MiB */
   partSizeBytes?: number;
+  /**
+   * Incomplete multipart uploads under the prefix older than this (leftovers of a killed run) are aborted
+   * before the uploads start; younger ones may be another run's, still in flight. @default a day
+   */
+  staleUploadAgeMs?: number;
   /** Bytes and files done so far; called often, must be cheap. */
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -171,6 +176,7 @@ export const applyOptionsSchema = z.strictObject({
   attempts: z.number().int().min(1).max(20).default(5),
   multipartThresholdBytes: partSize.optional(),
   partSizeBytes: partSize.max(5 * 1024 * MiB).optional(),
+  staleUploadAgeMs: z.number().int().min(0).optional(),
   onProgress: fn<ProgressCallback>().optional(),
   signal,
 });

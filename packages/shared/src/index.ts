@@ -28,6 +28,7 @@ export type {
   GetResult,
   ListEntry,
   ListOptions,
+  MultipartUploadInfo,
   ObjectInfo,
   ObjectStore,
   OpenObjectStoreOptions,

@@ -106,6 +106,14 @@ export interface CopyOptions {
   signal?: AbortSignal;
 }
 
+/** An incomplete multipart upload (S3 only): parts stored and billed, but no object yet. */
+export interface MultipartUploadInfo {
+  /** The key it would create, relative to the store's location. */
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
 /**
  * The object-store port: the operations every s3kit library needs, with one meaning on S3 and on a local directory.
  * All keys are relative to the store's location; a key never escapes it.
@@ -132,6 +140,13 @@ export interface ObjectStore {
   list(options?: ListOptions): AsyncIterable<ListEntry>;
   /** Server-side copy within the store. */
   copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<PutResult>;
+  /**
+   * Incomplete multipart uploads under the location (one ListMultipartUploads request per 1,000). Only stores
+   * that have multipart uploads implement it (S3); a `file://` store writes through temp files instead.
+   */
+  listMultipartUploads?(options?: { signal?: AbortSignal }): AsyncIterable<MultipartUploadInfo>;
+  /** Abort an incomplete multipart upload, freeing its parts. Aborting one that is gone succeeds. */
+  abortMultipartUpload?(key: string, uploadId: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Release sockets and file handles. */
   close(): Promise<void>;
 }

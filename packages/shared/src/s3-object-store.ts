@@ -1,10 +1,12 @@
 import { Readable } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
@@ -438,6 +440,53 @@ export function createS3ObjectStore(
         return { etag: out.CopyObjectResult?.ETag ?? head?.etag ?? "", size: head?.size ?? 0 };
       } catch (error) {
         return fail("Copy", sourceKey, error, opts.signal);
+      }
+    },
+
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html — paged by key and upload id markers.
+    async *listMultipartUploads(opts: { signal?: AbortSignal } = {}) {
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      try {
+        do {
+          const page = await client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: bucket,
+              Prefix: prefix,
+              MaxUploads: 1000,
+              ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+              ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+            }),
+            sendOptions(opts.signal),
+          );
+          opts.signal?.throwIfAborted();
+          for (const upload of page.Uploads ?? []) {
+            if (!upload.Key?.startsWith(prefix) || !upload.UploadId) continue;
+            yield {
+              key: upload.Key.slice(prefix.length),
+              uploadId: upload.UploadId,
+              initiated: upload.Initiated ?? new Date(0),
+            };
+          }
+          const more = page.IsTruncated === true && (page.NextKeyMarker || page.NextUploadIdMarker);
+          keyMarker = more ? page.NextKeyMarker : undefined;
+          uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+        } while (keyMarker || uploadIdMarker);
+      } catch (error) {
+        fail("ListMultipartUploads", undefined, error, opts.signal);
+      }
+    },
+
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html — 404 NoSuchUpload: already gone.
+    async abortMultipartUpload(key: string, uploadId: string, opts: { signal?: AbortSignal } = {}) {
+      try {
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: fullKey(key), UploadId: uploadId }),
+          sendOptions(opts.signal),
+        );
+      } catch (error) {
+        if ((error as { name?: string }).name === "NoSuchUpload") return;
+        fail("AbortMultipartUpload", key, error, opts.signal);
       }
     },
 

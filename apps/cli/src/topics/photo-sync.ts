@@ -68,6 +68,9 @@ export function printSummary(
   );
   if (summary.partialsRemoved > 0)
     note(`note: removed ${count(summary.partialsRemoved)} partial file(s) of an interrupted run`);
+  if (summary.multipartUploadsAborted > 0) {
+    note(`note: aborted ${count(summary.multipartUploadsAborted)} incomplete multipart upload(s) of an interrupted run`);
+  }
   if (summary.unverified > 0) {
     note(
       `note: ${count(summary.unverified)} file(s) had no checksum to verify against (no s3kit-sha256, ETag not an MD5)`,

@@ -42,6 +42,7 @@ export function summaryOf(plan: SyncPlan, dryRun: boolean): SyncSummary {
     extraneous: plan.totals.extraneous,
     ...(plan.deleteBlocked ? { deleteBlocked: plan.deleteBlocked.message } : {}),
     partialsRemoved: 0,
+    multipartUploadsAborted: 0,
     unverified: 0,
     failures: [...plan.errors],
     warnings: [...plan.warnings],
@@ -132,6 +133,10 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
         () => {},
       );
     }
+  }
+
+  if (upload && store.listMultipartUploads && store.abortMultipartUpload) {
+    await abortStaleUploads(store, filter, summary, opts.staleUploadAgeMs, logger, signal);
   }
 
   let lastSave = Date.now();
@@ -295,6 +300,34 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
     );
   }
   return summary;
+}
+
+/**
+ * Leftovers of killed uploads: one ListMultipartUploads on the prefix, then abort those older than `ageMs`
+ * for keys this sync selects. A failure here only costs storage, so it is a warning, not a failed run.
+ */
+async function abortStaleUploads(
+  store: ObjectStore,
+  filter: ReturnType<typeof createPathFilter>,
+  summary: SyncSummary,
+  ageMs: number,
+  logger: { warn(message: string, fields?: Record<string, unknown>): void },
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const cutoff = Date.now() - ageMs;
+  try {
+    for await (const upload of store.listMultipartUploads!(signal ? { signal } : {})) {
+      if (upload.initiated.getTime() > cutoff || !filter.accepts(upload.key)) continue;
+      await store.abortMultipartUpload!(upload.key, upload.uploadId, signal ? { signal } : {});
+      summary.multipartUploadsAborted++;
+    }
+  } catch (error) {
+    if (signal?.aborted) throw abortReason(signal);
+    logger.warn("sync could not clean up incomplete multipart uploads", { error: String(error) });
+    summary.warnings.push(
+      `Incomplete multipart uploads under ${store.url} could not be cleaned up: ${(error as Error).message}`,
+    );
+  }
 }
 
 function isInside(root: string, path: string): boolean {

@@ -97,6 +97,12 @@ export interface ApplySyncPlanOptions {
    * verified upload or download
    */
   transfer?: (item: PlannedTransfer, context: TransferContext) => Promise<TransferResult>;
+  /**
+   * Uploads: incomplete multipart uploads under the prefix, for keys the filters select, that are older than
+   * this are aborted before the run (leftovers of a killed run; younger ones may be another run's, in flight).
+   * @default 86400000 (a day)
+   */
+  staleUploadAgeMs?: number;
   /** Bytes and items done so far; called often, must be cheap. */
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -104,6 +110,7 @@ export interface ApplySyncPlanOptions {
 }
 
 const MiB = 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
 const MIN_PART = 5 * MiB;
 const fn = <T>() => z.custom<T>((v) => typeof v === "function", { message: "expected a function" });
 const store = z.custom<ObjectStore>(
@@ -164,6 +171,7 @@ export const applyOptionsSchema = z.strictObject({
     .optional(),
   contentType: fn<(key: string) => string>().optional(),
   transfer: fn<NonNullable<ApplySyncPlanOptions["transfer"]>>().optional(),
+  staleUploadAgeMs: z.number().int().min(0).default(DAY_MS),
   onProgress: fn<ProgressCallback>().optional(),
 });
 

@@ -40,6 +40,8 @@ export interface SyncSummary {
   deleteBlocked?: string;
   /** Partial files of interrupted downloads removed from the local folder. */
   partialsRemoved: number;
+  /** Incomplete multipart uploads of interrupted runs aborted under the prefix (uploads). */
+  multipartUploadsAborted: number;
   /** Downloads written without a checksum to verify them against (no SHA-256 metadata, ETag not an MD5). */
   unverified: number;
   failures: SyncFailure[];

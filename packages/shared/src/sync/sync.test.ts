@@ -234,3 +234,33 @@ describe("download", () => {
     expect(await files(target)).toEqual(["local-only.jpg", "ok.jpg"]);
   });
 });
+
+describe("leftovers of killed uploads", () => {
+  test("incomplete multipart uploads older than the age, for selected keys, are aborted before the run", async () => {
+    const source = await tree("stale-src", { "a.jpg": "a" });
+    const inner = fileStore("stale-store");
+    const day = 24 * 60 * 60 * 1000;
+    const uploads = [
+      { key: "a.jpg", uploadId: "old", initiated: new Date(Date.now() - 2 * day) },
+      { key: "b.jpg", uploadId: "young", initiated: new Date(Date.now() - 60_000) },
+      { key: "x.tmp", uploadId: "excluded", initiated: new Date(Date.now() - 2 * day) },
+    ];
+    const aborted: string[] = [];
+    const store: ObjectStore = {
+      ...inner,
+      listMultipartUploads: async function* () {
+        yield* uploads;
+      },
+      abortMultipartUpload: async (_key, uploadId) => {
+        aborted.push(uploadId);
+      },
+    };
+    const plan = await planSync({ direction: "upload", local: source, store, exclude: ["*.tmp"], statePath: false });
+    const summary = await applySyncPlan(plan, { store });
+    expect(aborted).toEqual(["old"]);
+    expect(summary.multipartUploadsAborted).toBe(1);
+    aborted.length = 0;
+    await applySyncPlan(plan, { store, staleUploadAgeMs: 0 });
+    expect(aborted).toEqual(["old", "young"]);
+  });
+});
