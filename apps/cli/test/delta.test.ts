@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,10 +54,11 @@ describe("s3kit delta", () => {
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ stored: "reference", key: "rel/app/app-1.0.0.tar" });
     const second = await run(["delta", "cp", files[1]!, `s3://${bucket}/rel/app/`, "--json"]);
-    expect(JSON.parse(second.stdout)).toMatchObject({ stored: "delta", engine: "xdelta3-wasm" });
+    // auto: the xdelta3 binary when installed (DeltaGlider's engine and delta sizes).
+    expect(JSON.parse(second.stdout)).toMatchObject({ stored: "delta", engine: "xdelta3" });
     const third = await run(["delta", "cp", files[2]!, `s3://${bucket}/rel/app/renamed.tar`]);
     expect(third.code).toBe(0);
-    expect(third.stdout).toMatch(/^upload: .* \(delta, xdelta3-wasm, /);
+    expect(third.stdout).toMatch(/^upload: .* \(delta, xdelta3, /);
     // A sibling prefix that must not show up.
     await run(["delta", "cp", files[0]!, `s3://${bucket}/rel/app-old/`]);
 
@@ -151,6 +153,43 @@ describe("s3kit delta", () => {
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(/^error: .*reference .*evil\/reference\.bin.* is missing/);
     expect(await readFile(notes, "utf8")).toBe("my notes\n");
+  });
+
+  it("with no xdelta3 on PATH, auto writes VCDIFF deltas that `xdelta3 -d` decodes, and says why a large file went direct (issue 14)", async () => {
+    const emptyBin = await mkdtemp(join(tmpdir(), "s3kit-delta-nobin-"));
+    const runNoBin = (args: string[]) =>
+      runCli(args, { endpoint: server.endpoint, env: { PATH: emptyBin, XDG_CACHE_HOME: join(home, ".cache-nobin") } });
+    const names = ["nb-1.0.0.tar", "nb-1.0.1.tar"];
+    for (const [i, name] of names.entries()) await writeFile(join(home, name), version(i + 4));
+    const first = await runNoBin(["delta", "cp", join(home, names[0]!), `s3://${bucket}/nobin/`, "--json"]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ stored: "reference", engine: "xdelta3-wasm" });
+    const second = await runNoBin(["delta", "cp", join(home, names[1]!), `s3://${bucket}/nobin/`, "--json"]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ stored: "delta", engine: "xdelta3-wasm" });
+    // DeltaGlider's read path: the xdelta3 CLI on the raw reference and delta.
+    const work = await mkdtemp(join(tmpdir(), "s3kit-delta-decode-"));
+    await writeFile(join(work, "reference.bin"), await raw.getBytes("nobin/reference.bin"));
+    for (const [i, name] of names.entries()) {
+      await writeFile(join(work, `${name}.delta`), await raw.getBytes(`nobin/${name}.delta`));
+      execFileSync("xdelta3", [
+        "-d",
+        "-f",
+        "-s",
+        join(work, "reference.bin"),
+        join(work, `${name}.delta`),
+        join(work, name),
+      ]);
+      expect((await readFile(join(work, name))).equals(version(i + 4))).toBe(true);
+    }
+    // Over xdelta3-wasm's 1 MiB: stored directly (never zstd), and the reason is on stderr.
+    const large = Buffer.concat([version(1), version(2), version(3), version(4), version(5)]);
+    await writeFile(join(home, "large.tar"), large);
+    const big = await runNoBin(["delta", "cp", join(home, "large.tar"), `s3://${bucket}/nobin-large/`]);
+    expect(big.code).toBe(0);
+    expect(big.stdout).toMatch(/^upload: .* \(direct, .*noEngine\)/);
+    expect(big.stderr).toMatch(/^note: no xdelta3 binary on PATH/m);
+    expect(await raw.head("nobin-large/large.tar.delta")).toBeUndefined();
+    expect(await raw.head("nobin-large/reference.bin")).toBeUndefined();
   });
 
   it("sync goes both ways, honours --dryrun/--dry-run, --exclude and --delete, and rm -r stays inside the prefix", async () => {

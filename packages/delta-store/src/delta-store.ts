@@ -20,8 +20,9 @@ import {
   validateKey,
 } from "@toolkit/shared";
 import { z } from "zod";
+import { describeEngines, type EngineStatus } from "./engines/describe.ts";
 import type { DeltaEngine } from "./engines/engine.ts";
-import { type Engines, selectDecoder, selectEncoder } from "./engines/select.ts";
+import { type DeltaFormat, type Engines, formatOf, selectDecoder, selectEncoder } from "./engines/select.ts";
 import { createNativeXdelta3Engine } from "./engines/xdelta3-native.ts";
 import { createWasmXdelta3Engine } from "./engines/xdelta3-wasm.ts";
 import { createZstdEngine } from "./engines/zstd.ts";
@@ -179,12 +180,7 @@ export interface VerifyResult {
   error?: string;
 }
 
-export interface EngineStatus {
-  name: EngineName;
-  available: boolean;
-  /** What it is used for, and its limits. */
-  notes: string;
-}
+export type { EngineStatus } from "./engines/describe.ts";
 
 /** A DeltaGlider-compatible store of files as deltas against per-folder references. */
 export interface DeltaStore {
@@ -511,13 +507,21 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     const refKey = deltaspace + REFERENCE_NAME;
     let refInfo = await head(refKey, signal);
     let createdReference = false;
+    let encoder: DeltaEngine | undefined;
     if (!refInfo) {
+      // A new deltaspace: the engine of its first (zero-diff) delta fixes its format, recorded on the reference.
+      const first = await selectEncoder(engines, engineChoice, size, size);
+      if (!first.engine) {
+        logger.info("delta-store: no delta engine fits; storing directly", { key, why: first.why });
+        return finish(await putDirect(path, key, info, "noEngine", signal, forms, { detail: first.why }));
+      }
+      encoder = first.engine;
       try {
         // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — If-None-Match: * makes the
         // first upload of a deltaspace win once; a concurrent first upload gets 412 and deltas against it.
         await store.put(refKey, createReadStream(path), {
           ifNoneMatch: "*",
-          metadata: referenceMetadata(basename(key), sha256, size),
+          metadata: referenceMetadata(basename(key), sha256, size, encoder.name),
           contentType: OCTET_STREAM,
           contentLength: size,
           ...(signal ? { signal } : {}),
@@ -526,6 +530,8 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         await cache.seed(sha256, path, signal);
       } catch (error) {
         if (!isObjectStoreError(error, "preconditionFailed")) throw wrapStoreError(error, `Put ${url}${refKey}`, key);
+        // Another writer created the deltaspace: its reference decides the format.
+        encoder = undefined;
         refInfo = await head(refKey, signal);
         if (!refInfo) {
           throw new DeltaError(
@@ -548,8 +554,21 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       );
     }
 
-    const encoder = await selectEncoder(engines, engineChoice, refSize, size);
-    if (!encoder) return finish(await putDirect(path, key, info, "noEngine", signal, forms));
+    let mixed: string | undefined;
+    if (!encoder) {
+      const format = await deltaspaceFormat(refInfo!, deltaspace, signal);
+      const selection = await selectEncoder(engines, engineChoice, refSize, size, format);
+      if (!selection.engine) {
+        logger.info("delta-store: no delta engine fits; storing directly", { key, why: selection.why });
+        return finish(await putDirect(path, key, info, "noEngine", signal, forms, { detail: selection.why }));
+      }
+      encoder = selection.engine;
+      if (formatOf(encoder.name) !== format) {
+        // Only an explicit engine gets here: `auto` keeps the deltaspace's format.
+        mixed = `the deltaspace ${deltaspace || "(root)"} holds ${format === "zstd" ? "zstd" : "VCDIFF (xdelta3)"} deltas; this ${encoder.name} delta was asked for and mixes formats${encoder.name === "zstd" ? " (DeltaGlider cannot read it)" : ""}`;
+        logger.warn("delta-store: engine asked for differs from the deltaspace's format", { key, detail: mixed });
+      }
+    }
 
     const reference = createdReference
       ? { path, size, release: async () => {} }
@@ -629,6 +648,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         sha256,
         engine: encoder.name,
         ratio,
+        ...(mixed ? { detail: mixed } : {}),
       });
     } finally {
       await rm(deltaPath, { force: true });
@@ -950,6 +970,26 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     };
   }
 
+  /**
+   * The delta format of an existing deltaspace: `dg-engine` on its reference (written since this version);
+   * for older s3kit references the zero-diff delta of the first file (`dg-source-name`); else VCDIFF, which
+   * is what every DeltaGlider deltaspace holds.
+   */
+  async function deltaspaceFormat(ref: ObjectInfo, deltaspace: string, signal?: AbortSignal): Promise<DeltaFormat> {
+    const recorded = readMeta(ref.metadata, "engine");
+    if (recorded !== undefined) return recorded === "zstd" ? "zstd" : "vcdiff";
+    const source = readMeta(ref.metadata, "source-name");
+    if (!source || source.includes("/") || source.endsWith(DELTA_SUFFIX)) return "vcdiff";
+    const firstKey = deltaspace + source + DELTA_SUFFIX;
+    try {
+      validateKey(firstKey);
+    } catch {
+      return "vcdiff";
+    }
+    const first = await head(firstKey, signal).catch(() => undefined);
+    return first && readMeta(first.metadata, "engine") === "zstd" ? "zstd" : "vcdiff";
+  }
+
   /** Delete a deltaspace's reference when no `.delta` object in it remains. */
   async function releaseReferenceIfUnused(deltaspace: string, signal?: AbortSignal): Promise<boolean> {
     const refKey = deltaspace + REFERENCE_NAME;
@@ -1076,24 +1116,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
   }
 
   async function engineStatus(): Promise<EngineStatus[]> {
-    return [
-      {
-        name: "xdelta3",
-        available: await engines.xdelta3.available(),
-        notes: `native binary \`${options.xdelta3Path ?? "xdelta3"}\`: any size, streams; decodes DeltaGlider deltas (LZMA)`,
-      },
-      {
-        name: "xdelta3-wasm",
-        available: await engines["xdelta3-wasm"].available(),
-        notes: "WebAssembly, 16 MiB fixed memory: encodes files up to 1 MiB; no LZMA",
-      },
-      {
-        name: "zstd",
-        available: await engines.zstd.available(),
-        notes:
-          "node:zlib zstd with the reference as dictionary: reference + file up to 2 GiB, reference held in memory",
-      },
-    ];
+    return (await describeEngines(options.xdelta3Path ? { xdelta3Path: options.xdelta3Path } : {})).engines;
   }
 
   const deltaStore: DeltaStore = {

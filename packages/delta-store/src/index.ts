@@ -16,6 +16,8 @@ export type {
   VerifyResult,
 } from "./delta-store.ts";
 export { createDeltaStore, DELTA_SUFFIX, REFERENCE_NAME } from "./delta-store.ts";
+export type { AutoEngines, EngineDescription } from "./engines/describe.ts";
+export { describeEngines } from "./engines/describe.ts";
 export type { DeltaErrorCode } from "./errors.ts";
 export { DeltaError, isDeltaError } from "./errors.ts";
 export type { EngineName } from "./metadata.ts";

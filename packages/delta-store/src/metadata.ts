@@ -145,7 +145,16 @@ export function referenceSha256(metadata: Record<string, string>): Sha256Hex | u
   return isSha256Hex(raw) ? raw : undefined;
 }
 
-export function referenceMetadata(sourceName: string, sha256: string, size: number): Record<string, string> {
+/**
+ * Metadata of a deltaspace's `reference.bin`. `dg-engine` records the engine of the deltaspace's first delta,
+ * so that `auto` keeps one delta format per deltaspace (DeltaGlider ignores the extra key).
+ */
+export function referenceMetadata(
+  sourceName: string,
+  sha256: string,
+  size: number,
+  engine: EngineName,
+): Record<string, string> {
   return {
     "dg-tool": TOOL,
     "dg-source-name": sourceName,
@@ -153,6 +162,7 @@ export function referenceMetadata(sourceName: string, sha256: string, size: numb
     "dg-file-size": String(size),
     "dg-created-at": nowIso(),
     "dg-note": "reference",
+    "dg-engine": engine,
   };
 }
 

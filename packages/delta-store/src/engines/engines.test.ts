@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realBytes, tempDir, versionOf } from "../__fixtures__/versions.ts";
 import { isDeltaError } from "../errors.ts";
 import type { DeltaMeta } from "../metadata.ts";
+import { describeEngines } from "./describe.ts";
 import type { DeltaEngine } from "./engine.ts";
 import { isVcdiff, vcdiffSecondaryCompressor } from "./engine.ts";
+import { type Engines, selectEncoder } from "./select.ts";
 import { createNativeXdelta3Engine, sourceWindowBytes } from "./xdelta3-native.ts";
 import { createWasmXdelta3Engine, WASM_MAX_TARGET_BYTES } from "./xdelta3-wasm.ts";
 import { createZstdEngine, zstdWindowLog } from "./zstd.ts";
@@ -160,5 +162,45 @@ describe("engines", () => {
     expect(zstdWindowLog(1, 1)).toBe(20);
     expect(zstdWindowLog(100 * 1024 * 1024, 100 * 1024 * 1024)).toBe(28);
     expect(zstdWindowLog(4 * 1024 ** 3, 0)).toBe(31);
+  });
+
+  it("auto picks only VCDIFF engines: the binary, else xdelta3-wasm where it fits, else none (and says why)", async () => {
+    const fake = (name: keyof Engines, up: boolean, maxTarget = Number.POSITIVE_INFINITY) =>
+      ({
+        name,
+        available: async () => up,
+        canEncode: (_ref: number, target: number) => target <= maxTarget,
+      }) as unknown as DeltaEngine;
+    const engines = (binary: boolean, wasm = true): Engines => ({
+      xdelta3: fake("xdelta3", binary),
+      "xdelta3-wasm": fake("xdelta3-wasm", wasm, WASM_MAX_TARGET_BYTES),
+      zstd: fake("zstd", true),
+    });
+    const small = 100_000;
+    const large = 5 * 1024 * 1024;
+    expect((await selectEncoder(engines(true), "auto", small, small)).engine?.name).toBe("xdelta3");
+    expect((await selectEncoder(engines(true), "auto", large, large)).engine?.name).toBe("xdelta3");
+    expect((await selectEncoder(engines(false), "auto", small, small)).engine?.name).toBe("xdelta3-wasm");
+    const none = await selectEncoder(engines(false), "auto", large, large);
+    expect(none.engine).toBeUndefined();
+    expect(none.why).toMatch(/no xdelta3 binary on PATH.*exceeds xdelta3-wasm's limits.*stored directly/);
+    expect((await selectEncoder(engines(false, false), "auto", small, small)).why).toMatch(/could not be loaded/);
+    // zstd only when asked for, or in a deltaspace that already holds zstd deltas.
+    expect((await selectEncoder(engines(false), "zstd", large, large)).engine?.name).toBe("zstd");
+    expect((await selectEncoder(engines(true), "auto", small, small, "zstd")).engine?.name).toBe("zstd");
+    expect((await selectEncoder(engines(false), "auto", small, small, "vcdiff")).engine?.name).toBe("xdelta3-wasm");
+  });
+
+  it("describeEngines says what auto would use, with and without the binary", async () => {
+    const here = await describeEngines();
+    expect(here.engines.map((e) => e.name)).toEqual(["xdelta3", "xdelta3-wasm", "zstd"]);
+    expect(here.engines[0]).toMatchObject({ available: true, version: expect.stringMatching(/^3\./) });
+    expect(here.auto).toMatchObject({ small: "xdelta3", large: "xdelta3" });
+    expect(here.auto.summary).toMatch(/^auto: xdelta3 3\.[\d.]+ for every size/);
+    const without = await describeEngines({ xdelta3Path: join(dir, "no-such-xdelta3") });
+    expect(without.engines[0]).toMatchObject({ available: false });
+    expect(without.engines[0]!.version).toBeUndefined();
+    expect(without.auto).toMatchObject({ small: "xdelta3-wasm", large: "direct" });
+    expect(without.auto.summary).toMatch(/larger files stored directly/);
   });
 });

@@ -68,16 +68,23 @@ function run(
 }
 
 /** The native `xdelta3` binary (Debian's 3.0.11 with LZMA secondary compression): streams any size. */
-export function createNativeXdelta3Engine(binary = "xdelta3"): DeltaEngine {
-  let availability: Promise<boolean> | undefined;
+export function createNativeXdelta3Engine(
+  binary = "xdelta3",
+): DeltaEngine & { version(): Promise<string | undefined> } {
+  let probe: Promise<Run | undefined> | undefined;
+  const probeOnce = () => {
+    probe ??= run(binary, ["-V"], {}).catch(() => undefined);
+    return probe;
+  };
   return {
     name: "xdelta3",
-    available() {
-      availability ??= run(binary, ["-V"], {}).then(
-        (r) => r.code === 0,
-        () => false,
-      );
-      return availability;
+    async available() {
+      return (await probeOnce())?.code === 0;
+    },
+    /** `3.0.11` from `xdelta3 -V` (printed on stderr), when the binary runs. */
+    async version() {
+      const r = await probeOnce();
+      return r?.code === 0 ? /version ([0-9][\w.]*)/i.exec(r.stderr)?.[1] : undefined;
     },
     canEncode: () => true,
     cannotDecode: () => undefined,

@@ -97,6 +97,8 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
         this.log(
           `upload: ${args.src} to ${store.url}${key} (${result.stored}${result.engine && result.stored !== "direct" ? `, ${result.engine}` : ""}, ${formatBytes(result.fileBytes)} → ${formatBytes(result.storedBytes)} stored${result.reason ? `, ${result.reason}` : ""})`,
         );
+        // Why it was stored directly, or that an asked-for engine mixes formats in the deltaspace.
+        if (result.detail) this.note(`note: ${result.detail}`);
         return result;
       } finally {
         await store.close();
