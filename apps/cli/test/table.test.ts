@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTable, defineUntypedResource } from "@toolkit/dynamo-table";
 import { createDynamoDbClient } from "@toolkit/shared";
 import { startDynamoDbServer, type TestServer, testClientOptions, uniqueName } from "@toolkit/shared/testing";
@@ -13,8 +16,15 @@ interface Run {
   stderr: string;
 }
 
-const run = (args: string[], stdin?: string) =>
-  runCli(args, { endpoint: server.endpoint, ...(stdin !== undefined ? { stdin } : {}) });
+/** The CLI keeps its cursor secret in its config directory: a fresh one for these runs. */
+const configHome = mkdtempSync(join(tmpdir(), "cli-table-config-"));
+
+const run = (args: string[], stdin?: string, env: Record<string, string> = {}) =>
+  runCli(args, {
+    endpoint: server.endpoint,
+    env: { XDG_CONFIG_HOME: configHome, ...env },
+    ...(stdin !== undefined ? { stdin } : {}),
+  });
 
 const note = (...extra: string[]) => ["--table", tableName, "--type", "Note", "--versioned", ...extra];
 
@@ -123,6 +133,16 @@ describe("s3kit table", () => {
     expect(foreign.code).toBe(2);
     expect(foreign.stderr).toMatch(/^error: .*cursor/);
     expect(foreign.stderr.trim().split("\n")).toHaveLength(1);
+
+    // The cursor is signed with the secret made once in the config directory (mode 0600), not one anyone
+    // could derive: another secret (here from the environment) refuses it.
+    const secretFile = join(configHome, "s3kit", "table-cursor-secret");
+    expect(statSync(secretFile).mode & 0o077).toBe(0);
+    expect(readFileSync(secretFile, "utf8").trim().length).toBeGreaterThanOrEqual(32);
+    const args = ["table", "list", ...type, "--where", "status=open", "--limit", "2", "--cursor", cursor!];
+    const otherSecret = await run(args, undefined, { S3KIT_TABLE_CURSOR_SECRET: "another-secret-0123456789" });
+    expect(otherSecret.code).toBe(2);
+    expect(otherSecret.stderr).toMatch(/cursor was altered/);
   });
 
   it("queries a user GSI set with --gsi and keeps it on later puts", async () => {

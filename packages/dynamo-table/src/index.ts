@@ -1,3 +1,5 @@
+export type { BatchGetOptions } from "./actions/batch-get/batch-get.ts";
+export { MAX_BATCH_GET_KEYS } from "./actions/batch-get/batch-get.ts";
 export type { Expected, PatchChanges, PatchOptions } from "./actions/patch/patch.ts";
 export type { InvalidItem } from "./codec.ts";
 export { MAX_ITEM_SIZE_BYTES } from "./codec.ts";
@@ -35,6 +37,7 @@ export type {
   SortKeyCondition,
   Table,
   TransactionBuilder,
+  TransactionResult,
   UpdateOptions,
 } from "./table.ts";
 export { createTable, MAX_BATCH_WRITE_ITEMS, MAX_PAGE_LIMIT, MAX_TRANSACTION_ACTIONS } from "./table.ts";

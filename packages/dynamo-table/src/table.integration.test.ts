@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
@@ -409,6 +409,9 @@ describe("transactions", () => {
       tx.check(Note, c.id, { version: 1 });
     });
     expect(result.items).toHaveLength(2);
+    const typed = await table.transaction((tx) => ({ made: tx.create(Tag, { name: "t", status: "s", n: 7 }) }));
+    expect(typed.result.made.n).toBe(7);
+    expect(await table.get(Tag, typed.result.made.id, { consistentRead: true })).toEqual(typed.result.made);
     expect(await table.get(Note, created!.id)).toMatchObject({ title: "new", version: 1 });
     expect(await table.get(Note, a.id)).toMatchObject({ status: "done", version: 2 });
     expect(await table.get(Tag, b.id)).toBeUndefined();
@@ -666,6 +669,48 @@ describe("listing, GSIs and filters", () => {
     await expectCode(other.list(Tag, { limit: 2, cursor }), "table.invalidCursor");
     const next = await t.list(Tag, { limit: 2, cursor });
     expect(next.items.map((x) => x.n)).toEqual([2, 3]);
+  });
+
+  it("signs cursors with a random per-process secret by default: one derived from the table name is forged", async () => {
+    const t = await freshTable("dt-cursor-secret");
+    for (let i = 0; i < 4; i++) await t.create(Tag, { name: "n", status: "s", n: i });
+    const cursor = (await t.list(Tag, { limit: 2 })).cursor!;
+    // Re-sign the same body with the secret the table name used to give: refused.
+    const body = Buffer.from(cursor, "base64url").subarray(16);
+    const forgedKey = JSON.parse(body.toString("utf8")) as { q: string; k: Record<string, unknown> };
+    const forged = Buffer.concat([
+      createHmac("sha256", `s3kit-dynamo-table:${t.tableName}`).update(body).digest().subarray(0, 16),
+      body,
+    ]).toString("base64url");
+    expect(forgedKey.k).toHaveProperty("pk");
+    await expectCode(t.list(Tag, { limit: 2, cursor: forged }), "table.invalidCursor");
+    // Another handle of this process shares the secret; handles with their own secrets do not.
+    const sameProcess = createTable({ tableName: t.tableName, client });
+    expect((await sameProcess.list(Tag, { limit: 2, cursor })).items.map((x) => x.n)).toEqual([2, 3]);
+    const one = createTable({ tableName: t.tableName, client, cursorSecret: "one-secret-0123456789" });
+    const two = createTable({ tableName: t.tableName, client, cursorSecret: "two-secret-0123456789" });
+    const signed = (await one.list(Tag, { limit: 2 })).cursor!;
+    await expectCode(two.list(Tag, { limit: 2, cursor: signed }), "table.invalidCursor");
+    const again = createTable({ tableName: t.tableName, client, cursorSecret: "one-secret-0123456789" });
+    expect((await again.list(Tag, { limit: 2, cursor: signed })).items).toHaveLength(2);
+  });
+});
+
+describe("batchGet", () => {
+  it("reads 150 items of a versioned and a non-versioned type, missing ones absent, in the order asked", async () => {
+    const t = await freshTable("dt-batch");
+    const notes = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => t.create(Note, { title: `n${i}`, status: "open" })),
+    );
+    const v2 = await t.update(Note, notes[3]!, { status: "done" });
+    const ids = [...notes.map((n) => n.id)].reverse();
+    const got = await t.batchGet(Note, [...ids, "missing-1", ids[0]!], { consistentRead: true });
+    expect([...got.keys()]).toEqual(ids);
+    expect(got.get(notes[3]!.id)).toEqual(v2);
+    expect(got.get(notes[7]!.id)).toEqual(notes[7]);
+    const tag = await t.create(Tag, { name: "x", status: "s", n: 1 });
+    const tags = await t.batchGet(Tag, [tag.id, "nope"]);
+    expect([...tags.values()]).toEqual([tag]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   ConditionalCheckFailedException,
   DescribeTableCommand,
@@ -19,6 +20,7 @@ import {
 import { abortReason, type Logger, silentLogger } from "@toolkit/shared";
 import { monotonicFactory } from "ulid";
 import { z } from "zod";
+import { type BatchGetOptions, batchGetItems } from "./actions/batch-get/batch-get.ts";
 import { type PatchChanges, type PatchOptions, patchItem } from "./actions/patch/patch.ts";
 import {
   assertItemSize,
@@ -79,8 +81,10 @@ export interface CreateTableOptions {
   /** A client from `createDynamoDbClient` (`@toolkit/shared`). */
   client: DynamoDBClient;
   /**
-   * Secret for the HMAC that makes cursors tamper-proof. Set it when cursors cross a trust boundary (an API);
-   * the default is derived from the table name, which only detects accidents. @default derived from `tableName`
+   * Secret for the HMAC that makes cursors tamper-proof (at least 16 characters). Without it each process
+   * makes a random one, so a cursor works only in the process that issued it; set it (the same in every
+   * process, kept secret) when cursors must outlive the process or pass between servers.
+   * @default a random secret per process
    */
   cursorSecret?: string;
   /** Strongly consistent reads for `get` and listings (not available on GSIs). @default false */
@@ -187,6 +191,14 @@ export interface TransactionBuilder {
   check<R extends AnyResource>(resource: R, id: string, options?: { version?: number }): void;
 }
 
+/** What `transaction` resolves once committed. */
+export interface TransactionResult<T> {
+  /** What the callback returned, e.g. the items `tx.create` / `tx.update` returned. */
+  result: T;
+  /** Every item created or updated, in the order of the actions. */
+  items: unknown[];
+}
+
 export interface Table {
   readonly tableName: string;
   /** The document client used for every request (for raw calls beside this library). */
@@ -195,6 +207,15 @@ export interface Table {
   create<R extends AnyResource>(resource: R, input: InputOf<R>, options?: CreateOptions): Promise<ItemOf<R>>;
   get<R extends AnyResource>(resource: R, id: string, options?: GetOptions): Promise<ItemOf<R> | undefined>;
   getOrThrow<R extends AnyResource>(resource: R, id: string, options?: GetOptions): Promise<ItemOf<R>>;
+  /**
+   * The latest copies of many items: BatchGetItem with 100 keys a request, unprocessed keys retried. Missing
+   * (and expired) items are absent; the map follows the order of `ids`.
+   */
+  batchGet<R extends AnyResource>(
+    resource: R,
+    ids: Iterable<string>,
+    options?: BatchGetOptions,
+  ): Promise<Map<string, ItemOf<R>>>;
   /** The stored DynamoDB item (keys, index attributes, `data` undecoded), for tools and debugging. */
   getStored<R extends AnyResource>(
     resource: R,
@@ -261,10 +282,14 @@ export interface Table {
   versions<R extends AnyResource>(resource: R, id: string, options?: SignalOptions): Promise<ItemOf<R>[]>;
   /** Write version `version`'s fields as a new latest version. */
   restore<R extends AnyResource>(resource: R, id: string, version: number, options?: SignalOptions): Promise<ItemOf<R>>;
-  transaction(
-    fn: (tx: TransactionBuilder) => void | Promise<void>,
+  /**
+   * Collect actions with the builder and commit them as one TransactWriteItems. Resolves what `fn` returned
+   * (typed: return the items `tx.create`/`tx.update` gave you) and every item written, in order.
+   */
+  transaction<T = void>(
+    fn: (tx: TransactionBuilder) => T | Promise<T>,
     options?: SignalOptions,
-  ): Promise<{ items: unknown[] }>;
+  ): Promise<TransactionResult<Awaited<T>>>;
   getSingleton<R extends AnyResource>(resource: R, options?: GetOptions): Promise<ItemOf<R> | undefined>;
   /**
    * Create or replace the singleton's fields: reads the current copy (consistently), then writes conditionally on
@@ -369,6 +394,16 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : "Error";
 }
 
+let processSecret: string | undefined;
+/**
+ * The default cursor secret: random, made once per process. A secret derived from anything public (the table
+ * name) would let anyone who knows it forge a cursor, i.e. an `ExclusiveStartKey` of their choice.
+ */
+function processCursorSecret(): string {
+  processSecret ??= randomBytes(32).toString("base64url");
+  return processSecret;
+}
+
 /** Create a table handle. No request is sent until a method is called. */
 export function createTable(options: CreateTableOptions): Table {
   const parsed = createTableOptionsSchema.safeParse(options);
@@ -385,7 +420,7 @@ export function createTable(options: CreateTableOptions): Table {
   }
   const { tableName, client } = options;
   const logger = options.logger ?? silentLogger;
-  const cursorSecret = options.cursorSecret ?? `s3kit-dynamo-table:${tableName}`;
+  const cursorSecret = options.cursorSecret ?? processCursorSecret();
   const defaultConsistent = options.consistentRead ?? false;
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
@@ -1141,6 +1176,10 @@ export function createTable(options: CreateTableOptions): Table {
       return stored ? (decodeItem(resource, stored) as never) : undefined;
     },
 
+    async batchGet(resource, ids, opts = {}) {
+      return (await batchGetItems(ctx, resource, ids, opts)) as never;
+    },
+
     async getStored(resource, id, opts = {}) {
       assertId(resource, id, "getStored");
       const sk =
@@ -1330,8 +1369,8 @@ export function createTable(options: CreateTableOptions): Table {
           });
         },
       };
-      await fn(tx);
-      if (actions.length === 0) return { items: [] };
+      const result = await fn(tx);
+      if (actions.length === 0) return { result, items: [] };
       if (actions.length > MAX_TRANSACTION_ACTIONS) {
         throw new DynamoTableError(
           "table.transactionTooLarge",
@@ -1341,7 +1380,7 @@ export function createTable(options: CreateTableOptions): Table {
       await commit(actions, "transaction", opts.signal);
       for (const w of writes) await w.after?.(opts.signal);
       for (const d of deletes) await deleteHistory(d.resource, d.id, opts.signal);
-      return { items: writes.map((w) => w.item) };
+      return { result, items: writes.map((w) => w.item) };
     },
 
     async getSingleton(resource, opts = {}) {

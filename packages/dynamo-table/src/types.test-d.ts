@@ -51,6 +51,24 @@ async function usage() {
     // @ts-expect-error: a Tag is not a Note
     tx.update(Note, { id: "x", createdAt: "a", updatedAt: "b", name: "t" }, {});
   });
+  const { result } = await table.transaction(
+    (tx) => [tx.create(Tag, { name: "t" }), tx.update(Note, note, {})] as const,
+  );
+  expectTypeOf(result).toEqualTypeOf<readonly [ItemOf<typeof Tag>, NoteItem]>();
+  expectTypeOf(await table.batchGet(Tag, ["a", "b"])).toEqualTypeOf<Map<string, ItemOf<typeof Tag>>>();
+  const Counter = defineResource({
+    type: "Counter",
+    schema: z.object({ n: z.number(), byDay: z.record(z.string(), z.number()), tags: z.set(z.string()) }),
+  });
+  expectTypeOf(await table.patch(Counter, "c", { set: { n: 1 }, add: { "byDay.mon": 1 } })).toEqualTypeOf<
+    ItemOf<typeof Counter>
+  >();
+  // @ts-expect-error: wrong value type for the field
+  await table.patch(Counter, "c", { set: { n: "one" } });
+  expectTypeOf(await table.increment(Counter, "c", "byDay.mon", 2)).toEqualTypeOf<number>();
+  await table.addToSet(Counter, "c", "tags", ["a"]);
+  // @ts-expect-error: not a field
+  await table.increment(Counter, "c", "nope");
   const repo = createRepository(table, Note);
   expectTypeOf(await repo.getOrThrow("x")).toEqualTypeOf<NoteItem>();
   const Settings = defineSingleton({ type: "Settings", schema: z.object({ theme: z.string() }) });

@@ -1,5 +1,8 @@
 // Helpers shared by the `s3kit table …` commands. They live outside commands/, where oclif would take every
 // module for a command.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Flags } from "@oclif/core";
 import {
   createTable,
@@ -33,7 +36,11 @@ export const typeFlags = {
 
 export const pageFlags = {
   limit: Flags.integer({ description: "Items per page (1-1000)", default: 100, min: 1, max: 1000 }),
-  cursor: Flags.string({ description: "The cursor printed by the previous page", helpValue: "<cursor>" }),
+  cursor: Flags.string({
+    description:
+      "The cursor printed by the previous page (signed with the secret in <config dir>/table-cursor-secret, or $S3KIT_TABLE_CURSOR_SECRET)",
+    helpValue: "<cursor>",
+  }),
   order: Flags.option({ options: ["asc", "desc"] as const, description: "Sort order", default: "asc" as const })(),
   where: Flags.string({
     description: "Filter `field=value` or `field!=value` (repeatable, all must match); values are JSON when they parse",
@@ -66,14 +73,65 @@ export interface OpenedTable {
 interface CommandContext {
   clientOptions(): { endpoint?: string; region?: string; profile?: string };
   readonly logger: Logger;
+  readonly config: { configDir: string };
+}
+
+/** Environment variable with the secret that signs `--cursor` values (at least 16 characters). */
+export const CURSOR_SECRET_ENV = "S3KIT_TABLE_CURSOR_SECRET";
+const MIN_SECRET_LENGTH = 16;
+
+/**
+ * The secret that signs the cursors `table list` / `table query` print, so a cursor works in the next run:
+ * `$S3KIT_TABLE_CURSOR_SECRET`, else a random secret made once in the config directory
+ * (`<configDir>/table-cursor-secret`, mode 0600). The library's default (random per process) would make every
+ * printed cursor useless; one derived from the table name could be forged.
+ */
+export function cursorSecretFor(command: CommandContext): string {
+  const fromEnv = process.env[CURSOR_SECRET_ENV];
+  if (fromEnv !== undefined && fromEnv !== "") {
+    if (fromEnv.length < MIN_SECRET_LENGTH) {
+      throw new DynamoTableError(
+        "table.invalidOptions",
+        `$${CURSOR_SECRET_ENV} has ${fromEnv.length} characters; a cursor secret has at least ${MIN_SECRET_LENGTH}`,
+      );
+    }
+    return fromEnv;
+  }
+  const file = join(command.config.configDir, "table-cursor-secret");
+  try {
+    mkdirSync(command.config.configDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { flag: "wx", mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+      command.logger.warn("table: cannot store a cursor secret; cursors will not work in another run", {
+        file,
+        error: String(error),
+      });
+      return randomBytes(32).toString("base64url");
+    }
+  }
+  const secret = readFileSync(file, "utf8").trim();
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new DynamoTableError(
+      "table.invalidOptions",
+      `${file} holds no usable cursor secret; delete it (a new one is made) or set $${CURSOR_SECRET_ENV}`,
+    );
+  }
+  return secret;
 }
 
 export function openTable(
   command: CommandContext,
   flags: { table: string; type?: string; versioned?: boolean; compress?: boolean | undefined },
+  options: { cursors?: boolean } = {},
 ): OpenedTable {
   const client = createDynamoDbClient({ ...command.clientOptions(), logger: command.logger });
-  const table = createTable({ tableName: flags.table, client, logger: command.logger });
+  const table = createTable({
+    tableName: flags.table,
+    client,
+    logger: command.logger,
+    ...(options.cursors ? { cursorSecret: cursorSecretFor(command) } : {}),
+  });
   const gsiKeys: GsiKeys = {};
   const gsis: Record<string, { index: 1 | 2 | 3 | 4 | 5; pk: () => string | undefined; sk: () => string | undefined }> =
     {};

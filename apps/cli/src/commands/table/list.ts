@@ -12,7 +12,7 @@ export default class TableList extends BaseCommand<typeof TableList> {
 
   async run(): Promise<Page<Record<string, unknown>>> {
     const { flags } = this;
-    const { table, resource, close } = openTable(this, flags);
+    const { table, resource, close } = openTable(this, flags, { cursors: true });
     try {
       const where = whereFromFlags(flags.where);
       const page = await table.list(resource, {

@@ -20,7 +20,7 @@ export default class TableQuery extends BaseCommand<typeof TableQuery> {
 
   async run(): Promise<Page<Record<string, unknown>>> {
     const { flags } = this;
-    const { table, resource, close } = openTable(this, flags);
+    const { table, resource, close } = openTable(this, flags, { cursors: true });
     try {
       if (flags.pk === "") throw new DynamoTableError("table.invalidOptions", "--pk must not be empty");
       const sk: SortKeyCondition | undefined =
