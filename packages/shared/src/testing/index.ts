@@ -1,5 +1,7 @@
 export type { FaultAction, FaultProxy, FaultProxyOptions, FaultRule, ProxiedRequest } from "./fault-proxy.ts";
 export { startFaultProxy } from "./fault-proxy.ts";
+export type { FilterCase } from "./filter-cases.ts";
+export { FILTER_CASES } from "./filter-cases.ts";
 export { createTestBucket, testClientOptions } from "./fixtures.ts";
 export type {
   HostileCategory,
