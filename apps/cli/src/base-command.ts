@@ -36,7 +36,7 @@
  *   throw `new PartialFailureError(message, { result })`, or throw an error whose code ends in `.partial`.
  */
 import { Command, Flags, type Interfaces } from "@oclif/core";
-import type { Logger, ProgressCallback } from "@toolkit/shared";
+import { type Logger, type ProgressCallback, redactUrlUserInfo } from "@toolkit/shared";
 import {
   ExitCode,
   type ExitCodeMap,
@@ -131,13 +131,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.#exitCode = code;
   }
 
-  /** A logger for libraries: debug lines on stderr with `--debug`, silent otherwise. Never logs to stdout. */
+  /**
+   * A logger for libraries: debug lines on stderr with `--debug`, silent otherwise. Never logs to stdout. Fields
+   * are metadata only: bytes and streams show as their size, long strings are cut, URL user info is redacted.
+   */
   get logger(): Logger {
     const enabled = Boolean(this.flags?.debug);
     const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
       if (!enabled) return;
       const extra = fields && Object.keys(fields).length > 0 ? ` ${safeJson(fields)}` : "";
-      process.stderr.write(`${level}: ${message}${extra}\n`);
+      process.stderr.write(redactUrlUserInfo(`${level}: ${message}${extra}`.slice(0, MAX_LOG_LINE)) + "\n");
     };
     return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
   }
@@ -187,26 +190,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected partial<R>(result: R, summary: string): R {
     this.#exitCode = ExitCode.partial;
     this.stopProgress();
-    if (!this.jsonEnabled()) process.stderr.write(`error: ${oneLineMessage(summary)}\n`);
+    if (!this.jsonEnabled()) process.stderr.write(`error: ${redactUrlUserInfo(oneLineMessage(summary))}\n`);
     return result;
   }
 
   /** The command's human output (stdout); suppressed by --json (return the result instead). */
   override log(message = "", ...args: unknown[]): void {
     this.stopProgress();
-    super.log(message, ...args);
+    super.log(redactUrlUserInfo(message), ...args);
   }
 
   /** A status line on stderr ("created bucket …"); suppressed by --json and --quiet. */
   protected note(message: string): void {
     if (this.jsonEnabled() || this.flags?.quiet) return;
     this.stopProgress();
-    process.stderr.write(`${message}\n`);
+    process.stderr.write(`${redactUrlUserInfo(message)}\n`);
   }
 
   /** Plain, uncoloured JSON: a pipe gets exactly `JSON.parse`-able text. */
   protected override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`${redactUrlUserInfo(JSON.stringify(json, null, 2))}\n`);
   }
 
   protected override async init(): Promise<void> {
@@ -235,10 +238,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (err && typeof err === "object" && (err as { code?: unknown }).code === "EEXIT") return;
     // With --debug, or if the command's own parse never ran (a parse error), look at argv.
     const debug = this.flags?.debug ?? this.argv.includes("--debug");
-    const message =
+    const message = redactUrlUserInfo(
       this.signal.aborted && exitCode === ExitCode.interrupted
         ? oneLineMessage(this.signal.reason)
-        : oneLineMessage(err);
+        : oneLineMessage(err),
+    );
     if (this.jsonEnabled()) {
       const error: Record<string, unknown> = { code: errorCodeFor(err, exitCode), message };
       const body: Record<string, unknown> = { error };
@@ -247,7 +251,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } else {
       process.stderr.write(`error: ${message}\n`);
     }
-    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n${causeChain(err)}`);
+    if (debug && err instanceof Error && err.stack) {
+      process.stderr.write(redactUrlUserInfo(`${err.stack}\n${causeChain(err)}`));
+    }
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
@@ -283,19 +289,42 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
+/** A debug line is one line of metadata: anything longer is cut here. */
+const MAX_LOG_LINE = 4096;
+const MAX_LOG_STRING = 512;
+
+/** JSON of log fields without payloads: bytes and streams become their size, long strings are cut. */
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === "string")
+        return v.length > MAX_LOG_STRING ? `${v.slice(0, MAX_LOG_STRING)}…(${v.length} chars)` : v;
+      if (v instanceof Uint8Array || v instanceof ArrayBuffer) return `[${v.byteLength} bytes]`;
+      if (isBufferJson(v)) return `[${v.data.length} bytes]`;
+      if (v !== null && typeof v === "object" && typeof (v as { pipe?: unknown }).pipe === "function")
+        return "[stream]";
+      return v;
+    });
   } catch {
     return "[unserialisable]";
   }
+}
+
+/** A Buffer reaches a replacer already as `{ type: "Buffer", data: [...] }` (its toJSON runs first). */
+function isBufferJson(v: unknown): v is { type: "Buffer"; data: unknown[] } {
+  return (
+    v !== null &&
+    typeof v === "object" &&
+    (v as { type?: unknown }).type === "Buffer" &&
+    Array.isArray((v as { data?: unknown }).data)
+  );
 }
 
 function causeChain(err: Error): string {
   let out = "";
   let cause: unknown = err.cause;
   for (let depth = 0; cause !== undefined && depth < 5; depth++) {
-    out += `caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : safeJson(cause)}\n`;
+    out += `caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : safeJson(cause).slice(0, MAX_LOG_LINE)}\n`;
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   return out;

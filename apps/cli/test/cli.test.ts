@@ -360,3 +360,67 @@ describe("hostile input (issue 13): readers change nothing outside their target"
     expect(diffTrees(before, await snapshotTree(box.root, { exclude: ["target"] }))).toEqual([]);
   });
 });
+
+describe("--debug logs request metadata, never bodies (issue 13 #9)", () => {
+  it("object put and get with --debug: one line per request with operation, key, status, bytes, time; no body", async () => {
+    const marker = "BODY-MARKER-must-not-reach-stderr-";
+    const file = join(dir, "debug-body.txt");
+    await writeFile(file, marker.repeat(Math.ceil(1_000_000 / marker.length)));
+    const url = `s3://${bucket}/debug/body.txt`;
+    const put = await run(["object", "put", file, url, "--endpoint-url", server.endpoint, "--debug"]);
+    expect(put.code).toBe(0);
+    expect(put.stderr).not.toContain(marker);
+    expect(put.stderr.length).toBeLessThan(16 * 1024);
+    const line = lines(put.stderr).find((l) => l.startsWith("debug: s3 PutObject 200"));
+    expect(line).toBeDefined();
+    const fields = JSON.parse(line!.slice(line!.indexOf("{")));
+    expect(fields).toMatchObject({ operation: "PutObject", bucket, key: "debug/body.txt", status: 200 });
+    expect(fields.sentBytes).toBeGreaterThanOrEqual(1_000_000);
+    expect(typeof fields.ms).toBe("number");
+    await rm(file);
+
+    const got = await run(["object", "cat", url, "--endpoint-url", server.endpoint, "--debug"]);
+    expect(got.code).toBe(0);
+    expect(got.stdout).toContain(marker);
+    expect(got.stderr).not.toContain(marker);
+    expect(got.stderr).toMatch(/^debug: s3 GetObject 20[06] .*"key":"debug\/body\.txt"/m);
+  });
+});
+
+describe("URLs with user info are redacted everywhere (issue 13 #10)", () => {
+  const SECRET = "SENTINEL-url-password-9d2e";
+  const withUserInfo = () => server.endpoint.replace("://", `://someone:${SECRET}@`);
+
+  it("doctor (human, --json, --debug) never prints the password and names the problem", async () => {
+    for (const extra of [[], ["--json"], ["--debug"], ["--json", "--debug"]]) {
+      const result = await run(["doctor", "--endpoint-url", withUserInfo(), ...extra]);
+      expect(`${result.stdout}${result.stderr}`, extra.join(" ")).not.toContain(SECRET);
+      expect(result.code).toBe(1);
+    }
+    const json = JSON.parse((await run(["doctor", "--json", "--endpoint-url", withUserInfo()])).stdout);
+    expect(json.endpoints.s3.value).toBe(server.endpoint.replace("://", "://***@"));
+    expect(json.s3).toMatchObject({ reachable: true, listBuckets: "ok" });
+    expect(json.problems).toEqual([expect.stringMatching(/^The endpoint URL from --endpoint-url carries user info/)]);
+  });
+
+  it("errors and --json errors never print it either, from the flag or the environment", async () => {
+    const closed = "http://someone:" + SECRET + "@127.0.0.1:1";
+    for (const extra of [[], ["--json"], ["--debug"]]) {
+      const viaFlag = await run(["ls", `s3://${bucket}/`, "--endpoint-url", closed, ...extra]);
+      expect(viaFlag.code).toBe(1);
+      expect(`${viaFlag.stdout}${viaFlag.stderr}`).not.toContain(SECRET);
+      const viaEnv = await run(["object", "get", `s3://${bucket}/top.txt`, join(dir, "x"), ...extra], {
+        AWS_ENDPOINT_URL: closed,
+      });
+      expect(viaEnv.code).toBe(1);
+      expect(`${viaEnv.stdout}${viaEnv.stderr}`).not.toContain(SECRET);
+    }
+    const cat = await run(["object", "cat", `s3://${bucket}/top.txt`, "--debug"], { AWS_ENDPOINT_URL_S3: closed });
+    expect(cat.code).toBe(1);
+    expect(`${cat.stdout}${cat.stderr}`).not.toContain(SECRET);
+    const works = await run(["ls", `s3://${bucket}/`, "--endpoint-url", withUserInfo(), "--debug"]);
+    expect(works.code).toBe(0);
+    expect(works.stdout).toMatch(/ top\.txt$/m);
+    expect(`${works.stdout}${works.stderr}`).not.toContain(SECRET);
+  });
+});

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { createDynamoDbClient, createS3Client, resolveEndpoint } from "./clients.ts";
+import {
+  createDynamoDbClient,
+  createS3Client,
+  redactUrlUserInfo,
+  resolveEndpoint,
+  stripEndpointUserInfo,
+} from "./clients.ts";
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -45,5 +51,36 @@ describe("createS3Client", () => {
     expect(message).toMatch(/credentials/);
     expect(message).toContain("<redacted>");
     expect(message).not.toContain("AKIA");
+  });
+});
+
+describe("URL user info", () => {
+  test("redactUrlUserInfo hides user and password of every URL in a text", () => {
+    expect(redactUrlUserInfo("GET http://user:secret@host:9000/b and https://tok@x.example/p?q=a@b")).toBe(
+      "GET http://***@host:9000/b and https://***@x.example/p?q=a@b",
+    );
+    expect(redactUrlUserInfo('{"value":"http://u:p%40ss@127.0.0.1:1"}')).toBe('{"value":"http://***@127.0.0.1:1"}');
+    expect(redactUrlUserInfo("mail me@example.com at http://host/")).toBe("mail me@example.com at http://host/");
+  });
+
+  test("a client never gets the user info of its endpoint, and the logger is told without the secret", async () => {
+    expect(stripEndpointUserInfo("http://u:secret@127.0.0.1:9000")).toEqual({
+      endpoint: "http://127.0.0.1:9000",
+      hadUserInfo: true,
+    });
+    expect(stripEndpointUserInfo("http://127.0.0.1:9000/")).toEqual({
+      endpoint: "http://127.0.0.1:9000/",
+      hadUserInfo: false,
+    });
+    const warnings: string[] = [];
+    const noop = () => {};
+    const logger = { debug: noop, info: noop, error: noop, warn: (m: string) => warnings.push(m) };
+    const client = createS3Client({ endpoint: "http://u:secret@127.0.0.1:9000", region: "us-east-1", logger });
+    const endpoint = await client.config.endpoint!();
+    expect(endpoint.hostname).toBe("127.0.0.1");
+    expect(JSON.stringify(endpoint)).not.toContain("secret");
+    expect(warnings).toEqual([expect.stringContaining("carries user info")]);
+    expect(warnings.join()).not.toContain("secret");
+    client.destroy();
   });
 });

@@ -53,7 +53,7 @@ function validate(options: ClientOptions, fn: string): ClientOptions {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join(".") || "options";
     const value = issue.path.length > 0 ? (options as Record<string, unknown>)[String(issue.path[0])] : options;
-    const shown = path.startsWith("credentials") ? "<redacted>" : JSON.stringify(value);
+    const shown = path.startsWith("credentials") ? "<redacted>" : redactUrlUserInfo(JSON.stringify(value) ?? "");
     throw new ObjectStoreError("invalidOptions", `${fn}: invalid \`${path}\` (${shown}): ${issue.message}`);
   }
   return parsed.data as ClientOptions;
@@ -76,15 +76,138 @@ function requestHandler(options: ClientOptions): NodeHttpHandler {
   });
 }
 
-function sdkLogger(logger: Logger | undefined) {
-  if (!logger) return undefined;
-  // The SDK logs request summaries (never credentials); route them to debug.
+const USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+
+/**
+ * `text` with the user info of every URL in it replaced (`http://user:secret@host` → `http://***@host`). Use it on
+ * anything that may echo an endpoint: messages, logs, JSON output.
+ */
+export function redactUrlUserInfo(text: string): string {
+  return text.replace(USER_INFO, "$1***@");
+}
+
+/** `endpoint` without user info (S3 and DynamoDB never use it; the SDK would send it as Basic auth), and whether it had any. */
+export function stripEndpointUserInfo(endpoint: string): { endpoint: string; hadUserInfo: boolean } {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return { endpoint, hadUserInfo: false };
+  }
+  if (url.username === "" && url.password === "") return { endpoint, hadUserInfo: false };
+  url.username = "";
+  url.password = "";
+  const stripped = url.href;
+  // new URL() adds a "/" path to a bare origin; keep the caller's form.
+  return { endpoint: endpoint.endsWith("/") ? stripped : stripped.replace(/\/$/, ""), hadUserInfo: true };
+}
+
+/**
+ * The SDK's own logger prints every command's input and output, request and response bodies included (a
+ * 60 MB upload became 240 MB of JSON on stderr). s3kit gives it only warnings and errors, as short strings; the
+ * per-request debug line comes from {@link requestLogMiddleware} instead.
+ */
+function sdkLogger(logger: Logger) {
+  const text = (args: unknown[]) =>
+    redactUrlUserInfo(
+      args
+        .filter((a) => typeof a === "string" || a instanceof Error)
+        .map((a) => (a instanceof Error ? a.message : (a as string)))
+        .join(" ")
+        .slice(0, 500),
+    );
+  const noop = () => {};
   return {
-    debug: (...args: unknown[]) => logger.debug("aws-sdk", { args }),
-    info: (...args: unknown[]) => logger.debug("aws-sdk", { args }),
-    warn: (...args: unknown[]) => logger.warn("aws-sdk", { args }),
-    error: (...args: unknown[]) => logger.error("aws-sdk", { args }),
+    debug: noop,
+    info: noop,
+    trace: noop,
+    // Objects (the middleware's input/output records) are dropped whole; only plain text goes through.
+    warn: (...args: unknown[]) => {
+      const line = text(args);
+      if (line) logger.warn(`aws-sdk: ${line}`);
+    },
+    error: (...args: unknown[]) => {
+      const line = text(args);
+      if (line) logger.error(`aws-sdk: ${line}`);
+    },
   };
+}
+
+/** One HTTP attempt as it went on the wire: never a body, never a header value but the lengths. */
+interface RequestLogFields {
+  operation: string;
+  bucket?: string;
+  key?: string;
+  table?: string;
+  status: number | null;
+  sentBytes: number | null;
+  receivedBytes: number | null;
+  ms: number;
+  error?: string;
+}
+
+type Headers = Record<string, string | undefined>;
+const lengthOf = (headers: Headers | undefined): number | null => {
+  const value = headers?.["content-length"] ?? headers?.["Content-Length"];
+  return value === undefined || !/^\d+$/.test(value) ? null : Number(value);
+};
+
+/**
+ * A middleware that logs each HTTP attempt at debug level: operation, bucket and key (S3) or table
+ * (DynamoDB; item keys are user data), status, bytes each way and time. Placed after the retry middleware, so
+ * a retried request logs once per attempt.
+ */
+function requestLogMiddleware(logger: Logger, service: "s3" | "dynamodb") {
+  return (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+    async (args: unknown): Promise<unknown> => {
+      const { input, request } = args as { input?: Record<string, unknown>; request?: { headers?: Headers } };
+      const started = performance.now();
+      const fields = (): Omit<RequestLogFields, "status" | "receivedBytes"> => ({
+        operation: context.commandName?.replace(/Command$/, "") ?? "unknown",
+        ...(service === "s3" && typeof input?.Bucket === "string" ? { bucket: input.Bucket } : {}),
+        ...(service === "s3" && typeof input?.Key === "string" ? { key: input.Key } : {}),
+        ...(service === "dynamodb" && typeof input?.TableName === "string" ? { table: input.TableName } : {}),
+        sentBytes: lengthOf(request?.headers),
+        ms: Math.round(performance.now() - started),
+      });
+      try {
+        const result = (await next(args)) as { response?: { statusCode?: number; headers?: Headers } };
+        const log: RequestLogFields = {
+          ...fields(),
+          status: result.response?.statusCode ?? null,
+          receivedBytes: lengthOf(result.response?.headers),
+        };
+        logger.debug(`${service} ${log.operation} ${log.status ?? "-"}`, { ...log });
+        return result;
+      } catch (error) {
+        const e = error as {
+          name?: string;
+          $metadata?: { httpStatusCode?: number };
+          $response?: { headers?: Headers };
+        };
+        const log: RequestLogFields = {
+          ...fields(),
+          status: e.$metadata?.httpStatusCode ?? null,
+          receivedBytes: lengthOf(e.$response?.headers),
+          error: e.name ?? "Error",
+        };
+        logger.debug(`${service} ${log.operation} ${log.status ?? log.error}`, { ...log });
+        throw error;
+      }
+    };
+}
+
+function addRequestLog(
+  client: { middlewareStack: { add: (mw: never, options: Record<string, unknown>) => void } },
+  logger: Logger | undefined,
+  service: "s3" | "dynamodb",
+): void {
+  if (!logger) return;
+  client.middlewareStack.add(requestLogMiddleware(logger, service) as never, {
+    step: "finalizeRequest",
+    priority: "low",
+    name: "s3kitRequestLog",
+  });
 }
 
 function commonConfig(options: ClientOptions, endpoint: string | undefined) {
@@ -109,17 +232,33 @@ function commonConfig(options: ClientOptions, endpoint: string | undefined) {
  */
 export function createS3Client(options: ClientOptions = {}): S3Client {
   const valid = validate(options, "createS3Client");
-  const endpoint = resolveEndpoint("S3", valid.endpoint);
-  return new S3Client({
+  const endpoint = clientEndpoint("S3", valid);
+  const client = new S3Client({
     ...commonConfig(valid, endpoint),
     forcePathStyle: valid.forcePathStyle ?? endpoint !== undefined,
     ...(endpoint ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } : {}),
   });
+  addRequestLog(client, valid.logger, "s3");
+  return client;
 }
 
 /** A DynamoDB client with the same resolution rules as {@link createS3Client}. */
 export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClient {
   const valid = validate(options, "createDynamoDbClient");
-  const endpoint = resolveEndpoint("DYNAMODB", valid.endpoint);
-  return new DynamoDBClient(commonConfig(valid, endpoint));
+  const endpoint = clientEndpoint("DYNAMODB", valid);
+  const client = new DynamoDBClient(commonConfig(valid, endpoint));
+  addRequestLog(client, valid.logger, "dynamodb");
+  return client;
+}
+
+function clientEndpoint(service: "S3" | "DYNAMODB", options: ClientOptions): string | undefined {
+  const resolved = resolveEndpoint(service, options.endpoint);
+  if (resolved === undefined) return undefined;
+  const { endpoint, hadUserInfo } = stripEndpointUserInfo(resolved);
+  if (hadUserInfo) {
+    options.logger?.warn(
+      `the ${service === "S3" ? "S3" : "DynamoDB"} endpoint URL carries user info, which is ignored (credentials come from the profile or environment): ${endpoint}`,
+    );
+  }
+  return endpoint;
 }

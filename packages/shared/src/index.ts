@@ -1,5 +1,11 @@
 export type { ClientOptions } from "./clients.ts";
-export { createDynamoDbClient, createS3Client, resolveEndpoint } from "./clients.ts";
+export {
+  createDynamoDbClient,
+  createS3Client,
+  redactUrlUserInfo,
+  resolveEndpoint,
+  stripEndpointUserInfo,
+} from "./clients.ts";
 export type { Limit } from "./concurrency.ts";
 export { createLimit, forEachConcurrent } from "./concurrency.ts";
 export type { ObjectStoreErrorCode } from "./errors.ts";

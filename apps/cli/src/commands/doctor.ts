@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
-import { createS3Client, resolveEndpoint } from "@toolkit/shared";
+import { createS3Client, redactUrlUserInfo, resolveEndpoint, stripEndpointUserInfo } from "@toolkit/shared";
 import { BaseCommand, ExitCode } from "../base-command.ts";
 
 const PROBE_TIMEOUT_MS = 5_000;
@@ -126,6 +126,12 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
 
     const s3Endpoint = this.resolveEndpoint("S3", options.endpoint);
     const dynamoEndpoint = this.resolveEndpoint("DYNAMODB", options.endpoint);
+    const userInfoSources = new Set([s3Endpoint, dynamoEndpoint].filter((e) => e.userInfo).map((e) => e.source));
+    for (const source of userInfoSources) {
+      problems.push(
+        `The endpoint URL from ${source} carries user info (shown as ***@): S3 and DynamoDB ignore it, and a secret there ends up in shell history and process lists; remove it and use a profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`,
+      );
+    }
 
     const client = createS3Client({ ...options, logger: this.logger, concurrency: 2, maxAttempts: 1 });
     try {
@@ -140,7 +146,10 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
             "pass --profile, or run `aws configure` / `aws sso login`.",
         );
       }
-      const endpointUrl = s3Endpoint.value ?? `https://s3.${region.value ?? "us-east-1"}.amazonaws.com`;
+      // Probed without user info (fetch refuses it, echoing the whole URL); shown redacted.
+      const endpointUrl = s3Endpoint.value
+        ? stripEndpointUserInfo(s3Endpoint.value).endpoint
+        : `https://s3.${region.value ?? "us-east-1"}.amazonaws.com`;
       const s3 = await this.probeS3(client, endpointUrl, credentials.resolved);
       if (!s3.reachable) problems.push(`The S3 endpoint ${endpointUrl} does not answer (${s3.error}).`);
       else if (s3.listBuckets === "accessDenied") {
@@ -168,16 +177,22 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
     }
   }
 
-  private resolveEndpoint(service: "S3" | "DYNAMODB", explicit: string | undefined): Resolved {
-    const value = resolveEndpoint(service, explicit);
-    if (value === undefined) return { value: null, source: "AWS default" };
+  /** The endpoint and its source; user info is stripped (`userInfo` says there was some) and never shown. */
+  private resolveEndpoint(service: "S3" | "DYNAMODB", explicit: string | undefined): Resolved & { userInfo?: true } {
+    const raw = resolveEndpoint(service, explicit);
+    if (raw === undefined) return { value: null, source: "AWS default" };
+    const { endpoint: value, hadUserInfo } = stripEndpointUserInfo(raw);
     const source =
       explicit !== undefined
         ? "--endpoint-url"
         : process.env[`AWS_ENDPOINT_URL_${service}`]
           ? `AWS_ENDPOINT_URL_${service}`
           : "AWS_ENDPOINT_URL";
-    return { value, source };
+    return {
+      value: hadUserInfo ? redactUrlUserInfo(raw) : value,
+      source,
+      ...(hadUserInfo ? { userInfo: true as const } : {}),
+    };
   }
 
   private async resolveRegion(
