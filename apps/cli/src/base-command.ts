@@ -190,21 +190,21 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected partial<R>(result: R, summary: string): R {
     this.#exitCode = ExitCode.partial;
     this.stopProgress();
-    if (!this.jsonEnabled()) process.stderr.write(`error: ${redactUrlUserInfo(oneLineMessage(summary))}\n`);
+    if (!this.jsonEnabled()) process.stderr.write(`error: ${printable(redactUrlUserInfo(oneLineMessage(summary)))}\n`);
     return result;
   }
 
   /** The command's human output (stdout); suppressed by --json (return the result instead). */
   override log(message = "", ...args: unknown[]): void {
     this.stopProgress();
-    super.log(redactUrlUserInfo(message), ...args);
+    super.log(printable(redactUrlUserInfo(message), { keepLineBreaks: true }), ...args);
   }
 
   /** A status line on stderr ("created bucket …"); suppressed by --json and --quiet. */
   protected note(message: string): void {
     if (this.jsonEnabled() || this.flags?.quiet) return;
     this.stopProgress();
-    process.stderr.write(`${redactUrlUserInfo(message)}\n`);
+    process.stderr.write(`${printable(redactUrlUserInfo(message), { keepLineBreaks: true })}\n`);
   }
 
   /** Plain, uncoloured JSON: a pipe gets exactly `JSON.parse`-able text. */
@@ -249,7 +249,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (err instanceof PartialFailureError && err.result !== undefined) body.result = err.result;
       this.logJson(body);
     } else {
-      process.stderr.write(`error: ${message}\n`);
+      process.stderr.write(`error: ${printable(message)}\n`);
     }
     if (debug && err instanceof Error && err.stack) {
       process.stderr.write(redactUrlUserInfo(`${err.stack}\n${causeChain(err)}`));
@@ -287,6 +287,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.off("SIGTERM", onSignal);
     };
   }
+}
+
+/**
+ * Text made safe for a terminal: control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\r`, `\xNN`, so a
+ * key from a bucket can neither recolour the terminal (ANSI escapes) nor forge an extra line. With
+ * `keepLineBreaks`, `\n` and `\t` stay as they are (for multi-line output the command itself composed).
+ */
+export function printable(text: string, options: { keepLineBreaks?: boolean } = {}): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped.
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (options.keepLineBreaks && (c === "\n" || c === "\t")) return c;
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    if (c === "\r") return "\\r";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
 }
 
 /** A debug line is one line of metadata: anything longer is cut here. */

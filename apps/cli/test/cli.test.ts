@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -332,6 +333,81 @@ describe("hostile input (issue 13): readers change nothing outside their target"
     }
     expect(diffTrees(before, await snapshotTree(dir))).toEqual([]);
     expect(existsSync(join(dir, ".s3kit"))).toBe(false);
+  });
+
+  it("ls -r of a hostile S3 prefix lists every key once, escaped, and changes nothing locally", async () => {
+    const box = await sandbox();
+    const seed = await seedHostileStore({
+      location: `s3://${bucket}/hostile-ls/`,
+      outsideDir: box.outside,
+      clientOptions: testClientOptions(server),
+      bombBytes: 256 * 1024,
+    });
+    const before = await snapshotTree(box.root);
+    const human = await run(["ls", "-r", `s3://${bucket}/hostile-ls/`, "--endpoint-url", server.endpoint], {
+      XDG_CACHE_HOME: join(box.target, ".cache"),
+    });
+    expect(human.code).toBe(0);
+    expect(human.stderr).toBe("");
+    expect(lines(human.stdout)).toHaveLength(seed.items.length);
+    expect(human.stdout).not.toMatch(/[\u0000\u001b]/);
+    expect(human.stdout).toContain(" nul\\x00byte.txt\n");
+    expect(human.stdout).toContain(" ../escaped.txt\n");
+    const json = await run(["ls", "-r", `s3://${bucket}/hostile-ls/`, "--endpoint-url", server.endpoint, "--json"]);
+    const keys = JSON.parse(json.stdout).entries.map((e: { key: string }) => e.key);
+    expect(new Set(keys)).toEqual(new Set(seed.items.map((i) => i.key)));
+    expect(diffTrees(before, await snapshotTree(box.root))).toEqual([]);
+  });
+
+  // The kit's S3 items through `object get`, one run per key into target/: a refused key is a usage error naming
+  // it, a lying object fails verification, an ok one arrives byte-identical; nothing outside target changes.
+  it("object get of each hostile S3 key: one clear outcome per key, nothing written outside the target", async () => {
+    const box = await sandbox();
+    const prefix = `s3://${bucket}/hostile-get/`;
+    const seed = await seedHostileStore({
+      location: prefix,
+      outsideDir: box.outside,
+      clientOptions: testClientOptions(server),
+      bombBytes: 256 * 1024,
+    });
+    const before = await snapshotTree(box.root, { exclude: ["target"] });
+    const env = { XDG_CACHE_HOME: join(box.target, ".cache") };
+    // argv cannot carry NUL; the kit's other keys can all be typed.
+    for (const item of seed.items.filter((i) => !i.key.includes("\0"))) {
+      const result = await run(
+        ["object", "get", prefix + item.key, `${box.target}/`, "--endpoint-url", server.endpoint],
+        env,
+      );
+      const name = item.key.slice(item.key.lastIndexOf("/") + 1);
+      const what = `${item.key} (${item.what})`;
+      expect(result.stdout + result.stderr, what).not.toContain(ESC);
+      if (item.category === "pathKey" && !item.key.startsWith("l")) {
+        expect(result.code, what).toBe(2);
+        expect(lines(result.stderr), what).toEqual([
+          expect.stringMatching(/^error: Invalid object URL .*(`\.\.` segments|`\.` segments|empty path segment)/),
+        ]);
+      } else if (item.category === "pathKey") {
+        expect(result.code, what).toBe(1); // a 300-byte file name: the local file system refuses it
+        expect(lines(result.stderr), what).toEqual([expect.stringMatching(/^error: Download of .*ENAMETOOLONG/)]);
+      } else if (item.key === "lies/sha256-mismatch.txt") {
+        expect(result.code, what).toBe(1);
+        expect(lines(result.stderr), what).toEqual([
+          expect.stringMatching(/^error: Download of .*failed verification/),
+        ]);
+        expect(existsSync(join(box.target, name)), what).toBe(false);
+      } else if (item.key === "lies/hash-is-path.txt") {
+        // s3-object treats a malformed s3kit-sha256 as absent and verifies the MD5 ETag instead: the path in
+        // it is never used. (The kit expects a failure; reported to s3-object's owner.)
+        expect(result.code, what).toBe(0);
+        expect(result.stdout, what).toMatch(/verified: md5/);
+      } else {
+        expect(result.code, `${what}: ${result.stderr}`).toBe(0);
+        const bytes = readFileSync(join(box.target, name));
+        expect(createHash("sha256").update(bytes).digest("hex"), what).toBe(item.sha256);
+      }
+    }
+    expect(readFileSync(seed.secretPath, "utf8")).toBe(HOSTILE_SECRET);
+    expect(diffTrees(before, await snapshotTree(box.root, { exclude: ["target"] }))).toEqual([]);
   });
 
   it("object get of an empty file:// object writes an empty file", async () => {

@@ -11,7 +11,7 @@ import {
   parseLocationOrPath,
   type SkippedEntry,
 } from "@toolkit/shared";
-import { BaseCommand } from "../base-command.ts";
+import { BaseCommand, printable } from "../base-command.ts";
 import { formatBytes } from "../progress-bar.ts";
 
 /** One row of `ls --json`. */
@@ -156,20 +156,6 @@ export default class Ls extends BaseCommand<typeof Ls> {
       client.destroy();
     }
   }
-}
-
-/**
- * A key as terminal text: control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\r`, `\xNN`, so a key
- * can neither recolour the terminal nor forge an extra line.
- */
-export function printable(key: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped.
-  return key.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\t") return "\\t";
-    if (c === "\r") return "\\r";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
 }
 
 /** A file:// location that does not exist is a typo far more often than an empty store: say so. */
