@@ -1,6 +1,14 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Logger } from "@toolkit/shared";
+import {
+  ConditionalCheckFailedException,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { abortReason, type Logger } from "@toolkit/shared";
+import { monotonicFactory } from "ulid";
+import { DynamoTableError } from "./errors.ts";
 
 /**
  * What every action of a table handle shares: the clients, the options, one `send` that maps SDK errors to
@@ -26,4 +34,95 @@ export interface TableContext {
   send<T>(what: string, command: unknown, signal?: AbortSignal): Promise<T>;
   /** Index name → its key attributes (hash, range), from one DescribeTable per handle; `undefined` if denied. */
   describeIndexes(signal?: AbortSignal): Promise<Map<string, string[]> | undefined>;
+  /** Key attributes of user indexes learned from a `LastEvaluatedKey` (what a cursor must hold). */
+  readonly indexKeys: Map<string, string[]>;
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : "Error";
+}
+
+/** The context of one table handle (validated options in). No request is sent until an action runs. */
+export function createContext(options: {
+  tableName: string;
+  client: DynamoDBClient;
+  logger: Logger;
+  consistentRead: boolean;
+  cursorSecret: string;
+}): TableContext {
+  const { tableName, client, logger } = options;
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    unmarshallOptions: { wrapNumbers: false },
+  });
+  const newId = monotonicFactory();
+
+  async function send<T>(what: string, command: unknown, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw abortReason(signal);
+    try {
+      return (await doc.send(command as never, signal ? { abortSignal: signal } : undefined)) as T;
+    } catch (error) {
+      if (signal?.aborted) throw abortReason(signal);
+      if (error instanceof ConditionalCheckFailedException || error instanceof TransactionCanceledException)
+        throw error;
+      if (error instanceof ResourceNotFoundException) {
+        throw new DynamoTableError(
+          "table.request",
+          `${what}: table ${tableName} does not exist; create it with ensureTable() (or \`s3kit table init\`)`,
+          { cause: error },
+        );
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      if (/item size/i.test(message)) {
+        throw new DynamoTableError(
+          "table.itemTooLarge",
+          `${what}: ${message}; enable \`compress\` or keep large fields in S3`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw new DynamoTableError("table.request", `${what}: ${errorName(error)}: ${message}`, { cause: error });
+    }
+  }
+
+  let tableIndexes: Promise<Map<string, string[]> | undefined> | undefined;
+
+  function describeIndexes(signal: AbortSignal | undefined): Promise<Map<string, string[]> | undefined> {
+    tableIndexes ??= send<{
+      Table?: { GlobalSecondaryIndexes?: { IndexName?: string; KeySchema?: { AttributeName?: string }[] }[] };
+    }>(`describe ${tableName}`, new DescribeTableCommand({ TableName: tableName }), signal).then(
+      (out) => {
+        const map = new Map<string, string[]>();
+        for (const g of out.Table?.GlobalSecondaryIndexes ?? []) {
+          const names = (g.KeySchema ?? []).map((k) => k.AttributeName).filter((n): n is string => !!n);
+          if (g.IndexName) map.set(g.IndexName, names);
+        }
+        return map;
+      },
+      (error: unknown) => {
+        tableIndexes = undefined;
+        if (signal?.aborted) throw error;
+        // No dynamodb:DescribeTable permission, say: assume this package's own layout.
+        logger.debug("dynamo-table: DescribeTable failed; assuming the standard index keys", {
+          error: String(error),
+        });
+        return undefined;
+      },
+    );
+    return tableIndexes;
+  }
+
+  return {
+    tableName,
+    client,
+    doc,
+    logger,
+    consistentRead: options.consistentRead,
+    cursorSecret: options.cursorSecret,
+    newId,
+    send,
+    describeIndexes,
+    indexKeys: new Map(),
+  };
 }

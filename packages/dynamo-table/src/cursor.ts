@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DynamoTableError } from "./errors.ts";
 
 /** Hash of everything that defines a query; a cursor is valid only for the query with the same hash. */
@@ -50,4 +50,15 @@ export function decodeCursor(
     throw bad("was issued for a different query (type, index, key condition, order or filter)");
   if (typeof parsed.k !== "object" || parsed.k === null) throw bad("is malformed");
   return parsed.k as Record<string, unknown>;
+}
+
+let processSecret: string | undefined;
+
+/**
+ * The default cursor secret: random, made once per process. A secret derived from anything public (the table
+ * name) would let anyone who knows it forge a cursor, i.e. an `ExclusiveStartKey` of their choice.
+ */
+export function defaultCursorSecret(): string {
+  processSecret ??= randomBytes(32).toString("base64url");
+  return processSecret;
 }

@@ -1,6 +1,14 @@
 export type { BatchGetOptions } from "./actions/batch-get/batch-get.ts";
 export { MAX_BATCH_GET_KEYS } from "./actions/batch-get/batch-get.ts";
+export type { CreateOptions } from "./actions/create/create.ts";
+export type { GetOptions } from "./actions/get/get.ts";
+export { MAX_BATCH_WRITE_ITEMS } from "./actions/history/history.ts";
 export type { Expected, PatchChanges, PatchOptions } from "./actions/patch/patch.ts";
+export type { ListOptions, Page, QueryOptions, SortKeyCondition } from "./actions/query/options.ts";
+export { MAX_PAGE_LIMIT } from "./actions/query/run-query.ts";
+export type { TransactionBuilder, TransactionResult } from "./actions/transaction/transaction.ts";
+export { MAX_TRANSACTION_ACTIONS } from "./actions/transaction/transaction.ts";
+export type { UpdateOptions } from "./actions/update/update.ts";
 export type { InvalidItem } from "./codec.ts";
 export { MAX_ITEM_SIZE_BYTES } from "./codec.ts";
 export type { EnsureTableOptions, EnsureTableResult } from "./ensure-table.ts";
@@ -21,23 +29,6 @@ export type {
   UntypedSchema,
 } from "./resource.ts";
 export { defineResource, defineSingleton, defineUntypedResource } from "./resource.ts";
-export type {
-  CreateOptions,
-  CreateTableOptions,
-  FieldPath,
-  GetOptions,
-  GsiNameOf,
-  InputOf,
-  ItemOf,
-  ListOptions,
-  Page,
-  PatchOf,
-  QueryOptions,
-  SignalOptions,
-  SortKeyCondition,
-  Table,
-  TransactionBuilder,
-  TransactionResult,
-  UpdateOptions,
-} from "./table.ts";
-export { createTable, MAX_BATCH_WRITE_ITEMS, MAX_PAGE_LIMIT, MAX_TRANSACTION_ACTIONS } from "./table.ts";
+export type { CreateTableOptions, Table } from "./table.ts";
+export { createTable } from "./table.ts";
+export type { FieldPath, GsiNameOf, InputOf, ItemOf, PatchOf, SignalOptions } from "./types.ts";

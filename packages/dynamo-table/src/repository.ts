@@ -1,19 +1,11 @@
 import type { z } from "zod";
+import type { CreateOptions } from "./actions/create/create.ts";
+import type { GetOptions } from "./actions/get/get.ts";
+import type { ListOptions, Page, QueryOptions } from "./actions/query/options.ts";
+import type { UpdateOptions } from "./actions/update/update.ts";
 import type { GsiDefinition, Item, Resource } from "./resource.ts";
-import type {
-  CreateOptions,
-  GetOptions,
-  GsiNameOf,
-  InputOf,
-  ItemOf,
-  ListOptions,
-  Page,
-  PatchOf,
-  QueryOptions,
-  SignalOptions,
-  Table,
-  UpdateOptions,
-} from "./table.ts";
+import type { Table } from "./table.ts";
+import type { GsiNameOf, InputOf, ItemOf, PatchOf, SignalOptions } from "./types.ts";
 
 /** The table's methods bound to one resource type. */
 export interface Repository<

@@ -1,0 +1,212 @@
+import type { TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
+import { assertItemSize, encodeItem, type StoredItem, versionSortKey } from "../../codec.ts";
+import type { TableContext } from "../../context.ts";
+import { DynamoTableError } from "../../errors.ts";
+import { type AnyResource, partitionKey, SINGLETON_ID } from "../../resource.ts";
+import { assertId, validateInput } from "../../validate.ts";
+import { prune } from "../history/history.ts";
+
+/** One write of a TransactWriteItems (or a single PutItem), with what a conflict message needs. */
+export interface Action {
+  describe: string;
+  kind: "create" | "update" | "delete" | "check" | "history";
+  resource: AnyResource;
+  id: string;
+  version?: number;
+  request: NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+}
+
+/** The item a create/update will write and its actions; shared by single calls and transactions. */
+export interface PreparedWrite {
+  item: Record<string, unknown>;
+  actions: Action[];
+  /** Runs after a successful commit (pruning, history cleanup). */
+  after?: (signal: AbortSignal | undefined) => Promise<void>;
+}
+
+/** The schema fields of an item (no id, timestamps or version). */
+export function ownFields(item: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!BASE_KEYS.has(k)) out[k] = v;
+  return out;
+}
+
+const BASE_KEYS = new Set(["id", "createdAt", "updatedAt", "version"]);
+
+/** A timestamp after `previous`: each write of an item gets a strictly larger `updatedAt`. */
+export function nextTimestamp(previous: unknown): string {
+  const prev = typeof previous === "string" ? Date.parse(previous) : Number.NaN;
+  const now = Date.now();
+  return new Date(Number.isFinite(prev) && prev >= now ? prev + 1 : now).toISOString();
+}
+
+/**
+ * simplesingletable writes flat timestamps and `gsitypesk` as Python's `isoformat()` (`+00:00`) but inside
+ * gzip `data` as `Z`: the `gsitypesk` of a Python-written compressed item is its `updatedAt` with `+00:00`.
+ */
+export function pythonIsoFormat(iso: string): string {
+  return iso.endsWith("Z") ? `${iso.slice(0, -1)}+00:00` : iso;
+}
+
+/** A conditional Put, its size checked before any request. */
+export function put(
+  ctx: TableContext,
+  resource: AnyResource,
+  stored: StoredItem,
+  condition: string,
+  extra?: { names?: Record<string, string>; values?: Record<string, unknown> },
+) {
+  assertItemSize(resource, stored);
+  return {
+    Put: {
+      TableName: ctx.tableName,
+      Item: stored,
+      ConditionExpression: condition,
+      ...(extra?.names ? { ExpressionAttributeNames: extra.names } : {}),
+      ...(extra?.values ? { ExpressionAttributeValues: extra.values } : {}),
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+    },
+  };
+}
+
+/** A create: a Put conditional on the key not existing (versioned: `v1` and `v0` together). */
+export function prepareCreate(
+  ctx: TableContext,
+  resource: AnyResource,
+  input: unknown,
+  id: string | undefined,
+): PreparedWrite {
+  const fields = validateInput(resource, input, "create");
+  const itemId =
+    resource.kind === "singleton" ? SINGLETON_ID : id === undefined ? ctx.newId() : assertId(resource, id, "create");
+  const now = new Date().toISOString();
+  const item: Record<string, unknown> = { ...fields, id: itemId, createdAt: now, updatedAt: now };
+  const pk = partitionKey(resource, itemId);
+  if (resource.versioned) {
+    item.version = 1;
+    const v1 = encodeItem(resource, item, versionSortKey(1), false);
+    const v0 = encodeItem(resource, item, "v0", true);
+    return {
+      item,
+      actions: [
+        {
+          describe: `create ${pk} v1`,
+          kind: "create",
+          resource,
+          id: itemId,
+          version: 1,
+          request: put(ctx, resource, v1, "attribute_not_exists(pk)"),
+        },
+        {
+          describe: `create ${pk} v0`,
+          kind: "create",
+          resource,
+          id: itemId,
+          version: 1,
+          request: put(ctx, resource, v0, "attribute_not_exists(pk)"),
+        },
+      ],
+    };
+  }
+  const stored = encodeItem(resource, item, pk, true);
+  return {
+    item,
+    actions: [
+      {
+        describe: `create ${pk}`,
+        kind: "create",
+        resource,
+        id: itemId,
+        request: put(ctx, resource, stored, "attribute_not_exists(pk)"),
+      },
+    ],
+  };
+}
+
+/** Write `fields` as the next state of `current` (update and restore). */
+export function prepareWrite(
+  ctx: TableContext,
+  resource: AnyResource,
+  current: Record<string, unknown>,
+  fields: Record<string, unknown>,
+  force: boolean,
+  what: string,
+): PreparedWrite {
+  const id = assertId(resource, current?.id, what);
+  const valid = validateInput(resource, fields, what);
+  const item: Record<string, unknown> = {
+    ...valid,
+    id,
+    createdAt: current.createdAt,
+    updatedAt: nextTimestamp(current.updatedAt),
+  };
+  const pk = partitionKey(resource, id);
+  if (resource.versioned) {
+    const prev = current.version;
+    if (typeof prev !== "number" || !Number.isInteger(prev) || prev < 1) {
+      throw new DynamoTableError(
+        "table.invalidOptions",
+        `${what}: ${resource.type} ${id} has no valid \`version\` (${JSON.stringify(prev)}); pass the item returned by get()`,
+      );
+    }
+    const next = prev + 1;
+    item.version = next;
+    const history = encodeItem(resource, item, versionSortKey(next), false);
+    const latest = encodeItem(resource, item, "v0", true);
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html — both or neither.
+    return {
+      item,
+      actions: [
+        {
+          describe: `${what} ${pk} v${next}`,
+          kind: "history",
+          resource,
+          id,
+          version: prev,
+          request: put(ctx, resource, history, "attribute_not_exists(pk)"),
+        },
+        {
+          describe: `${what} ${pk} v0`,
+          kind: "update",
+          resource,
+          id,
+          version: prev,
+          request: put(ctx, resource, latest, "#version = :prev", {
+            names: { "#version": "version" },
+            values: { ":prev": prev },
+          }),
+        },
+      ],
+      after: (signal) => prune(ctx, resource, id, next, signal),
+    };
+  }
+  const stored = encodeItem(resource, item, pk, true);
+  let condition = "attribute_exists(pk)";
+  let extra: { names: Record<string, string>; values: Record<string, unknown> } | undefined;
+  if (!force && !resource.compress) {
+    condition += " AND #updated = :prev";
+    extra = { names: { "#updated": "updated_at" }, values: { ":prev": current.updatedAt } };
+  } else if (!force) {
+    // A compressed item keeps its fields in `data`; `gsitypesk` (both libraries write it on every latest copy)
+    // holds its `updatedAt`, as this package writes it or as Python's isoformat() (a simplesingletable item).
+    const prev = String(current.updatedAt);
+    const python = pythonIsoFormat(prev);
+    condition += python === prev ? " AND #updated = :prev" : " AND #updated IN (:prev, :prevPy)";
+    extra = {
+      names: { "#updated": "gsitypesk" },
+      values: { ":prev": prev, ...(python === prev ? {} : { ":prevPy": python }) },
+    };
+  }
+  return {
+    item,
+    actions: [
+      {
+        describe: `${what} ${pk}`,
+        kind: "update",
+        resource,
+        id,
+        request: put(ctx, resource, stored, condition, extra),
+      },
+    ],
+  };
+}
