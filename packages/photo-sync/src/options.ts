@@ -1,4 +1,10 @@
-import type { CompareMode, Logger, ObjectStore, ProgressCallback } from "@toolkit/shared";
+import {
+  type CompareMode,
+  type Logger,
+  type ObjectStore,
+  type ProgressCallback,
+  parseOptions as parseOptionsWith,
+} from "@toolkit/shared";
 import { z } from "zod";
 import { PhotoSyncError } from "./errors.ts";
 
@@ -196,26 +202,10 @@ export type ResolvedPlanOptions = z.output<typeof planOptionsSchema>;
 export type ResolvedApplyOptions = z.output<typeof applyOptionsSchema>;
 export type ResolvedRestoreOptions = z.output<typeof restoreOptionsSchema>;
 
-/** Parse options at the public boundary; one-line error naming the option, the value and what to do. */
+/** Parse options at the public boundary; one-line `photoSync.invalidOptions` naming the option, the value and what to do. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const name = issue.path.map(String).join(".") || "options";
-  const top = issue.path[0];
-  const raw = top === undefined ? input : (input as Record<string, unknown>)[String(top)];
-  const shown =
-    name.startsWith("credentials") || name === "store" || name === "logger"
-      ? "<hidden>"
-      : typeof raw === "function"
-        ? "a function"
-        : JSON.stringify(raw);
-  const message =
-    issue.code === "unrecognized_keys"
-      ? `unknown option(s) ${issue.keys.map((k) => `\`${k}\``).join(", ")}`
-      : issue.message;
-  throw new PhotoSyncError(
-    "photoSync.invalidOptions",
-    `${where}: invalid \`${name}\`${issue.code === "unrecognized_keys" ? "" : ` (${shown})`}: ${message}.`,
-  );
+  return parseOptionsWith(schema, input, {
+    where,
+    error: (message) => new PhotoSyncError("photoSync.invalidOptions", message),
+  });
 }

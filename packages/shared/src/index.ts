@@ -44,6 +44,8 @@ export type {
   SkippedEntry,
 } from "./object-store.ts";
 export { openObjectStore, validateKey } from "./open-object-store.ts";
+export type { ParseOptionsOptions } from "./parse-options.ts";
+export { parseOptions } from "./parse-options.ts";
 export type { Progress, ProgressCallback } from "./progress.ts";
 export type { RetryOptions } from "./retry.ts";
 export { isRetryableError, retry } from "./retry.ts";

@@ -1,10 +1,13 @@
-// Output shared by `s3kit photo-sync` (backup) and `s3kit photo-sync restore`. Outside commands/, where oclif
-// would take every module for a command.
-import type { SyncPlan, SyncSummary } from "@toolkit/photo-sync";
+// What `s3kit photo-sync` (backup) and `s3kit photo-sync restore` share: their flags, the options they pass, and
+// the run → output flow. Outside commands/, where oclif would take every module for a command.
+import { type Command, Flags } from "@oclif/core";
+import { isPhotoSyncError, type SyncPlan, type SyncSummary } from "@toolkit/photo-sync";
+import { BaseCommand } from "../base-command.ts";
 import { formatBytes } from "../progress-bar.ts";
+import { syncFlags, syncOptionsOf } from "../sync-flags.ts";
 
 const SHOWN_ITEMS = 20;
-const count = (n: number) => n.toLocaleString("en-US");
+export const count = (n: number) => n.toLocaleString("en-US");
 
 /** Failures on stderr, the first 20 of them. */
 export function printFailures(summary: Pick<SyncSummary, "failures">): void {
@@ -69,7 +72,9 @@ export function printSummary(
   if (summary.partialsRemoved > 0)
     note(`note: removed ${count(summary.partialsRemoved)} partial file(s) of an interrupted run`);
   if (summary.multipartUploadsAborted > 0) {
-    note(`note: aborted ${count(summary.multipartUploadsAborted)} incomplete multipart upload(s) of an interrupted run`);
+    note(
+      `note: aborted ${count(summary.multipartUploadsAborted)} incomplete multipart upload(s) of an interrupted run`,
+    );
   }
   if (summary.unverified > 0) {
     note(
@@ -83,6 +88,96 @@ export function printSummary(
   printFailures(summary);
 }
 
+const COMPARE_MODES = ["size-mtime", "size", "checksum"] as const;
+
+/** The flags both photo-sync commands take: the shared sync flags and photo-sync's own. */
+export function photoSyncFlags(help: { deletes: string; concurrency: string; defaultExcludes: string }) {
+  return {
+    ...syncFlags({ deletes: help.deletes }),
+    "default-excludes": Flags.boolean({ description: help.defaultExcludes, default: true, allowNo: true }),
+    compare: Flags.option({
+      options: COMPARE_MODES,
+      description: "How a changed file is found: size and mtime, size only, or content checksums",
+      default: "size-mtime" as const,
+    })(),
+    concurrency: Flags.integer({ description: help.concurrency, default: 16, min: 1, max: 256, helpValue: "<n>" }),
+    "state-file": Flags.string({
+      description: "Where to keep the state that makes re-runs cheap (default: in the platform's cache folder)",
+      helpValue: "<path>",
+      exclusive: ["no-state"],
+    }),
+    "no-state": Flags.boolean({ description: "Keep no state file (re-runs compare with the listing only)" }),
+  };
+}
+
+type PhotoSyncFlagValues = Parameters<typeof syncOptionsOf>[0] & {
+  "default-excludes": boolean;
+  compare: (typeof COMPARE_MODES)[number];
+  concurrency: number;
+  "state-file"?: string | undefined;
+  "no-state"?: boolean | undefined;
+};
+
+/** The base of both photo-sync commands: the options they share and the flow from result to output. */
+export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCommand<T> {
+  /** The library options both commands take, from the flags; `delete` and `dryRun` for the command to map. */
+  protected commonOptions(flags: PhotoSyncFlagValues) {
+    const sync = syncOptionsOf(flags, (line) => this.note(line));
+    return {
+      delete: sync.delete,
+      options: {
+        dryRun: sync.dryRun,
+        allowEmptySource: sync.allowEmptySource,
+        ...(sync.maxDelete !== undefined ? { maxDelete: sync.maxDelete } : {}),
+        ...(sync.maxDeletePercent !== undefined ? { maxDeletePercent: sync.maxDeletePercent } : {}),
+        exclude: sync.exclude,
+        include: sync.include,
+        defaultExcludes: flags["default-excludes"],
+        compare: flags.compare,
+        concurrency: flags.concurrency,
+        ...(flags["no-state"] ? { statePath: false as const } : {}),
+        ...(flags["state-file"] ? { statePath: flags["state-file"] } : {}),
+        ...this.clientOptions(),
+        logger: this.logger,
+        signal: this.signal,
+        onProgress: this.progress,
+      },
+    };
+  }
+
+  /**
+   * Run the library call and print: the plan on a dry run, else the summary (and, when interrupted, the summary
+   * so far before the error). Some failed items make it a partial failure (exit 3).
+   */
+  protected async runSync<R extends SyncSummary & { plan?: SyncPlan; warnings: string[] }>(
+    title: string,
+    call: () => Promise<R>,
+    messages: { unreadable: string; failed: string },
+  ): Promise<R | SyncPlan> {
+    const log = (line: string) => this.log(line);
+    const note = (line: string) => this.note(line);
+    let result: R;
+    try {
+      result = await call();
+    } catch (error) {
+      if (isPhotoSyncError(error, "photoSync.aborted") && error.summary && !this.jsonEnabled()) {
+        this.stopProgress();
+        printSummary(log, note, title, error.summary, "interrupted");
+      }
+      throw error;
+    }
+    for (const warning of result.warnings) this.note(`warning: ${warning}`);
+    if (result.plan) {
+      if (!this.jsonEnabled()) printPlan(log, title, result.plan);
+      if (result.failed > 0) return this.partial(result.plan, `${count(result.failed)} ${messages.unreadable}`);
+      return result.plan;
+    }
+    if (!this.jsonEnabled()) printSummary(log, note, title, result, "done");
+    if (result.failed > 0) return this.partial(result, `${count(result.failed)} ${messages.failed}`);
+    return result;
+  }
+}
+
 function table(rows: string[][]): string {
   const widths = [0, 0, 0];
   for (const row of rows) {
@@ -92,5 +187,3 @@ function table(rows: string[][]): string {
     .map(([a = "", b = "", c = ""]) => `  ${a.padEnd(widths[0]!)}  ${b.padStart(widths[1]!)}  ${c}`.trimEnd())
     .join("\n");
 }
-
-export { count };

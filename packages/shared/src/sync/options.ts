@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
 import type { ObjectStore } from "../object-store.ts";
+import { parseOptions } from "../parse-options.ts";
 import type { ProgressCallback } from "../progress.ts";
 import { SyncError } from "./errors.ts";
 import type { PlannedTransfer } from "./plan-types.ts";
@@ -178,22 +179,7 @@ export const applyOptionsSchema = z.strictObject({
 export type ResolvedPlanOptions = z.output<typeof planOptionsSchema>;
 export type ResolvedApplyOptions = z.output<typeof applyOptionsSchema>;
 
-/** Parse options at the public boundary; one-line error naming the option, the value and what to do. */
+/** Parse options at the public boundary; one-line `sync.invalidOptions` naming the option, the value and what to do. */
 export function parseSyncOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const name = issue.path.map(String).join(".") || "options";
-  const top = issue.path[0];
-  const raw = top === undefined ? input : (input as Record<string, unknown>)[String(top)];
-  const shown =
-    name === "store" || name === "logger" ? "<hidden>" : typeof raw === "function" ? "a function" : JSON.stringify(raw);
-  const message =
-    issue.code === "unrecognized_keys"
-      ? `unknown option(s) ${issue.keys.map((k) => `\`${k}\``).join(", ")}`
-      : issue.message;
-  throw new SyncError(
-    "sync.invalidOptions",
-    `${where}: invalid \`${name}\`${issue.code === "unrecognized_keys" ? "" : ` (${shown})`}: ${message}.`,
-  );
+  return parseOptions(schema, input, { where, error: (message) => new SyncError("sync.invalidOptions", message) });
 }
