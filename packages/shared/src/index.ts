@@ -46,6 +46,15 @@ export type {
 export { openObjectStore, validateKey } from "./open-object-store.ts";
 export type { ParseOptionsOptions } from "./parse-options.ts";
 export { parseOptions } from "./parse-options.ts";
+export type {
+  ChecksumName,
+  ChecksumProbe,
+  ConditionalProbe,
+  ConditionalResult,
+  ProbeStoreOptions,
+  StoreProbe,
+} from "./probe.ts";
+export { PROBED_CHECKSUMS, probeStore } from "./probe.ts";
 export type { Progress, ProgressCallback } from "./progress.ts";
 export type { RetryOptions } from "./retry.ts";
 export { isRetryableError, retry } from "./retry.ts";

@@ -16,7 +16,12 @@ export type FaultAction =
   /** Forward, let the server act on the request, then drop the connection without answering (a lost answer). */
   | { type: "dropResponse" }
   /** Wait, then forward. */
-  | { type: "delay"; ms: number };
+  | { type: "delay"; ms: number }
+  /**
+   * Forward without `If-Match` / `If-None-Match`: the server acts as a store that silently ignores conditional
+   * requests (the signature is left as it was; moto does not check it).
+   */
+  | { type: "stripConditionalHeaders" };
 
 export interface FaultRule {
   /** Which requests the rule may hit. @default every request */
@@ -78,7 +83,8 @@ function s3Error(res: ServerResponse, status: number, code: string, message: str
 
 /**
  * An HTTP proxy for reliability tests: forwards to `target` and injects 503 SlowDown, 500, 403, connection
- * resets (before forwarding or in the middle of a response body) and delays, by rule. Listens on 127.0.0.1.
+ * resets (before forwarding or in the middle of a response body), delays and stripped conditional headers (a
+ * store that ignores `If-Match` / `If-None-Match`), by rule. Listens on 127.0.0.1.
  */
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
@@ -111,9 +117,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     record: ProxiedRequest,
     cutMidBody: boolean,
     drop = false,
+    headers = req.headers,
   ): void {
     const upstream = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
       (up) => {
         if (drop) {
           // The server has done the work; the client never hears about it.
@@ -185,6 +192,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case "delay":
         setTimeout(() => forward(req, res, record, false), action.ms);
         return;
+      case "stripConditionalHeaders": {
+        const { "if-match": _ifMatch, "if-none-match": _ifNoneMatch, ...rest } = req.headers;
+        return forward(req, res, record, false, false, rest);
+      }
     }
   });
   server.on("connection", (socket) => {
