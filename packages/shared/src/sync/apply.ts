@@ -342,7 +342,11 @@ async function applyDeletes(
   filter: ReturnType<typeof createPathFilter>,
   state: SyncState,
   summary: SyncSummary,
-  opts: { signal?: AbortSignal | undefined; attempts: number },
+  opts: {
+    signal?: AbortSignal | undefined;
+    attempts: number;
+    deleteItems?: ApplySyncPlanOptions["deleteItems"] | undefined;
+  },
   upload: boolean,
 ): Promise<void> {
   const { signal } = opts;
@@ -374,7 +378,9 @@ async function applyDeletes(
   for (let i = 0; i < keys.length && !signal?.aborted; i += DELETE_BATCH) {
     const batch = keys.slice(i, i + DELETE_BATCH);
     try {
-      const result = await retry(() => store.deleteMany(batch, signal ? { signal } : {}), {
+      const context = { store, ...(signal ? { signal } : {}) };
+      const remove = opts.deleteItems ?? ((keys: string[]) => store.deleteMany(keys, signal ? { signal } : {}));
+      const result = await retry(() => remove(batch, context), {
         attempts: opts.attempts,
         ...(signal ? { signal } : {}),
       });

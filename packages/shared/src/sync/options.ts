@@ -1,8 +1,9 @@
 import { z } from "zod";
 import type { Logger } from "../logger.ts";
-import type { ObjectStore } from "../object-store.ts";
+import type { DeleteManyResult, ObjectStore } from "../object-store.ts";
 import { parseOptions } from "../parse-options.ts";
 import type { ProgressCallback } from "../progress.ts";
+import type { RemoteFileInfo } from "./compare.ts";
 import { SyncError } from "./errors.ts";
 import type { PlannedTransfer } from "./plan-types.ts";
 
@@ -52,6 +53,12 @@ export interface PlanSyncOptions {
   partSizeBytes?: number;
   /** Files hashed, or objects asked for their metadata, at once while comparing. @default 8 */
   compareConcurrency?: number;
+  /**
+   * The store's side as items of the sync, when they are not its objects one to one (delta-store lists
+   * `x.zip.delta` as the item `x.zip` with the original size). Keys are relative to the store's location.
+   * @default every object of `store.list()`, folder markers left out
+   */
+  list?: (options: { signal?: AbortSignal }) => AsyncIterable<RemoteFileInfo>;
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -98,6 +105,11 @@ export interface ApplySyncPlanOptions {
    * verified upload or download
    */
   transfer?: (item: PlannedTransfer, context: TransferContext) => Promise<TransferResult>;
+  /**
+   * Uploads: delete these items of the store your own way (with `list` and `transfer`); per-key failures are
+   * returned, not thrown. @default `store.deleteMany`
+   */
+  deleteItems?: (keys: string[], context: { store: ObjectStore; signal?: AbortSignal }) => Promise<DeleteManyResult>;
   /**
    * Uploads: incomplete multipart uploads under the prefix, for keys the filters select, that are older than
    * this are aborted before the run (leftovers of a killed run; younger ones may be another run's, in flight).
@@ -148,6 +160,7 @@ export const planOptionsSchema = z.strictObject({
     .min(MIN_PART, "must be at least 5 MiB (S3's smallest part)")
     .default(8 * MiB),
   compareConcurrency: z.number().int().min(1).max(64).default(8),
+  list: fn<NonNullable<PlanSyncOptions["list"]>>().optional(),
 });
 
 export const applyOptionsSchema = z.strictObject({
@@ -172,6 +185,7 @@ export const applyOptionsSchema = z.strictObject({
     .optional(),
   contentType: fn<(key: string) => string>().optional(),
   transfer: fn<NonNullable<ApplySyncPlanOptions["transfer"]>>().optional(),
+  deleteItems: fn<NonNullable<ApplySyncPlanOptions["deleteItems"]>>().optional(),
   staleUploadAgeMs: z.number().int().min(0).default(DAY_MS),
   onProgress: fn<ProgressCallback>().optional(),
 });

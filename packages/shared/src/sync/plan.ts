@@ -38,22 +38,23 @@ function errnoCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? "error";
 }
 
+async function* storeObjects(store: ObjectStore, signal: AbortSignal | undefined): AsyncIterable<Listed> {
+  for await (const entry of store.list(signal ? { signal } : {})) {
+    if (entry.kind !== "object" || entry.key.endsWith("/")) continue;
+    yield { key: entry.key, size: entry.size, etag: entry.etag, lastModifiedMs: entry.lastModified.getTime() };
+  }
+}
+
 async function listStore(
   store: ObjectStore,
+  list: PlanSyncOptions["list"],
   signal: AbortSignal | undefined,
   direction: PlanSyncOptions["direction"],
 ): Promise<Map<string, Listed>> {
   const out = new Map<string, Listed>();
   try {
-    for await (const entry of store.list(signal ? { signal } : {})) {
-      if (entry.kind !== "object" || entry.key.endsWith("/")) continue;
-      out.set(entry.key, {
-        key: entry.key,
-        size: entry.size,
-        etag: entry.etag,
-        lastModifiedMs: entry.lastModified.getTime(),
-      });
-    }
+    const items = list ? list(signal ? { signal } : {}) : storeObjects(store, signal);
+    for await (const item of items) out.set(item.key, item);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     // Rail 1 for a download: a source that cannot be listed is an error before anything changes.
@@ -154,7 +155,7 @@ export async function planSync(options: PlanSyncOptions): Promise<SyncPlan> {
           );
         })
       : Promise.resolve(emptyScan),
-    listStore(store, signal, direction),
+    listStore(store, opts.list, signal, direction),
     SyncState.load(statePath, meta),
   ]);
   logger.debug("sync scanned and listed", { direction, local: scan.files.length, remote: listed.size });

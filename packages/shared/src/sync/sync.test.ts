@@ -264,3 +264,46 @@ describe("leftovers of killed uploads", () => {
     expect(aborted).toEqual(["old", "young"]);
   });
 });
+
+describe("a user with its own layout (list, transfer, deleteItems), as delta-store", () => {
+  test("items map to stored objects its own way, and the rails and filters still hold", async () => {
+    const inner = fileStore("own-layout");
+    // The store holds `<item>.enc`; the sync sees items by their own names and sizes.
+    const list = async function* () {
+      for await (const e of inner.list()) {
+        if (e.kind === "object" && e.key.endsWith(".enc")) {
+          const info = await inner.head(e.key);
+          yield {
+            key: e.key.slice(0, -4),
+            size: Number(info!.metadata.size),
+            etag: e.etag,
+            lastModifiedMs: e.lastModified.getTime(),
+          };
+        }
+      }
+    };
+    const transfer = async (item: { key: string; path: string }) => {
+      const body = await readFile(item.path);
+      const put = await inner.put(`${item.key}.enc`, Buffer.from(body).reverse(), {
+        metadata: { size: String(body.length) },
+      });
+      return { etag: put.etag, size: body.length };
+    };
+    const deleteItems = (keys: string[]) => inner.deleteMany(keys.map((k) => `${k}.enc`));
+    const run = async (local: string, extra: Partial<PlanSyncOptions> = {}) => {
+      const plan = await planSync({ direction: "upload", local, store: inner, list, statePath: false, ...extra });
+      return applySyncPlan(plan, { store: inner, transfer, deleteItems });
+    };
+    const source = await tree("own-src", { "a.bin": "aaaa", "b.bin": "bb", "c.tmp": "c" });
+    expect((await run(source, { exclude: ["*.tmp"] })).transferred).toBe(2);
+    expect(await keys(inner)).toEqual(["a.bin.enc", "b.bin.enc"]);
+    expect((await run(source, { exclude: ["*.tmp"] })).skipped).toBe(2);
+    const empty = await tree("own-empty", {});
+    const error = await run(empty, { delete: true }).catch((e: unknown) => e);
+    expect(isSyncError(error, "sync.emptySource")).toBe(true);
+    await rm(join(source, "b.bin"));
+    const summary = await run(source, { delete: true, exclude: ["*.tmp"] });
+    expect(summary.deleted).toBe(1);
+    expect(await keys(inner)).toEqual(["a.bin.enc"]);
+  });
+});
