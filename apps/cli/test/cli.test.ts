@@ -258,6 +258,74 @@ describe("doctor", () => {
   });
 });
 
+describe("doctor s3://bucket/prefix probes the store (issue 17)", () => {
+  let cacheHome: string;
+  let strip: FaultProxy;
+  beforeAll(async () => {
+    cacheHome = await mkdtemp(join(tmpdir(), "s3kit-cli-probe-cache-"));
+    strip = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ action: { type: "stripConditionalHeaders" } }],
+    });
+  });
+  afterAll(async () => {
+    await strip?.stop();
+    await rm(cacheHome, { recursive: true, force: true });
+  });
+
+  it("against moto: conditional PutObject honoured, the table and --json say so, the answer is cached", async () => {
+    const env = { XDG_CACHE_HOME: cacheHome };
+    const json = await run(
+      ["doctor", `s3://${bucket}/probe/`, "--json", "--no-cache", "--endpoint-url", server.endpoint],
+      env,
+    );
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(report.store).toMatchObject({
+      location: `s3://${bucket}/probe/`,
+      error: null,
+      probe: {
+        fromCache: false,
+        conditionalPut: true,
+        putObject: { ifNoneMatch: { result: "honoured" }, ifMatch: { result: "honoured" } },
+        completeMultipartUpload: { ifMatch: { result: "ignored" } },
+      },
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.warnings).toEqual([expect.stringMatching(/conditional CompleteMultipartUpload.*HEAD first/)]);
+    expect(report.deltaEngines.auto.summary).toMatch(/^auto: /);
+    const human = await run(["doctor", `s3://${bucket}/probe/`, "--endpoint-url", server.endpoint], env);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ {2}PutObject If-None-Match: \* +honoured \(HTTP 412\)$/m);
+    expect(human.stdout).toMatch(/^ {2}CompleteMultipartUpload If-Match +ignored \(HTTP 200\)$/m);
+    expect(human.stdout).toMatch(/^ {2}probed .*\(cached; --no-cache probes again\)/m);
+    expect(human.stdout).toMatch(/^warning: .*CompleteMultipartUpload/m);
+    expect(human.stdout).toMatch(/^delta engines +auto: /m);
+  });
+
+  it("behind a proxy that strips conditional headers: exit 1, one problem naming kv.unsafeStore and --single-writer", async () => {
+    const env = { XDG_CACHE_HOME: cacheHome };
+    const json = await run(
+      ["doctor", `s3://${bucket}/`, "--json", "--no-cache", "--endpoint-url", strip.endpoint],
+      env,
+    );
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report.store.probe).toMatchObject({
+      endpoint: strip.endpoint,
+      conditionalPut: false,
+      putObject: { ifNoneMatch: { result: "ignored" }, ifMatch: { result: "ignored" } },
+    });
+    expect(report.problems).toEqual([
+      expect.stringMatching(/ignores conditional PutObject.*kv\.unsafeStore.*--single-writer/),
+    ]);
+    const human = await run(["doctor", `s3://${bucket}/`, "--endpoint-url", strip.endpoint], env);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^ {2}PutObject If-Match +ignored \(HTTP 200\)$/m);
+    expect(lines(human.stdout).filter((l) => l.startsWith("problem: "))).toHaveLength(1);
+  });
+});
+
 describe("interrupt", () => {
   let proxy: FaultProxy;
   beforeAll(async () => {

@@ -6,7 +6,20 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
-import { createS3Client, redactUrlUserInfo, resolveEndpoint, stripEndpointUserInfo } from "@toolkit/shared";
+import { Args, Flags } from "@oclif/core";
+import { describeEngines } from "@toolkit/delta-store";
+import {
+  type ConditionalProbe,
+  createS3Client,
+  formatLocation,
+  PROBED_CHECKSUMS,
+  parseLocation,
+  probeStore,
+  redactUrlUserInfo,
+  resolveEndpoint,
+  type StoreProbe,
+  stripEndpointUserInfo,
+} from "@toolkit/shared";
 import { BaseCommand, ExitCode } from "../base-command.ts";
 
 const PROBE_TIMEOUT_MS = 5_000;
@@ -22,6 +35,8 @@ export interface DoctorReport {
   ok: boolean;
   /** One line per check that failed, saying what to do. */
   problems: string[];
+  /** Things that work, with a caveat worth knowing (e.g. a HEAD-first fallback for conditional multipart writes). */
+  warnings: string[];
   cli: { version: string };
   node: { version: string; supported: boolean; required: string };
   profile: Resolved;
@@ -51,7 +66,11 @@ export interface DoctorReport {
     xdelta3Binary: { available: boolean; path: string | null; version: string | null };
     xdelta3Wasm: { available: boolean; version: string | null; error: string | null };
     zstd: { available: boolean; dictionary: boolean };
+    /** What delta-store's `engine: "auto"` uses here (from `describeEngines()`). */
+    auto: { small: string; large: string; summary: string } | null;
   };
+  /** With a location argument: what the endpoint honours there (`probeStore`). */
+  store: { location: string; probe: StoreProbe | null; error: string | null } | null;
 }
 
 // Feature ids the SDK's default chain stamps on resolved credentials (`$source`), as readable names.
@@ -98,13 +117,30 @@ function errorLine(error: unknown): string {
 }
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
-  static override summary = "Check the set-up: region, endpoint, credentials, reachability, delta engines";
+  static override summary =
+    "Check the set-up: region, endpoint, credentials, reachability, delta engines; with s3://bucket/prefix, what the store honours";
   static override description = [
     `Shows which profile, region, endpoints and credentials resolve, and from where (flags, environment, config files, defaults); whether the S3 endpoint answers (an HTTP HEAD, then a ListBuckets, each with a ${PROBE_TIMEOUT_MS / 1000} s timeout); the Node version; and which delta engines delta-store can use (the xdelta3 binary, the xdelta3-wasm package, zstd in node:zlib).`,
-    "Secrets are never printed: only the credential provider and the last four characters of the access key id. Exits 1 when a check fails.",
+    "With s3://bucket/prefix, also probes the store with a few requests on a key under .s3kit/probe/ (removed afterwards): whether PutObject, CompleteMultipartUpload and DeleteObject honour If-None-Match / If-Match, which checksums it accepts and checks, and its multipart ETag form. The answer is cached per endpoint and bucket for a day (--no-cache probes again). A store that ignores conditional PutObject is a problem: kv push refuses to push there unless --single-writer.",
+    "Secrets are never printed: only the credential provider and the last four characters of the access key id; user info in an endpoint URL shows as ***@. Exits 1 when a check fails.",
   ].join("\n\n");
+  static override args = {
+    location: Args.string({
+      description: "s3://bucket/prefix to probe: which conditional writes and checksums the endpoint honours there",
+      required: false,
+    }),
+  };
+  static override flags = {
+    cache: Flags.boolean({
+      description: "Use the probe answer cached for this endpoint and bucket (a day); --no-cache probes again",
+      default: true,
+      allowNo: true,
+    }),
+  };
   static override examples = [
     "<%= config.bin %> doctor",
+    "<%= config.bin %> doctor s3://my-bucket/backups --json",
+    "<%= config.bin %> doctor s3://my-bucket/ --endpoint-url http://127.0.0.1:9000 --no-cache",
     "<%= config.bin %> doctor --endpoint-url http://127.0.0.1:9000 --json",
     "<%= config.bin %> doctor --profile backup --region eu-west-1",
   ];
@@ -112,6 +148,9 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
   async run(): Promise<DoctorReport> {
     const options = this.clientOptions();
     const problems: string[] = [];
+    const warnings: string[] = [];
+    // Parse the location first: a typo is a usage error before any network call.
+    const location = this.args.location === undefined ? undefined : parseLocation(this.args.location);
 
     const nodeVersion = process.versions.node;
     const [major = 0, minor = 0] = nodeVersion.split(".").map(Number);
@@ -156,10 +195,12 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
         problems.push(`The S3 endpoint ${endpointUrl} refuses the credentials (${s3.error}).`);
       }
       const deltaEngines = await this.deltaEngines();
+      const store = location ? await this.probe(location, credentials.resolved, problems, warnings) : null;
 
       const report: DoctorReport = {
         ok: problems.length === 0,
         problems,
+        warnings,
         cli: { version: this.config.version },
         node: { version: nodeVersion, supported: nodeSupported, required: `>=${MIN_NODE.join(".")}` },
         profile,
@@ -168,6 +209,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
         credentials,
         s3,
         deltaEngines,
+        store,
       };
       this.printReport(report);
       if (!report.ok) this.exitCode = ExitCode.failure;
@@ -279,8 +321,50 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
     return result;
   }
 
+  /** Probe the location's endpoint; a store that ignores conditional PutObject is a problem (multi-writer data loss). */
+  private async probe(
+    location: ReturnType<typeof parseLocation>,
+    haveCredentials: boolean,
+    problems: string[],
+    warnings: string[],
+  ): Promise<NonNullable<DoctorReport["store"]>> {
+    const url = formatLocation(location);
+    if (location.kind !== "s3") {
+      return { location: url, probe: null, error: "a file:// store honours conditional writes by construction" };
+    }
+    if (!haveCredentials) return { location: url, probe: null, error: "skipped: no credentials" };
+    try {
+      const probe = await probeStore(location, {
+        ...this.clientOptions(),
+        logger: this.logger,
+        cache: this.flags.cache,
+        signal: this.signal,
+      });
+      if (!probe.conditionalPut) {
+        problems.push(
+          `${probe.endpoint} ignores conditional PutObject (If-None-Match: ${probe.putObject.ifNoneMatch.result}, If-Match: ${probe.putObject.ifMatch.result}): two writers can overwrite each other. kv push refuses to push there (kv.unsafeStore) unless you declare a single writer (--single-writer).`,
+        );
+      }
+      if (!probe.conditionalMultipart) {
+        warnings.push(
+          `${probe.endpoint} does not honour conditional CompleteMultipartUpload (If-None-Match: ${probe.completeMultipartUpload.ifNoneMatch.result}, If-Match: ${probe.completeMultipartUpload.ifMatch.result}): large conditional writes check with a HEAD first, which leaves a short race window.`,
+        );
+      }
+      return { location: url, probe, error: null };
+    } catch (error) {
+      this.signal.throwIfAborted();
+      const line = errorLine(error);
+      problems.push(`Probing ${url} failed (${line}).`);
+      return { location: url, probe: null, error: line };
+    }
+  }
+
   private async deltaEngines(): Promise<DoctorReport["deltaEngines"]> {
-    const [xdelta3Binary, xdelta3Wasm] = await Promise.all([findXdelta3Binary(this.signal), loadXdelta3Wasm()]);
+    const [xdelta3Binary, xdelta3Wasm, described] = await Promise.all([
+      findXdelta3Binary(this.signal),
+      loadXdelta3Wasm(),
+      describeEngines().catch(() => undefined),
+    ]);
     const zstd = typeof zlib.zstdCompressSync === "function";
     let dictionary = false;
     if (zstd) {
@@ -293,7 +377,14 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
         dictionary = false;
       }
     }
-    return { xdelta3Binary, xdelta3Wasm, zstd: { available: zstd, dictionary } };
+    return {
+      xdelta3Binary,
+      xdelta3Wasm,
+      zstd: { available: zstd, dictionary },
+      auto: described
+        ? { small: described.auto.small, large: described.auto.large, summary: described.auto.summary }
+        : null,
+    };
   }
 
   private printReport(r: DoctorReport): void {
@@ -335,11 +426,43 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
           : "no (needs Node >= 23.8)",
       ],
     ];
+    if (r.deltaEngines.auto) rows.push(["delta engines", r.deltaEngines.auto.summary]);
+    if (r.store) {
+      rows.push(["store", r.store.location]);
+      const p = r.store.probe;
+      if (!p) rows.push(["  probe", r.store.error ?? "not probed"]);
+      else {
+        const cond = (c: ConditionalProbe) =>
+          `${c.result}${c.status !== null ? ` (HTTP ${c.status}${c.error ? ` ${c.error}` : ""})` : ""}`;
+        rows.push(
+          ["  probed", `${p.probedAt}${p.fromCache ? " (cached; --no-cache probes again)" : ""} at ${p.endpoint}`],
+          ["  PutObject If-None-Match: *", cond(p.putObject.ifNoneMatch)],
+          ["  PutObject If-Match", cond(p.putObject.ifMatch)],
+          ["  CompleteMultipartUpload If-None-Match: *", cond(p.completeMultipartUpload.ifNoneMatch)],
+          ["  CompleteMultipartUpload If-Match", cond(p.completeMultipartUpload.ifMatch)],
+          ["  DeleteObject If-Match", cond(p.deleteObject.ifMatch)],
+          [
+            "  checksums",
+            PROBED_CHECKSUMS.map((name) => {
+              const c = p.checksums[name];
+              return `${name} ${c.accepted ? (c.verified ? "checked" : "accepted, not checked") : "refused"}`;
+            }).join(", "),
+          ],
+          [
+            "  multipart ETag",
+            p.multipartEtag.form === "md5OfPartMd5s"
+              ? "MD5 of the part MD5s + -parts (the AWS form)"
+              : `${p.multipartEtag.form}${p.multipartEtag.sample ? ` (${p.multipartEtag.sample})` : ""}`,
+          ],
+        );
+      }
+    }
     const width = Math.max(...rows.map(([label]) => label.length));
     for (const [label, value] of rows) this.log(`${label.padEnd(width)}  ${value}`);
-    if (r.problems.length > 0) {
+    if (r.problems.length > 0 || r.warnings.length > 0) {
       this.log("");
       for (const problem of r.problems) this.log(`problem: ${problem}`);
+      for (const warning of r.warnings) this.log(`warning: ${warning}`);
     }
   }
 }
