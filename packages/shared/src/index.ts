@@ -50,11 +50,12 @@ export type {
   ChecksumName,
   ChecksumProbe,
   ConditionalProbe,
+  ConditionalPutProbe,
   ConditionalResult,
   ProbeStoreOptions,
   StoreProbe,
 } from "./probe.ts";
-export { PROBED_CHECKSUMS, probeStore } from "./probe.ts";
+export { PROBED_CHECKSUMS, probeConditionalPut, probeStore } from "./probe.ts";
 export type { Progress, ProgressCallback } from "./progress.ts";
 export type { RetryOptions } from "./retry.ts";
 export { isRetryableError, retry } from "./retry.ts";

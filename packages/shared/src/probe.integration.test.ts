@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { probeStore } from "./probe.ts";
+import { probeConditionalPut, probeStore } from "./probe.ts";
 import {
   createTestBucket,
   type FaultProxy,
@@ -77,6 +77,46 @@ describe("probeStore", () => {
     expect(proxy.requests.some((r) => r.fault === "stripConditionalHeaders")).toBe(true);
     expect(await leftovers(bucket, client)).toEqual({ objects: [], uploads: [] });
     client.destroy();
+  });
+
+  test("probeConditionalPut: four requests, reuses a fresh full probe, and tells a stripping proxy apart", async () => {
+    const { url, bucket, client } = await createTestBucket(server, "probe-put");
+    const quickDir = await mkdtemp(join(tmpdir(), "s3kit-probe-quick-"));
+    try {
+      const direct = await probeConditionalPut(url, { ...testClientOptions(server), cacheDir: quickDir });
+      expect(direct).toMatchObject({ honoured: true, fromCache: false, ifMatch: { result: "honoured" } });
+      expect((await probeConditionalPut(url, { ...testClientOptions(server), cacheDir: quickDir })).fromCache).toBe(
+        true,
+      );
+      const proxy = await startFaultProxy({
+        target: server.endpoint,
+        faults: [{ action: { type: "stripConditionalHeaders" } }],
+      });
+      proxies.push(proxy);
+      const stripped = await probeConditionalPut(url, {
+        ...testClientOptions(server, proxy.endpoint),
+        cacheDir: quickDir,
+      });
+      expect(stripped).toMatchObject({
+        honoured: false,
+        ifNoneMatch: { result: "ignored" },
+        ifMatch: { result: "ignored" },
+      });
+      expect(proxy.requests.map((r) => r.method)).toEqual(["PUT", "PUT", "PUT", "DELETE"]);
+      // A fresh full probe answers without a request.
+      await probeStore(url, { ...testClientOptions(server, proxy.endpoint), cacheDir: quickDir });
+      const before = proxy.requests.length;
+      const reused = await probeConditionalPut(url, {
+        ...testClientOptions(server, proxy.endpoint),
+        cacheDir: quickDir,
+      });
+      expect(reused).toMatchObject({ fromCache: true, honoured: false });
+      expect(proxy.requests.length).toBe(before);
+      expect(await leftovers(bucket, client)).toEqual({ objects: [], uploads: [] });
+    } finally {
+      client.destroy();
+      await rm(quickDir, { recursive: true, force: true });
+    }
   });
 
   test("a file:// location is refused: it honours conditional writes by construction", async () => {

@@ -146,24 +146,35 @@ function cachePath(cacheDir: string, endpoint: string, bucket: string): string {
   return join(cacheDir, `${createHash("sha256").update(`${endpoint}\n${bucket}`).digest("hex").slice(0, 32)}.json`);
 }
 
-async function readCached(path: string, maxAgeMs: number): Promise<StoreProbe | undefined> {
+/** A cached answer, parsed (the cache is a file anyone could edit), when younger than `maxAgeMs`. */
+async function readCachedWith<S extends z.ZodType<{ probedAt: string }>>(
+  schema: S,
+  path: string,
+  maxAgeMs: number,
+): Promise<z.output<S> | undefined> {
   try {
-    const parsed = probeSchema.safeParse(JSON.parse(await readFile(path, "utf8")));
+    const parsed = schema.safeParse(JSON.parse(await readFile(path, "utf8")));
     if (!parsed.success) return undefined;
     const age = Date.now() - Date.parse(parsed.data.probedAt);
-    if (!(age >= 0 && age < maxAgeMs)) return undefined;
-    return { ...(parsed.data as StoreProbe), fromCache: true };
+    return age >= 0 && age < maxAgeMs ? parsed.data : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function writeCached(path: string, probe: StoreProbe): Promise<void> {
+async function readCached(path: string, maxAgeMs: number): Promise<StoreProbe | undefined> {
+  const cached = await readCachedWith(probeSchema, path, maxAgeMs);
+  return cached ? { ...(cached as StoreProbe), fromCache: true } : undefined;
+}
+
+async function writeCachedWith(path: string, probe: { fromCache: boolean }): Promise<void> {
   await mkdir(join(path, ".."), { recursive: true });
   const tmp = `${path}.${randomUUID()}.tmp`;
   await writeFile(tmp, JSON.stringify({ ...probe, fromCache: false }));
   await rename(tmp, path);
 }
+
+const writeCached = (path: string, probe: StoreProbe) => writeCachedWith(path, probe);
 
 /**
  * Learn what an S3-compatible endpoint honours, with a few requests on a probe key under the location's prefix
@@ -175,14 +186,147 @@ async function writeCached(path: string, probe: StoreProbe): Promise<void> {
  * construction), or the mapped error of a request that failed outright (no access, no bucket).
  */
 export async function probeStore(location: string | Location, options: ProbeStoreOptions = {}): Promise<StoreProbe> {
+  return withProbeClient(location, options, "probeStore", async ({ client, bucket, prefix, endpoint, path }) => {
+    if (options.cache !== false) {
+      const cached = await readCached(path, options.maxAgeMs ?? DAY_MS);
+      if (cached) return cached;
+    }
+    const probe = await runProbe(client, bucket, prefix, endpoint, options.signal);
+    try {
+      await writeCached(path, probe);
+    } catch (error) {
+      options.logger?.warn("probeStore: could not cache the answer", { error: String(error) });
+    }
+    return probe;
+  });
+}
+
+/** What {@link probeConditionalPut} learnt: only the two PutObject conditions. */
+export interface ConditionalPutProbe {
+  endpoint: string;
+  bucket: string;
+  probedAt: string;
+  fromCache: boolean;
+  ifNoneMatch: ConditionalProbe;
+  ifMatch: ConditionalProbe;
+  /** Both honoured: compare-and-swap on PutObject is safe here. */
+  honoured: boolean;
+}
+
+const putProbeSchema = z.object({
+  endpoint: z.string(),
+  bucket: z.string(),
+  probedAt: z.string(),
+  fromCache: z.boolean(),
+  ifNoneMatch: conditionalSchema,
+  ifMatch: conditionalSchema,
+  honoured: z.boolean(),
+});
+
+/**
+ * The cheap part of {@link probeStore}, for a writer about to rely on compare-and-swap (kv-store's push):
+ * whether PutObject honours `If-None-Match: *` and `If-Match`, with four requests on a probe key (three PUTs and
+ * a DELETE). Uses a fresh cached full probe when there is one; caches its own answer for a day as well.
+ */
+export async function probeConditionalPut(
+  location: string | Location,
+  options: ProbeStoreOptions = {},
+): Promise<ConditionalPutProbe> {
+  return withProbeClient(
+    location,
+    options,
+    "probeConditionalPut",
+    async ({ client, bucket, prefix, endpoint, path }) => {
+      const maxAgeMs = options.maxAgeMs ?? DAY_MS;
+      const quickPath = path.replace(/\.json$/, ".put.json");
+      if (options.cache !== false) {
+        const full = await readCached(path, maxAgeMs);
+        if (full) {
+          const { ifNoneMatch, ifMatch } = full.putObject;
+          return {
+            endpoint,
+            bucket,
+            probedAt: full.probedAt,
+            fromCache: true,
+            ifNoneMatch,
+            ifMatch,
+            honoured: full.conditionalPut,
+          };
+        }
+        const quick = await readCachedWith(putProbeSchema, quickPath, maxAgeMs);
+        if (quick) return { ...quick, fromCache: true };
+      }
+      const key = `${prefix}.s3kit/probe/${randomUUID()}`;
+      const send = (command: unknown) =>
+        client.send(command as never, options.signal ? { abortSignal: options.signal } : {});
+      let probe: ConditionalPutProbe;
+      try {
+        const { ifNoneMatch, ifMatch } = await probePutConditions(send, bucket, key, options.signal);
+        probe = {
+          endpoint,
+          bucket,
+          probedAt: new Date().toISOString(),
+          fromCache: false,
+          ifNoneMatch,
+          ifMatch,
+          honoured: ifNoneMatch.result === "honoured" && ifMatch.result === "honoured",
+        };
+      } finally {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
+      }
+      try {
+        await writeCachedWith(quickPath, probe);
+      } catch (error) {
+        options.logger?.warn("probeConditionalPut: could not cache the answer", { error: String(error) });
+      }
+      return probe;
+    },
+  );
+}
+
+/** PutObject over an existing key with `If-None-Match: *`, then with a wrong `If-Match`. Leaves `key` behind. */
+async function probePutConditions(
+  send: (command: unknown) => Promise<unknown>,
+  bucket: string,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<{ ifNoneMatch: ConditionalProbe; ifMatch: ConditionalProbe }> {
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — If-None-Match: * and If-Match.
+  await send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "s3kit probe 1\n" }));
+  const ifNoneMatch = await conditional(
+    () => send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "s3kit probe 2\n", IfNoneMatch: "*" })),
+    signal,
+  );
+  const ifMatch = await conditional(
+    () => send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "s3kit probe 3\n", IfMatch: WRONG_ETAG })),
+    signal,
+  );
+  return { ifNoneMatch, ifMatch };
+}
+
+interface ProbeTarget {
+  client: S3Client;
+  bucket: string;
+  prefix: string;
+  /** User info removed, or `aws:<region>`. */
+  endpoint: string;
+  /** The full probe's cache file for this endpoint and bucket. */
+  path: string;
+}
+
+async function withProbeClient<T>(
+  location: string | Location,
+  options: ProbeStoreOptions,
+  fn: string,
+  run: (target: ProbeTarget) => Promise<T>,
+): Promise<T> {
   const parsed = typeof location === "string" ? parseLocation(location) : location;
   if (parsed.kind !== "s3") {
     throw new ObjectStoreError(
       "invalidLocation",
-      "probeStore needs an s3:// location; a file:// store honours conditional writes by construction (lock files).",
+      `${fn} needs an s3:// location; a file:// store honours conditional writes by construction (lock files).`,
     );
   }
-  const signal = options.signal;
   const client =
     options.client ??
     createS3Client({
@@ -199,19 +343,8 @@ export async function probeStore(location: string | Location, options: ProbeStor
     const endpoint = rawEndpoint
       ? stripEndpointUserInfo(rawEndpoint).endpoint
       : `aws:${options.region ?? (await client.config.region())}`;
-    const cacheDir = options.cacheDir ?? cacheDirectory(["probe"]);
-    const path = cachePath(cacheDir, endpoint, parsed.bucket);
-    if (options.cache !== false) {
-      const cached = await readCached(path, options.maxAgeMs ?? DAY_MS);
-      if (cached) return cached;
-    }
-    const probe = await runProbe(client, parsed.bucket, parsed.prefix, endpoint, signal);
-    try {
-      await writeCached(path, probe);
-    } catch (error) {
-      options.logger?.warn("probeStore: could not cache the answer", { error: String(error) });
-    }
-    return probe;
+    const path = cachePath(options.cacheDir ?? cacheDirectory(["probe"]), endpoint, parsed.bucket);
+    return await run({ client, bucket: parsed.bucket, prefix: parsed.prefix, endpoint, path });
   } finally {
     if (!options.client) client.destroy();
   }
@@ -259,16 +392,7 @@ async function runProbe(
   }
 
   try {
-    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — If-None-Match: * and If-Match.
-    await send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "s3kit probe 1\n" }));
-    const putIfNoneMatch = await conditional(
-      () => send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "s3kit probe 2\n", IfNoneMatch: "*" })),
-      signal,
-    );
-    const putIfMatch = await conditional(
-      () => send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "s3kit probe 3\n", IfMatch: WRONG_ETAG })),
-      signal,
-    );
+    const { ifNoneMatch: putIfNoneMatch, ifMatch: putIfMatch } = await probePutConditions(send, bucket, key, signal);
     const completeIfNoneMatch = await multipart({ IfNoneMatch: "*" });
     const completeIfMatch = await multipart({ IfMatch: WRONG_ETAG });
     let multipartEtag = completeIfNoneMatch.etag ?? completeIfMatch.etag;
@@ -297,7 +421,7 @@ async function runProbe(
           }),
         );
         accepted = true;
-      } catch (error) {
+      } catch {
         if (signal?.aborted) throw abortReason(signal);
       }
       if (accepted) {
