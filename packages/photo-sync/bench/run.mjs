@@ -2,7 +2,11 @@
 // same data, same run, same local S3 server (moto) behind a counting proxy. Every tool runs as a child process
 // under GNU time (wall, user+sys CPU, peak RSS). Writes bench/results/photo-sync.{md,json} at the repo root.
 // Sizes (issue 5): (a) first upload of 5,000 × 64 KiB, (b) the no-change re-run, (c) 10 × 64 MiB.
-// Scale down with PHOTO_SYNC_BENCH_FILES / PHOTO_SYNC_BENCH_BIG (counts) on a slow machine.
+// Restore (issue 12), against `aws s3 sync` (download) and `rclone copy` into an empty folder: (d) 2,000 × 64 KiB,
+// (e) 24 × 24 MiB; written to bench/results/photo-sync-restore.{md,json}.
+// Scale down with PHOTO_SYNC_BENCH_FILES / PHOTO_SYNC_BENCH_BIG / PHOTO_SYNC_BENCH_RESTORE_FILES /
+// PHOTO_SYNC_BENCH_RESTORE_BIG (counts) on a slow machine; PHOTO_SYNC_BENCH_PARTS=backup or =restore runs one part,
+// PHOTO_SYNC_BENCH_TOOLS=s3kit,aws only the tools whose names start so.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,6 +22,10 @@ const SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_FILES ?? 5000);
 const SMALL_BYTES = 64 * 1024;
 const BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_BIG ?? 10);
 const BIG_BYTES = 64 * 1024 * 1024;
+const RESTORE_SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_FILES ?? 2000);
+const RESTORE_BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_BIG ?? 24);
+const RESTORE_BIG_BYTES = 24 * 1024 * 1024;
+const PARTS = (process.env.PHOTO_SYNC_BENCH_PARTS ?? "backup,restore").split(",");
 
 const which = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" }).stdout.trim() || undefined;
 const gnuTime = which("/usr/bin/time") ? "/usr/bin/time" : undefined;
@@ -27,13 +35,19 @@ const proxy = await startFaultProxy({ target: server.endpoint });
 const work = mkdtempSync(join(tmpdir(), "photo-sync-bench-"));
 const smallDir = join(work, "small");
 const bigDir = join(work, "big");
-for (let i = 0; i < SMALL_COUNT; i++) {
-  const dir = join(smallDir, `2024/Shoot ${String(Math.floor(i / 100)).padStart(3, "0")}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `IMG_${String(i).padStart(5, "0")}.jpg`), randomBytes(SMALL_BYTES));
+/** `count` files of `bytes` random bytes in folders of 100, as a camera's shoots. */
+function makeFiles(dir, count, bytes, name, ext) {
+  for (let i = 0; i < count; i++) {
+    const sub = join(dir, `2024/Shoot ${String(Math.floor(i / 100)).padStart(3, "0")}`);
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, `${name}_${String(i).padStart(5, "0")}.${ext}`), randomBytes(bytes));
+  }
 }
-mkdirSync(bigDir, { recursive: true });
-for (let i = 0; i < BIG_COUNT; i++) writeFileSync(join(bigDir, `pano-${i}.tif`), randomBytes(BIG_BYTES));
+if (PARTS.includes("backup")) {
+  makeFiles(smallDir, SMALL_COUNT, SMALL_BYTES, "IMG", "jpg");
+  mkdirSync(bigDir, { recursive: true });
+  for (let i = 0; i < BIG_COUNT; i++) writeFileSync(join(bigDir, `pano-${i}.tif`), randomBytes(BIG_BYTES));
+}
 
 const env = {
   ...process.env,
@@ -68,11 +82,23 @@ const tools = [
       proxy.endpoint,
       "--quiet",
     ],
+    restore: (bucket, prefix, dir) => [
+      process.execPath,
+      cli,
+      "photo-sync",
+      "restore",
+      `s3://${bucket}/${prefix}`,
+      dir,
+      "--endpoint-url",
+      proxy.endpoint,
+      "--quiet",
+    ],
   },
   which("rclone") && {
     name: "rclone copy",
     version: spawnSync("rclone", ["version"], { encoding: "utf8" }).stdout.split("\n")[0],
     cmd: (dir, bucket, prefix) => ["rclone", "copy", dir, `bench:${bucket}/${prefix}`],
+    restore: (bucket, prefix, dir) => ["rclone", "copy", `bench:${bucket}/${prefix}`, dir],
     env: {
       ...rcloneEnv,
       RCLONE_CONFIG_BENCH_TYPE: "s3",
@@ -97,6 +123,16 @@ const tools = [
       proxy.endpoint,
       "--only-show-errors",
     ],
+    restore: (bucket, prefix, dir) => [
+      "aws",
+      "s3",
+      "sync",
+      `s3://${bucket}/${prefix}`,
+      dir,
+      "--endpoint-url",
+      proxy.endpoint,
+      "--only-show-errors",
+    ],
   },
   which("s3cmd") && {
     name: "s3cmd sync",
@@ -112,7 +148,12 @@ const tools = [
       `s3://${bucket}/${prefix}/`,
     ],
   },
-].filter(Boolean);
+].filter(
+  (tool) =>
+    tool &&
+    (!process.env.PHOTO_SYNC_BENCH_TOOLS ||
+      process.env.PHOTO_SYNC_BENCH_TOOLS.split(",").some((t) => tool.name.startsWith(t))),
+);
 
 function timed(argv, extraEnv = {}) {
   const statsFile = join(work, "time.txt");
@@ -151,62 +192,92 @@ async function emptyBucket(url) {
 
 const rows = [];
 const started = performance.now();
-for (const tool of tools) {
+/** Run one tool's command under GNU time and record its requests through the proxy. */
+async function measure(tool, scenario, argv, into) {
+  const before = proxy.requests.length;
+  const r = await timed(argv, tool.env);
+  const made = proxy.requests.slice(before);
+  const row = {
+    tool: tool.name,
+    scenario,
+    exitCode: r.code,
+    wallMs: r.wallMs,
+    cpuMs: r.cpuMs,
+    peakRssMiB: r.rssMiB,
+    requests: made.length,
+    byMethod: Object.fromEntries(
+      [...new Set(made.map((q) => q.method))].map((m) => [m, made.filter((q) => q.method === m).length]),
+    ),
+  };
+  if (r.code !== 0) row.error = r.stderr.split("\n").pop();
+  into.push(row);
+  process.stderr.write(`${tool.name} ${scenario}: ${JSON.stringify(row)}\n`);
+  return row;
+}
+
+for (const tool of PARTS.includes("backup") ? tools : []) {
   const { bucket, url } = await createTestBucket(server, "bench-ps");
   for (const [scenario, dir, prefix] of [
     [`(a) first upload ${SMALL_COUNT} × 64 KiB`, smallDir, "small"],
     ["(b) no-change re-run", smallDir, "small"],
     [`(c) ${BIG_COUNT} × 64 MiB`, bigDir, "big"],
   ]) {
-    const before = proxy.requests.length;
-    const r = await timed(tool.cmd(dir, bucket, prefix), tool.env);
-    const made = proxy.requests.slice(before);
-    const row = {
-      tool: tool.name,
-      scenario,
-      exitCode: r.code,
-      wallMs: r.wallMs,
-      cpuMs: r.cpuMs,
-      peakRssMiB: r.rssMiB,
-      requests: made.length,
-      byMethod: Object.fromEntries(
-        [...new Set(made.map((q) => q.method))].map((m) => [m, made.filter((q) => q.method === m).length]),
-      ),
-    };
-    if (r.code !== 0) row.error = r.stderr.split("\n").pop();
-    rows.push(row);
-    process.stderr.write(`${tool.name} ${scenario}: ${JSON.stringify(row)}\n`);
+    await measure(tool, scenario, tool.cmd(dir, bucket, prefix), rows);
   }
   await emptyBucket(url); // moto keeps objects in memory
+}
+const restoreRows = [];
+if (PARTS.includes("restore")) {
+  // One backup made by s3kit (so objects carry its metadata: mtime, s3kit-sha256, s3kit-part-size), then each
+  // tool downloads it into an empty folder, in the same run against the same server.
+  const restoreSmall = join(work, "restore-small");
+  const restoreBig = join(work, "restore-big");
+  makeFiles(restoreSmall, RESTORE_SMALL_COUNT, SMALL_BYTES, "IMG", "jpg");
+  makeFiles(restoreBig, RESTORE_BIG_COUNT, RESTORE_BIG_BYTES, "PANO", "tif");
+  const { bucket } = await createTestBucket(server, "bench-restore");
+  for (const [dir, prefix] of [
+    [restoreSmall, "small"],
+    [restoreBig, "big"],
+  ]) {
+    const s3kit = tools.find((t) => t.name === "s3kit photo-sync");
+    const seeded = await timed(s3kit.cmd(dir, bucket, prefix));
+    if (seeded.code !== 0) throw new Error(`seeding the restore bucket failed: ${seeded.stderr}`);
+  }
+  for (const tool of tools.filter((t) => t.restore)) {
+    for (const [scenario, prefix] of [
+      [`(d) restore ${RESTORE_SMALL_COUNT} × 64 KiB`, "small"],
+      [`(e) restore ${RESTORE_BIG_COUNT} × 24 MiB`, "big"],
+    ]) {
+      const target = join(work, `restored-${restoreRows.length}`);
+      await measure(tool, scenario, tool.restore(bucket, prefix, target), restoreRows);
+      rmSync(target, { recursive: true, force: true });
+    }
+  }
 }
 await proxy.stop();
 await server.stop();
 rmSync(work, { recursive: true, force: true });
 
-const ours = (scenario) => rows.find((r) => r.tool === "s3kit photo-sync" && r.scenario === scenario);
-const peersOf = (scenario) =>
-  rows.filter((r) => r.tool !== "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
-const ratios = [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
-  const me = ours(scenario);
-  const peers = peersOf(scenario);
-  const fastest = peers.reduce((a, b) => (a && a.wallMs <= b.wallMs ? a : b), undefined);
-  const fewest = peers.reduce((a, b) => (a && a.requests <= b.requests ? a : b), undefined);
-  return {
-    scenario,
-    fastestPeer: fastest?.tool ?? null,
-    wallSpeedup: fastest && me ? +(fastest.wallMs / me.wallMs).toFixed(2) : null,
-    fewestRequestsPeer: fewest?.tool ?? null,
-    requestRatio: fewest && me ? +(me.requests / Math.max(1, fewest.requests)).toFixed(3) : null,
-    cpuRatioVsFastest: fastest?.cpuMs && me?.cpuMs ? +(me.cpuMs / fastest.cpuMs).toFixed(2) : null,
-  };
-});
+/** Ratios of s3kit against the fastest peer (wall) and the peer with the fewest requests, per scenario. */
+const ratiosOf = (rows) =>
+  [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
+    const me = rows.find((r) => r.tool === "s3kit photo-sync" && r.scenario === scenario);
+    const peers = rows.filter((r) => r.tool !== "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
+    const fastest = peers.reduce((a, b) => (a && a.wallMs <= b.wallMs ? a : b), undefined);
+    const fewest = peers.reduce((a, b) => (a && a.requests <= b.requests ? a : b), undefined);
+    return {
+      scenario,
+      fastestPeer: fastest?.tool ?? null,
+      wallSpeedup: fastest && me ? +(fastest.wallMs / me.wallMs).toFixed(2) : null,
+      fewestRequestsPeer: fewest?.tool ?? null,
+      requestRatio: fewest && me ? +(me.requests / Math.max(1, fewest.requests)).toFixed(3) : null,
+      cpuRatioVsFastest: fastest?.cpuMs && me?.cpuMs ? +(me.cpuMs / fastest.cpuMs).toFixed(2) : null,
+    };
+  });
+const ratios = ratiosOf(rows);
 
 const fmt = (v) => (v === null || v === undefined ? "–" : String(v));
-const md = [
-  "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
-  "",
-  `Same data, same run, same local S3 server (moto) behind a counting proxy: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) ${BIG_COUNT} files × 64 MiB. Every tool runs as a child process with its defaults (s3kit: 16 files at once; rclone: 4 transfers; aws cli: 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
-  "",
+const tableOf = (rows, ratios) => [
   "| tool | scenario | wall ms | client CPU ms | peak RSS MiB | requests | by method | exit |",
   "|---|---|---:|---:|---:|---:|---|---:|",
   ...rows.map(
@@ -226,13 +297,38 @@ const md = [
     (r) =>
       `| ${r.scenario} | ${fmt(r.fastestPeer)} | ${fmt(r.wallSpeedup)} | ${fmt(r.cpuRatioVsFastest)} | ${fmt(r.fewestRequestsPeer)} | ${fmt(r.requestRatio)} |`,
   ),
+];
+const md = [
+  "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
+  "",
+  `Same data, same run, same local S3 server (moto) behind a counting proxy: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) ${BIG_COUNT} files × 64 MiB. Every tool runs as a child process with its defaults (s3kit: 16 files at once; rclone: 4 transfers; aws cli: 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
+  "",
+  ...tableOf(rows, ratios),
   "",
   "Targets (issue 5): fewest requests on (b); wall time at least 1.5× better than the fastest peer on (a) and (b).",
 ];
 mkdirSync(join(root, "bench/results"), { recursive: true });
-writeFileSync(join(root, "bench/results/photo-sync.md"), `${md.join("\n")}\n`);
-writeFileSync(
-  join(root, "bench/results/photo-sync.json"),
-  `${JSON.stringify({ smallCount: SMALL_COUNT, smallBytes: SMALL_BYTES, bigCount: BIG_COUNT, bigBytes: BIG_BYTES, rows, ratios }, null, 2)}\n`,
-);
-process.stdout.write(`${md.join("\n")}\n`);
+if (PARTS.includes("backup")) {
+  writeFileSync(join(root, "bench/results/photo-sync.md"), `${md.join("\n")}\n`);
+  writeFileSync(
+    join(root, "bench/results/photo-sync.json"),
+    `${JSON.stringify({ smallCount: SMALL_COUNT, smallBytes: SMALL_BYTES, bigCount: BIG_COUNT, bigBytes: BIG_BYTES, rows, ratios }, null, 2)}\n`,
+  );
+  process.stdout.write(`${md.join("\n")}\n`);
+}
+if (PARTS.includes("restore")) {
+  const restoreRatios = ratiosOf(restoreRows);
+  const restoreMd = [
+    "# @toolkit/photo-sync restore — against aws s3 sync (download) and rclone copy",
+    "",
+    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.`,
+    "",
+    ...tableOf(restoreRows, restoreRatios),
+  ];
+  writeFileSync(join(root, "bench/results/photo-sync-restore.md"), `${restoreMd.join("\n")}\n`);
+  writeFileSync(
+    join(root, "bench/results/photo-sync-restore.json"),
+    `${JSON.stringify({ smallCount: RESTORE_SMALL_COUNT, bigCount: RESTORE_BIG_COUNT, bigBytes: RESTORE_BIG_BYTES, rows: restoreRows, ratios: restoreRatios }, null, 2)}\n`,
+  );
+  process.stdout.write(`${restoreMd.join("\n")}\n`);
+}

@@ -195,6 +195,7 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
   };
 
   const contentType = opts.contentType ?? (() => "application/octet-stream");
+  const createdFolders = new Set<string>();
   async function transferOne(item: PlannedTransfer): Promise<void> {
     let holdsLarge = false;
     const onBytes = (loaded: number) => {
@@ -227,7 +228,11 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
               onBytes,
             });
           }
-          const downloaded = await downloadFile(store, item.key, item.path, { onBytes, ...(signal ? { signal } : {}) });
+          const downloaded = await downloadFile(store, item.key, item.path, {
+            onBytes,
+            createdFolders,
+            ...(signal ? { signal } : {}),
+          });
           if (downloaded.verified === "none") summary.unverified++;
           return downloaded;
         },

@@ -33,6 +33,8 @@ export interface DownloadFileOptions {
   signal?: AbortSignal;
   /** Bytes of this object written so far. */
   onBytes?: (loadedBytes: number) => void;
+  /** Folders known to exist (a run shares one): each is created once, not once per file. */
+  createdFolders?: Set<string>;
 }
 
 /**
@@ -79,7 +81,11 @@ export async function downloadFile(
     },
   });
 
-  await mkdir(dirname(target), { recursive: true });
+  const folder = dirname(target);
+  if (!options.createdFolders?.has(folder)) {
+    await mkdir(folder, { recursive: true });
+    options.createdFolders?.add(folder);
+  }
   const partial = partialPathFor(target);
   try {
     await pipeline(
