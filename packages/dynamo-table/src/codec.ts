@@ -52,11 +52,29 @@ export function ttlSeconds(value: unknown): number | undefined {
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
 }
 
+/**
+ * On a decoded item of a versioned resource with blob fields: the version whose blob each field uses
+ * (`_blob_versions`; a field unchanged by an update keeps pointing at an older version's object). An
+ * enumerable symbol, so spreading the item keeps it while JSON and `Object.keys` do not show it.
+ */
+export const BLOB_VERSIONS: unique symbol = Symbol("dynamo-table.blobVersions");
+
+/** True when the resource keeps fields in the blob store. */
+export function hasBlobFields(resource: AnyResource): boolean {
+  for (const _ in resource.blobFields) return true;
+  return false;
+}
+
+/** The `_blob_versions` an item carries (see {@link BLOB_VERSIONS}). */
+export function blobVersionsOf(item: unknown): Record<string, number> | undefined {
+  return (item as { [BLOB_VERSIONS]?: Record<string, number> } | null)?.[BLOB_VERSIONS];
+}
+
 /** The JSON object simplesingletable keeps (in `data` or as flat attributes): base fields in snake_case. */
 function toStoredObject(resource: AnyResource, item: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(item)) {
-    if (value === undefined) continue;
+    if (value === undefined || Object.hasOwn(resource.blobFields, key)) continue;
     if (value instanceof Set) {
       // A set field: a DynamoDB set (SS/NS) on flat items, where `addToSet` works on it; DynamoDB has no empty
       // sets, so an empty one is left out (as simplesingletable does). Inside gzip JSON: an array.
@@ -95,6 +113,13 @@ export function encodeItem(
   if (resource.ttl) {
     const seconds = ttlSeconds(item[resource.ttl.field]);
     if (seconds !== undefined) out[resource.ttl.attribute] = seconds;
+  }
+  const blobNames = Object.keys(resource.blobFields);
+  if (blobNames.length > 0) {
+    // As simplesingletable: the configured blob fields always, and (versioned) which version holds each blob.
+    out._blob_fields = blobNames;
+    const versions = blobVersionsOf(item);
+    if (resource.versioned && versions && Object.keys(versions).length > 0) out._blob_versions = { ...versions };
   }
   if (latest) {
     out.gsitype = resource.type;
@@ -194,6 +219,8 @@ export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs =
   // One pass over the stored attributes (a list page decodes up to 1000 items; this loop is most of its CPU).
   for (const key in raw) {
     if (!Object.hasOwn(raw, key) || (!compressed && LAYOUT_ATTRIBUTES.has(key)) || key === ttlAttribute) continue;
+    // simplesingletable may keep a blob field's value inside gzip `data` too; the blob store holds the truth.
+    if (Object.hasOwn(resource.blobFields, key)) continue;
     const value = raw[key];
     const name = fieldName(key);
     // simplesingletable stores None as NULL; an optional field that does not accept null reads as absent.
@@ -208,6 +235,15 @@ export function decodeItem<T>(resource: AnyResource, stored: StoredItem, nowMs =
   const parsed = resource.itemSchema.safeParse(obj);
   if (!parsed.success) {
     throw corruptItem(resource, stored, formatZodError(resource, parsed.error, "").replace(/ :/, ":"), parsed.error);
+  }
+  if (resource.versioned && hasBlobFields(resource)) {
+    const versions: Record<string, number> = {};
+    const raw = stored._blob_versions;
+    if (raw !== null && typeof raw === "object") {
+      for (const [field, v] of Object.entries(raw))
+        if (typeof v === "number" && Number.isInteger(v)) versions[field] = v;
+    }
+    (parsed.data as Record<symbol, unknown>)[BLOB_VERSIONS] = versions;
   }
   return parsed.data as T;
 }

@@ -6,7 +6,7 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { abortReason, type Logger } from "@toolkit/shared";
+import { abortReason, type Logger, type ObjectStore } from "@toolkit/shared";
 import { monotonicFactory } from "ulid";
 import { DynamoTableError } from "./errors.ts";
 
@@ -36,6 +36,8 @@ export interface TableContext {
   describeIndexes(signal?: AbortSignal): Promise<Map<string, string[]> | undefined>;
   /** Key attributes of user indexes learned from a `LastEvaluatedKey` (what a cursor must hold). */
   readonly indexKeys: Map<string, string[]>;
+  /** Where blob fields live (`blobStore` of `createTable`). */
+  readonly blobStore?: ObjectStore | undefined;
 }
 
 function errorName(error: unknown): string {
@@ -49,6 +51,7 @@ export function createContext(options: {
   logger: Logger;
   consistentRead: boolean;
   cursorSecret: string;
+  blobStore?: ObjectStore | undefined;
 }): TableContext {
   const { tableName, client, logger } = options;
   const doc = DynamoDBDocumentClient.from(client, {
@@ -124,5 +127,6 @@ export function createContext(options: {
     send,
     describeIndexes,
     indexKeys: new Map(),
+    blobStore: options.blobStore,
   };
 }

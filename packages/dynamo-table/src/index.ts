@@ -1,5 +1,6 @@
 export type { BatchGetOptions } from "./actions/batch-get/batch-get.ts";
 export { MAX_BATCH_GET_KEYS } from "./actions/batch-get/batch-get.ts";
+export type { ReadBlobOptions } from "./actions/blobs/blobs.ts";
 export type { CreateOptions } from "./actions/create/create.ts";
 export type { GetOptions } from "./actions/get/get.ts";
 export { MAX_BATCH_WRITE_ITEMS } from "./actions/history/history.ts";
@@ -19,6 +20,7 @@ export type { Repository } from "./repository.ts";
 export { createRepository } from "./repository.ts";
 export type {
   BaseFields,
+  BlobFieldOptions,
   GsiDefinition,
   Item,
   ItemInput,

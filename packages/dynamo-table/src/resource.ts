@@ -36,6 +36,16 @@ export interface TtlDefinition {
   attribute?: string;
 }
 
+/** A field kept in the blob store (S3 or `file://`) instead of the item, in simplesingletable's layout. */
+export interface BlobFieldOptions {
+  /** gzip the body (metadata `compressed: "True"`). @default false */
+  compress?: boolean;
+  /** Content-Type of the object. @default none (the store's default) */
+  contentType?: string;
+  /** Largest body accepted on write (after compression) and read, in bytes. @default unlimited */
+  maxSizeBytes?: number;
+}
+
 export interface ResourceOptions<
   T extends string,
   S extends z.ZodObject,
@@ -56,6 +66,11 @@ export interface ResourceOptions<
   gsis?: G;
   /** Expiry of items; expired items are never returned, even before DynamoDB deletes them. */
   ttl?: TtlDefinition | undefined;
+  /**
+   * Optional fields stored as objects in the table's `blobStore` (`{Type}/{id}[/v{n}]/{field}`), not in the
+   * item: reads leave them out unless `loadBlobs`. @default none
+   */
+  blobFields?: Record<string, BlobFieldOptions> | undefined;
 }
 
 /** A resource definition made by {@link defineResource}. Pass it to every table method. */
@@ -79,6 +94,8 @@ export interface Resource<
   readonly itemSchema: z.ZodObject;
   /** @internal fields whose schema is a `z.set(...)`: stored as a DynamoDB set (SS/NS) on flat items. */
   readonly setFields: ReadonlySet<string>;
+  /** Fields kept in the blob store, with their options (`{}` when none). */
+  readonly blobFields: Readonly<Record<string, Readonly<BlobFieldOptions>>>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the widest resource definition, for parameters that accept any
@@ -120,6 +137,16 @@ const optionsSchema = z.object({
     )
     .optional(),
   ttl: z.object({ field: z.string().min(1), attribute: z.string().min(1).optional() }).optional(),
+  blobFields: z
+    .record(
+      z.string(),
+      z.strictObject({
+        compress: z.boolean().optional(),
+        contentType: z.string().min(1).optional(),
+        maxSizeBytes: z.number().int().min(1).optional(),
+      }),
+    )
+    .optional(),
 });
 
 function invalid(fn: string, input: unknown, error: z.ZodError): never {
@@ -186,6 +213,25 @@ function build<T extends string, S extends z.ZodObject, V extends boolean, G>(
     updatedAt: z.string(),
     ...(versioned ? { version: z.number().int().min(1) } : {}),
   });
+  const blobFields = { ...(options.blobFields ?? {}) };
+  for (const field of Object.keys(blobFields)) {
+    const schema = (options.schema.shape as Record<string, z.ZodType>)[field];
+    if (schema === undefined) {
+      throw new DynamoTableError(
+        "table.invalidResource",
+        `${fn}: blob field \`${field}\` is not a field of the schema of resource ${options.type}`,
+      );
+    }
+    if (!schema.safeParse(undefined).success) {
+      throw new DynamoTableError(
+        "table.invalidResource",
+        `${fn}: blob field \`${field}\` of resource ${options.type} must be optional (reads leave it out unless \`loadBlobs\`)`,
+      );
+    }
+    if (ttl?.field === field) {
+      throw new DynamoTableError("table.invalidResource", `${fn}: the TTL field \`${field}\` cannot be a blob field`);
+    }
+  }
   const setFields = new Set<string>();
   for (const [key, field] of Object.entries(options.schema.shape as Record<string, z.ZodType>)) {
     if (unwrapSchema(field).def.type === "set") setFields.add(key);
@@ -202,6 +248,7 @@ function build<T extends string, S extends z.ZodObject, V extends boolean, G>(
     ttl,
     itemSchema,
     setFields,
+    blobFields,
   });
 }
 

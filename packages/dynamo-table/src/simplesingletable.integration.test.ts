@@ -1,10 +1,14 @@
 // Both ways with simplesingletable 19.0.0: every item this package writes must pass simplesingletable's read
 // rules, transcribed below as a fixture from `models.py` (`_get_excluded_dynamodb_keys`, `from_dynamodb_item`,
 // pydantic `extra="forbid"`).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { createDynamoDbClient } from "@toolkit/shared";
+import { createDynamoDbClient, openObjectStore } from "@toolkit/shared";
 import { startDynamoDbServer, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -99,7 +103,8 @@ async function pythonStandardTable(): Promise<Table> {
       ],
     }),
   );
-  return createTable({ tableName: name, client });
+  const blobStore = openObjectStore(pathToFileURL(mkdtempSync(join(tmpdir(), "dt-sst-blobs-"))).href);
+  return createTable({ tableName: name, client, blobStore });
 }
 
 /** Every stored item of one partition (latest copy and history). */
@@ -177,6 +182,31 @@ const shapes = [
     model: { versioned: true, compress: false, fields: sstFields, gsiConfigKeys: ["gsi1pk"] },
     indexAttributes: ["gsi1pk"],
   },
+  {
+    label: "versioned (gzip) with a blob field",
+    resource: defineResource({
+      type: "SstBlobDoc",
+      schema: z.object({ ...fields, body: z.string().optional() }),
+      versioned: true,
+      blobFields: { body: { compress: true } },
+      gsis: { byOwner: { pk: (i) => `owner#${i.owner}` } },
+    }),
+    model: { versioned: true, compress: true, fields: { ...sstFields, body: false }, gsiConfigKeys: ["gsi1pk"] },
+    indexAttributes: ["gsi1pk"],
+    createExtra: { body: "kept in the blob store" },
+  },
+  {
+    label: "flat with a blob field",
+    resource: defineResource({
+      type: "SstBlobFlat",
+      schema: z.object({ ...fields, body: z.string().optional() }),
+      blobFields: { body: {} },
+      gsis: { byOwner: { pk: (i) => `owner#${i.owner}` } },
+    }),
+    model: { versioned: false, compress: false, fields: { ...sstFields, body: false }, gsiConfigKeys: ["gsi1pk"] },
+    indexAttributes: ["gsi1pk"],
+    createExtra: { body: "kept in the blob store" },
+  },
 ] as const;
 
 let pyTable: Table;
@@ -188,7 +218,8 @@ describe("simplesingletable reads what dynamo-table writes", () => {
   for (const shape of shapes) {
     it(`${shape.label}: created and updated items pass its read rules`, async () => {
       const resource = shape.resource as never as (typeof shapes)[0]["resource"];
-      const created = await pyTable.create(resource, { title: "a", owner: "u1", due: "2026-12-01" });
+      const extra = "createExtra" in shape ? shape.createExtra : {};
+      const created = await pyTable.create(resource, { title: "a", owner: "u1", due: "2026-12-01", ...extra });
       const updated = await pyTable.update(resource, created, { title: "b" });
       await pyTable.update(resource, updated, { title: "c", due: undefined });
       const stored = await partition(pyTable, `${resource.type}#${created.id}`);
@@ -210,6 +241,13 @@ describe("simplesingletable reads what dynamo-table writes", () => {
         if (shape.model.compress) {
           // Only what Python writes beside `data`.
           expect(item).not.toHaveProperty("updated_at");
+        }
+        if ("createExtra" in shape) {
+          // The blob is not in the item: `_blob_fields` lists the field, `_blob_versions` where it lives.
+          expect(data).not.toHaveProperty("body");
+          expect(item._blob_fields).toEqual(["body"]);
+          if (shape.model.versioned) expect(item._blob_versions).toEqual({ body: 1 });
+          else expect(item).not.toHaveProperty("_blob_versions");
         }
       }
       // The item is still found through its GSI on Python's table (the index keys it needs are there).

@@ -1,11 +1,12 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type Logger, silentLogger } from "@toolkit/shared";
+import { type Logger, type ObjectStore, silentLogger } from "@toolkit/shared";
 import { z } from "zod";
 import { type BatchGetOptions, batchGetItems } from "./actions/batch-get/batch-get.ts";
+import type { ReadBlobOptions } from "./actions/blobs/blobs.ts";
 import { type CreateOptions, createItem } from "./actions/create/create.ts";
 import { deleteItem } from "./actions/delete/delete.ts";
-import { type GetOptions, getItem, getItemOrThrow, getStoredItem } from "./actions/get/get.ts";
+import { type GetOptions, getItem, getItemOrThrow, getStoredItem, readItemBlob } from "./actions/get/get.ts";
 import { type PatchChanges, type PatchOptions, patchItem } from "./actions/patch/patch.ts";
 import { iterateItems, listItems } from "./actions/query/list.ts";
 import type { ListOptions, Page, QueryOptions } from "./actions/query/options.ts";
@@ -36,6 +37,12 @@ export interface CreateTableOptions {
   cursorSecret?: string;
   /** Strongly consistent reads for `get` and listings (not available on GSIs). @default false */
   consistentRead?: boolean;
+  /**
+   * Where resources' `blobFields` live, e.g. `openObjectStore("s3://bucket/blobs/")` (the location is the
+   * prefix; objects are `{Type}/{id}[/v{n}]/{field}` under it, as simplesingletable writes them). Not closed
+   * by the table. @default none (a write of a blob field fails with `table.invalidOptions`)
+   */
+  blobStore?: ObjectStore;
   logger?: Logger;
 }
 
@@ -48,6 +55,12 @@ const createTableOptionsSchema = z.object({
   cursorSecret: z.string().min(16, "a cursor secret has at least 16 characters").optional(),
   consistentRead: z.boolean().optional(),
   logger: z.custom<Logger>().optional(),
+  blobStore: z
+    .custom<ObjectStore>(
+      (s) => typeof s === "object" && s !== null && typeof (s as { put?: unknown }).put === "function",
+      "`blobStore` must be an ObjectStore (openObjectStore from @toolkit/shared)",
+    )
+    .optional(),
 });
 
 export interface Table {
@@ -117,6 +130,17 @@ export interface Table {
     members: string | number | Iterable<string> | Iterable<number>,
     options?: PatchOptions<ItemOf<R>>,
   ): Promise<void>;
+  /**
+   * Read one blob field of an item you hold (for a versioned resource: the object of the version it points
+   * at). `ifMatch` (an ETag from an earlier read) makes it fail with `table.conflict` if the object changed;
+   * `maxBytes` (default: the field's `maxSizeBytes`) refuses a larger object before reading its body.
+   */
+  readBlob<R extends AnyResource>(
+    resource: R,
+    item: ItemOf<R>,
+    field: FieldPath<ItemOf<R>>,
+    options?: ReadBlobOptions,
+  ): Promise<{ value: unknown; etag: string }>;
   /** Delete an item and all its versions. Resolves `false` when there was nothing to delete. */
   delete<R extends AnyResource>(resource: R, id: string, options?: SignalOptions): Promise<boolean>;
   list<R extends AnyResource>(resource: R, options?: ListOptions<ItemOf<R>>): Promise<Page<ItemOf<R>>>;
@@ -166,8 +190,8 @@ export function createTable(options: CreateTableOptions): Table {
     const value =
       path === "cursorSecret"
         ? "<redacted>"
-        : path === "client"
-          ? typeof options.client
+        : path === "client" || path === "blobStore"
+          ? typeof (options as unknown as Record<string, unknown>)[path]
           : JSON.stringify((options as unknown as Record<string, unknown>)[path]);
     throw new DynamoTableError("table.invalidOptions", `createTable: invalid \`${path}\` (${value}): ${issue.message}`);
   }
@@ -177,6 +201,7 @@ export function createTable(options: CreateTableOptions): Table {
     logger: options.logger ?? silentLogger,
     consistentRead: options.consistentRead ?? false,
     cursorSecret: options.cursorSecret ?? defaultCursorSecret(),
+    blobStore: options.blobStore,
   });
   const members = (m: string | number | Iterable<string> | Iterable<number>) =>
     typeof m === "string" || typeof m === "number" ? [m] : m;
@@ -211,6 +236,7 @@ export function createTable(options: CreateTableOptions): Table {
       const what = `removeFromSet ${resource.type} ${id} ${field}`;
       await patchItem(ctx, resource, id, { delete: { [field]: members(m) } } as never, opts as never, "none", what);
     },
+    readBlob: (resource, item, field, opts = {}) => readItemBlob(ctx, resource, current(item), field, opts),
     delete: (resource, id, opts = {}) => deleteItem(ctx, resource, id, opts),
     list: async (resource, opts = {}) => (await listItems(ctx, resource, opts)) as never,
     iterate: (resource, opts = {}) => iterateItems(ctx, resource, opts) as never,

@@ -18,5 +18,6 @@ export async function createItem(
 ): Promise<unknown> {
   const prepared = prepareCreate(ctx, resource, input, options.id);
   await commit(ctx, prepared.actions, `create ${resource.type}`, options.signal);
+  await prepared.after?.(options.signal);
   return prepared.item;
 }

@@ -1,9 +1,10 @@
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
-import type { StoredItem } from "../../codec.ts";
+import { hasBlobFields, type StoredItem } from "../../codec.ts";
 import type { TableContext } from "../../context.ts";
 import { type AnyResource, partitionKey } from "../../resource.ts";
 import type { SignalOptions } from "../../types.ts";
 import { assertId } from "../../validate.ts";
+import { blobPrefix, deleteBlobPrefix } from "../blobs/blobs.ts";
 import { deleteHistory } from "../history/history.ts";
 
 /**
@@ -25,7 +26,10 @@ export async function deleteItem(
       new DeleteCommand({ TableName: ctx.tableName, Key: { pk, sk: pk }, ReturnValues: "ALL_OLD" }),
       opts.signal,
     );
-    return out.Attributes !== undefined;
+    const blobs = hasBlobFields(resource)
+      ? await deleteBlobPrefix(ctx, resource, blobPrefix(resource, id), opts.signal)
+      : 0;
+    return out.Attributes !== undefined || blobs > 0;
   }
   const out = await ctx.send<{ Attributes?: StoredItem }>(
     what,
@@ -33,5 +37,9 @@ export async function deleteItem(
     opts.signal,
   );
   const history = await deleteHistory(ctx, resource, id, opts.signal);
-  return out.Attributes !== undefined || history > 0;
+  // Every version's blobs: the prefix ends in `/`, so id `abc` never takes `abcd`'s objects.
+  const blobs = hasBlobFields(resource)
+    ? await deleteBlobPrefix(ctx, resource, blobPrefix(resource, id), opts.signal)
+    : 0;
+  return out.Attributes !== undefined || history > 0 || blobs > 0;
 }

@@ -1,29 +1,63 @@
 import { BatchWriteCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
-import { parseVersionSortKey, type StoredItem, versionSortKey } from "../../codec.ts";
+import { hasBlobFields, parseVersionSortKey, type StoredItem, versionSortKey } from "../../codec.ts";
 import type { TableContext } from "../../context.ts";
 import { DynamoTableError } from "../../errors.ts";
 import { type AnyResource, partitionKey } from "../../resource.ts";
+import { blobPrefix, deleteBlobPrefix } from "../blobs/blobs.ts";
 
 /** DynamoDB's limit of requests in one BatchWriteItem call. */
 export const MAX_BATCH_WRITE_ITEMS = 25;
+
+/**
+ * Delete the blob objects no kept version uses any more (simplesingletable leaks them): objects under
+ * `{Type}/{id}/v{n}/` with `n` at most the newest kept version and referenced by no kept version's
+ * `_blob_versions` (an unchanged field points at an older version's object, which then stays). Objects of
+ * versions newer than the ones seen (a write in between) are never touched.
+ */
+async function pruneBlobs(
+  ctx: TableContext,
+  resource: AnyResource,
+  id: string,
+  kept: number[],
+  references: Map<number, number[]>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const used = new Set<number>();
+  for (const n of kept) for (const v of references.get(n) ?? []) used.add(v);
+  const newest = Math.max(...kept);
+  const prefix = blobPrefix(resource, id);
+  await deleteBlobPrefix(ctx, resource, prefix, signal, (key) => {
+    const m = /^v([1-9][0-9]*)\//.exec(key.slice(prefix.length));
+    if (!m) return true; // not a version's object
+    const n = Number(m[1]);
+    return n > newest || used.has(n);
+  });
+}
 
 /** Every stored key of an item (`v0`, `v1`, … or the one key), following Query pages past 1 MB. */
 export async function* itemPages(
   ctx: TableContext,
   resource: AnyResource,
   id: string,
-  projection: boolean,
+  /** `keys` (pk, sk), `blobs` (pk, sk, `_blob_versions`) or `all` attributes. */
+  projection: boolean | "keys" | "blobs" | "all",
   signal: AbortSignal | undefined,
 ): AsyncGenerator<StoredItem[]> {
+  const keysOnly = projection === true || projection === "keys";
+  const withBlobs = projection === "blobs";
   let start: Record<string, unknown> | undefined;
   do {
     const input: QueryCommandInput = {
       TableName: ctx.tableName,
       KeyConditionExpression: "#pk = :pk",
-      ExpressionAttributeNames: { "#pk": "pk", ...(projection ? { "#sk": "sk" } : {}) },
+      ExpressionAttributeNames: {
+        "#pk": "pk",
+        ...(keysOnly || withBlobs ? { "#sk": "sk" } : {}),
+        ...(withBlobs ? { "#bv": "_blob_versions" } : {}),
+      },
       ExpressionAttributeValues: { ":pk": partitionKey(resource, id) },
       ConsistentRead: true,
-      ...(projection ? { ProjectionExpression: "#pk, #sk" } : {}),
+      ...(keysOnly ? { ProjectionExpression: "#pk, #sk" } : withBlobs ? { ProjectionExpression: "#pk, #sk, #bv" } : {}),
       ...(start ? { ExclusiveStartKey: start } : {}),
     };
     const out = await ctx.send<{ Items?: StoredItem[]; LastEvaluatedKey?: Record<string, unknown> }>(
@@ -70,11 +104,21 @@ export async function prune(
   const max = resource.maxVersions;
   if (max === undefined || latest <= max) return;
   try {
+    const blobs = hasBlobFields(resource);
     const numbers: number[] = [];
-    for await (const page of itemPages(ctx, resource, id, true, signal)) {
+    const references = new Map<number, number[]>();
+    for await (const page of itemPages(ctx, resource, id, blobs ? "blobs" : "keys", signal)) {
       for (const stored of page) {
         const n = parseVersionSortKey(stored.sk);
-        if (n !== undefined) numbers.push(n);
+        if (n === undefined) continue;
+        numbers.push(n);
+        const versions = stored._blob_versions;
+        if (versions !== null && typeof versions === "object") {
+          references.set(
+            n,
+            Object.values(versions).filter((v): v is number => typeof v === "number"),
+          );
+        }
       }
     }
     numbers.sort((a, b) => b - a);
@@ -87,6 +131,7 @@ export async function prune(
       `prune ${resource.type} ${id}`,
       signal,
     );
+    if (blobs) await pruneBlobs(ctx, resource, id, numbers.slice(0, max), references, signal);
   } catch (error) {
     // The write has committed; the next write prunes again.
     ctx.logger.warn("dynamo-table: pruning old versions failed", { type: resource.type, id, error: String(error) });

@@ -57,6 +57,12 @@ function fieldSchema(resource: AnyResource, what: string, path: string): { field
   if (RESERVED_ATTRIBUTES.has(field) || STORED_NAMES[field] !== undefined || field === resource.ttl?.attribute) {
     throw invalid(what, `\`${field}\` is not a field of ${resource.type} the patch may change (a layout attribute)`);
   }
+  if (Object.hasOwn(resource.blobFields, field)) {
+    throw invalid(
+      what,
+      `\`${field}\` is a blob field of ${resource.type} (kept in the blob store, not the item); use update()`,
+    );
+  }
   const shape = resource.schema.shape as Record<string, z.ZodType>;
   const top = shape[field];
   if (top === undefined) {

@@ -1,3 +1,4 @@
+import { blobVersionsOf } from "../../codec.ts";
 import type { TableContext } from "../../context.ts";
 import { DynamoTableError } from "../../errors.ts";
 import type { AnyResource } from "../../resource.ts";
@@ -29,6 +30,7 @@ export async function restoreVersion(
     ownFields(old as Record<string, unknown>),
     false,
     "restore",
+    { versions: blobVersionsOf(old) ?? {} },
   );
   await commit(ctx, prepared.actions, `restore ${resource.type} ${id} v${version}`, opts.signal);
   await prepared.after?.(opts.signal);

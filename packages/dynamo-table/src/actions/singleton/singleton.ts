@@ -28,6 +28,7 @@ export async function putSingleton(
   if (!current) {
     const prepared = prepareCreate(ctx, resource, value, SINGLETON_ID);
     await commit(ctx, prepared.actions, what, opts.signal);
+    await prepared.after?.(opts.signal);
     return prepared.item;
   }
   const prepared = prepareWrite(

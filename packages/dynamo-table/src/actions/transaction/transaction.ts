@@ -1,9 +1,10 @@
-import { latestSortKey } from "../../codec.ts";
+import { hasBlobFields, latestSortKey } from "../../codec.ts";
 import type { TableContext } from "../../context.ts";
 import { DynamoTableError } from "../../errors.ts";
 import { type AnyResource, partitionKey } from "../../resource.ts";
 import type { InputOf, ItemOf, PatchOf, SignalOptions } from "../../types.ts";
 import { assertId } from "../../validate.ts";
+import { blobPrefix, deleteBlobPrefix } from "../blobs/blobs.ts";
 import { deleteHistory } from "../history/history.ts";
 import { commit } from "../write/commit.ts";
 import { type Action, ownFields, type PreparedWrite, prepareCreate, prepareWrite } from "../write/prepare.ts";
@@ -64,6 +65,7 @@ export async function runTransaction<T>(
           { ...ownFields(current as Record<string, unknown>), ...(patch as object) },
           o?.force ?? false,
           "update",
+          { changed: new Set(Object.keys(patch as object)) },
         ),
       ),
     delete: (resource, id, o) => {
@@ -91,7 +93,7 @@ export async function runTransaction<T>(
           },
         },
       });
-      if (resource.versioned) deletes.push({ resource, id });
+      if (resource.versioned || hasBlobFields(resource)) deletes.push({ resource, id });
     },
     check: (resource, id, o) => {
       assertId(resource, id, "transaction check");
@@ -130,6 +132,10 @@ export async function runTransaction<T>(
   }
   await commit(ctx, actions, "transaction", options.signal);
   for (const w of writes) await w.after?.(options.signal);
-  for (const d of deletes) await deleteHistory(ctx, d.resource, d.id, options.signal);
+  for (const d of deletes) {
+    if (d.resource.versioned) await deleteHistory(ctx, d.resource, d.id, options.signal);
+    if (hasBlobFields(d.resource))
+      await deleteBlobPrefix(ctx, d.resource, blobPrefix(d.resource, d.id), options.signal);
+  }
   return { result, items: writes.map((w) => w.item) };
 }

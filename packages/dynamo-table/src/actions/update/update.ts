@@ -27,6 +27,7 @@ export async function updateItem(
     { ...ownFields(current), ...patch },
     options.force ?? false,
     "update",
+    { changed: new Set(Object.keys(patch)) },
   );
   await commit(ctx, prepared.actions, `update ${resource.type} ${String(current?.id)}`, options.signal);
   await prepared.after?.(options.signal);

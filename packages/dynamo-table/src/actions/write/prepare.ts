@@ -1,9 +1,18 @@
 import type { TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
-import { assertItemSize, encodeItem, type StoredItem, versionSortKey } from "../../codec.ts";
+import {
+  assertItemSize,
+  BLOB_VERSIONS,
+  blobVersionsOf,
+  encodeItem,
+  hasBlobFields,
+  type StoredItem,
+  versionSortKey,
+} from "../../codec.ts";
 import type { TableContext } from "../../context.ts";
 import { DynamoTableError } from "../../errors.ts";
 import { type AnyResource, partitionKey, SINGLETON_ID } from "../../resource.ts";
 import { assertId, validateInput } from "../../validate.ts";
+import { blobKey, blobStoreOf, deleteBlobKeys, type PreparedBlob, prepareBlob, putBlobs } from "../blobs/blobs.ts";
 import { prune } from "../history/history.ts";
 
 /** One write of a TransactWriteItems (or a single PutItem), with what a conflict message needs. */
@@ -76,12 +85,17 @@ export function prepareCreate(
   input: unknown,
   id: string | undefined,
 ): PreparedWrite {
+  if (hasBlobFields(resource)) blobStoreOf(ctx, resource, `create ${resource.type}`);
   const fields = validateInput(resource, input, "create");
   const itemId =
     resource.kind === "singleton" ? SINGLETON_ID : id === undefined ? ctx.newId() : assertId(resource, id, "create");
   const now = new Date().toISOString();
   const item: Record<string, unknown> = { ...fields, id: itemId, createdAt: now, updatedAt: now };
   const pk = partitionKey(resource, itemId);
+  const blobs = blobChanges(resource, itemId, item, undefined, undefined, resource.versioned ? 1 : undefined, "create");
+  if (blobs.versions) (item as Record<symbol, unknown>)[BLOB_VERSIONS] = blobs.versions;
+  const after =
+    blobs.put.length > 0 ? (signal: AbortSignal | undefined) => putBlobs(ctx, resource, blobs.put, signal) : undefined;
   if (resource.versioned) {
     item.version = 1;
     const v1 = encodeItem(resource, item, versionSortKey(1), false);
@@ -106,6 +120,7 @@ export function prepareCreate(
           request: put(ctx, resource, v0, "attribute_not_exists(pk)"),
         },
       ],
+      ...(after ? { after } : {}),
     };
   }
   const stored = encodeItem(resource, item, pk, true);
@@ -120,7 +135,49 @@ export function prepareCreate(
         request: put(ctx, resource, stored, "attribute_not_exists(pk)"),
       },
     ],
+    ...(after ? { after } : {}),
   };
+}
+
+/** What a write does to blob fields: objects to upload, objects to delete, and (versioned) `_blob_versions`. */
+interface BlobChanges {
+  put: PreparedBlob[];
+  delete: string[];
+  versions?: Record<string, number>;
+}
+
+/**
+ * The blob side of a write. `changed`: the fields the caller set (undefined: all of them, a whole
+ * replacement); a blob field not changed keeps its object (versioned: its version reference). `previous`:
+ * the `_blob_versions` of the item the write is based on.
+ */
+function blobChanges(
+  resource: AnyResource,
+  id: string,
+  item: Record<string, unknown>,
+  changed: ReadonlySet<string> | undefined,
+  previous: Record<string, number> | undefined,
+  version: number | undefined,
+  what: string,
+): BlobChanges {
+  const out: BlobChanges = { put: [], delete: [] };
+  if (!hasBlobFields(resource)) return out;
+  const versions: Record<string, number> = {};
+  for (const field of Object.keys(resource.blobFields)) {
+    if (changed !== undefined && !changed.has(field)) {
+      if (previous?.[field] !== undefined) versions[field] = previous[field];
+      continue;
+    }
+    const value = item[field];
+    if (value !== undefined) {
+      out.put.push(prepareBlob(resource, id, field, value, version, what));
+      if (version !== undefined) versions[field] = version;
+    } else if (version === undefined) {
+      out.delete.push(blobKey(resource, id, field, undefined));
+    }
+  }
+  if (resource.versioned) out.versions = versions;
+  return out;
 }
 
 /** Write `fields` as the next state of `current` (update and restore). */
@@ -131,8 +188,15 @@ export function prepareWrite(
   fields: Record<string, unknown>,
   force: boolean,
   what: string,
+  blobOptions: {
+    /** The fields the caller changed (update: the patch's keys). @default all: a whole replacement */
+    changed?: ReadonlySet<string>;
+    /** Use these blob version references (restore: the restored version's). */
+    versions?: Record<string, number>;
+  } = {},
 ): PreparedWrite {
   const id = assertId(resource, current?.id, what);
+  if (hasBlobFields(resource)) blobStoreOf(ctx, resource, `${what} ${resource.type}`);
   const valid = validateInput(resource, fields, what);
   const item: Record<string, unknown> = {
     ...valid,
@@ -151,6 +215,26 @@ export function prepareWrite(
     }
     const next = prev + 1;
     item.version = next;
+    let blobs: BlobChanges = { put: [], delete: [] };
+    if (hasBlobFields(resource)) {
+      const previous = blobOptions.versions ?? blobVersionsOf(current);
+      if (previous === undefined) {
+        throw new DynamoTableError(
+          "table.invalidOptions",
+          `${what}: ${resource.type} ${id} has blob fields: pass the item returned by get()/update() (it carries which version holds each blob)`,
+        );
+      }
+      blobs = blobChanges(
+        resource,
+        id,
+        item,
+        blobOptions.versions ? new Set() : blobOptions.changed,
+        previous,
+        next,
+        what,
+      );
+      (item as Record<symbol, unknown>)[BLOB_VERSIONS] = blobs.versions;
+    }
     const history = encodeItem(resource, item, versionSortKey(next), false);
     const latest = encodeItem(resource, item, "v0", true);
     // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html — both or neither.
@@ -177,9 +261,13 @@ export function prepareWrite(
           }),
         },
       ],
-      after: (signal) => prune(ctx, resource, id, next, signal),
+      after: async (signal) => {
+        await putBlobs(ctx, resource, blobs.put, signal);
+        await prune(ctx, resource, id, next, signal);
+      },
     };
   }
+  const blobs = blobChanges(resource, id, item, blobOptions.changed, undefined, undefined, what);
   const stored = encodeItem(resource, item, pk, true);
   let condition = "attribute_exists(pk)";
   let extra: { names: Record<string, string>; values: Record<string, unknown> } | undefined;
@@ -208,5 +296,13 @@ export function prepareWrite(
         request: put(ctx, resource, stored, condition, extra),
       },
     ],
+    ...(blobs.put.length > 0 || blobs.delete.length > 0
+      ? {
+          after: async (signal: AbortSignal | undefined) => {
+            await putBlobs(ctx, resource, blobs.put, signal);
+            if (blobs.delete.length > 0) await deleteBlobKeys(ctx, resource, blobs.delete, signal);
+          },
+        }
+      : {}),
   };
 }
