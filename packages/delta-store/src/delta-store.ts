@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
@@ -837,8 +838,13 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     await mkdir(dirname(dest), { recursive: true });
     // The temp file sits beside the destination so the final rename is atomic (same file system).
     const tmp = `${dest}.${randomUUID().slice(0, 8)}.s3kit-part`;
+    let out: WriteStream | undefined;
     try {
-      const result = await reconstruct(key, createWriteStream(tmp, { mode: 0o644 }), signal, (n, total) =>
+      // Opened before anything is fetched: a path the file system refuses (too long, read-only) fails here,
+      // as this item's error, never as an unhandled stream error later.
+      out = createWriteStream(tmp, { mode: 0o644, flags: "wx" });
+      await once(out, "open");
+      const result = await reconstruct(key, out, signal, (n, total) =>
         onProgress?.({ loadedBytes: n, totalBytes: total, current: key }),
       );
       if (result.expected !== undefined && result.expected !== result.sha256) {
@@ -864,6 +870,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         sha256Verified: result.expected !== undefined,
       };
     } finally {
+      out?.destroy();
       await rm(tmp, { force: true });
     }
   }

@@ -60,7 +60,8 @@ function run(
     child.on("close", (code) => {
       void Promise.all(streams).then(() => {
         if (io.signal?.aborted) return reject(io.signal.reason);
-        if (outError && code === 0) return reject(outError);
+        // The sink failed (e.g. the size cap tripped, then the child died of SIGPIPE): that is the cause.
+        if (outError) return reject(outError);
         resolve({ code, stderr: stderr.trim() });
       });
     });
