@@ -25,7 +25,9 @@ export type KvErrorCode =
   /** The local SQLite file is not a database of this library. */
   | "kv.corruptLocal"
   /** The database was closed. */
-  | "kv.closed";
+  | "kv.closed"
+  /** A push to an endpoint that ignores conditional PutObject, without `singleWriter: true`. */
+  | "kv.unsafeStore";
 
 /** The one error class of `@toolkit/kv-store`. `code` says what happened; `cause` holds the original error. */
 export class KvError extends Error {

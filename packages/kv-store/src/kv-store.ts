@@ -16,6 +16,7 @@ import { KvError } from "./errors.ts";
 import { corruptLocalError, isSqliteCorruption, LocalDb, type Row } from "./local-db.ts";
 import { isNetworkFailure, type Remote, readManifest, readRange } from "./remote.ts";
 import { valueCrc } from "./remote-format.ts";
+import { learnConditionalPut } from "./store-safety.ts";
 import {
   type CompactResult,
   type Conflict,
@@ -58,6 +59,12 @@ export interface OpenKvOptions<C extends CodecName | Codec<any> = "json"> {
   pullOnOpen?: boolean;
   /** Segments superseded by compaction (or by a flag-`n` push) stay this long for readers mid-pull, in ms. @default 3600000 (1 hour) */
   graceMs?: number;
+  /**
+   * Only this process ever writes to the remote: push even when the endpoint ignores conditional PutObject
+   * (otherwise such a push fails with `kv.unsafeStore`, because two writers would overwrite each other).
+   * @default false
+   */
+  singleWriter?: boolean;
   /** S3 client options (endpoint, region, profile, credentials, …) for an `s3://` remote. */
   remoteOptions?: OpenObjectStoreOptions;
   /** An already-open object store for the remote location (not closed by `close()`). */
@@ -76,6 +83,7 @@ const optionsSchema = z.object({
   offline: z.boolean().optional(),
   pullOnOpen: z.boolean().optional(),
   graceMs: z.number().int().min(0).optional(),
+  singleWriter: z.boolean().optional(),
   remoteOptions: z.record(z.string(), z.unknown()).optional(),
   store: z.custom<ObjectStore>((v) => typeof v === "object" && v !== null && "put" in v).optional(),
   logger: z.custom<Logger>((v) => typeof v === "object" && v !== null).optional(),
@@ -452,7 +460,9 @@ export class Kv<V = unknown> implements AsyncDisposable {
    * PUT of the manifest. If another writer pushed meanwhile, its changes are pulled (conflicts settled by
    * `onConflict`) and the swap is retried.
    */
-  async push(options: { onConflict?: OnConflict; signal?: AbortSignal } = {}): Promise<PushResult> {
+  async push(
+    options: { onConflict?: OnConflict; signal?: AbortSignal; singleWriter?: boolean } = {},
+  ): Promise<PushResult> {
     const ctx = this.#sync();
     this.#checkWritable();
     return this.#serial(() => push(ctx, options)).catch((error: unknown) => {
@@ -645,7 +655,14 @@ export async function openKv<C extends CodecName | Codec<any> = "json">(
       if (!url.endsWith("/")) url += "/";
       const store = options.store ?? openObjectStore(location, { ...options.remoteOptions, logger });
       ownsStore = options.store === undefined;
-      remote = { store, url, requests: 0, logger };
+      remote = {
+        store,
+        url,
+        requests: 0,
+        logger,
+        singleWriter: options.singleWriter ?? false,
+        probeOptions: options.remoteOptions,
+      };
     } catch (error) {
       throw new KvError("kv.invalidOptions", `openKv: invalid \`remote\`: ${(error as Error).message}`, {
         cause: error,
@@ -659,6 +676,7 @@ export async function openKv<C extends CodecName | Codec<any> = "json">(
     if (remote && !offline) {
       try {
         fetched = await readManifest(remote, { signal });
+        if (flag !== "r") await learnConditionalPut(remote, signal);
       } catch (error) {
         if (flag === "r" && isNetworkFailure(error)) {
           logger.warn("kv: remote unreachable; serving local data (offline)", { url: remote.url });

@@ -1,10 +1,12 @@
 import type { Readable } from "node:stream";
 import {
   abortReason,
+  type ConditionalPutProbe,
   isAbortError,
   isObjectStoreError,
   type Logger,
   type ObjectStore,
+  type OpenObjectStoreOptions,
   type PutBody,
   type PutOptions,
 } from "@toolkit/shared";
@@ -18,6 +20,12 @@ export interface Remote {
   /** Requests sent through this remote so far (SDK retries of one request count once). */
   requests: number;
   logger: Logger;
+  /** The caller declared one writer: pushes skip the conditional-write check (see store-safety.ts). */
+  singleWriter?: boolean;
+  /** Client options to probe the endpoint with (the remote's `remoteOptions`). */
+  probeOptions?: OpenObjectStoreOptions | undefined;
+  /** What the endpoint does with conditional PutObject, once learnt. */
+  conditionalPut?: ConditionalPutProbe;
 }
 
 /** Turn a store failure into a one-line {@link KvError} (aborts pass through unchanged). */

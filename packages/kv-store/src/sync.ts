@@ -18,6 +18,7 @@ import {
   serializeManifest,
   valueCrc,
 } from "./remote-format.ts";
+import { assertSafeToPush } from "./store-safety.ts";
 
 /** How a key changed on both sides since the last pull is settled. */
 export type OnConflict = "newest" | "local" | "remote" | "error";
@@ -362,7 +363,12 @@ function sameRows(uploaded: Uploaded, rows: Row[]): boolean {
  */
 export async function push(
   ctx: SyncContext,
-  options: { onConflict?: OnConflict | undefined; signal?: AbortSignal | undefined } = {},
+  options: {
+    onConflict?: OnConflict | undefined;
+    signal?: AbortSignal | undefined;
+    /** Skip the conditional-write check for this push (see store-safety.ts). */
+    singleWriter?: boolean | undefined;
+  } = {},
 ): Promise<PushResult> {
   const { local, remote } = ctx;
   const { signal } = options;
@@ -406,6 +412,8 @@ export async function push(
       }
       if (uploaded && !sameRows(uploaded, rows)) await discard();
       if (!uploaded) {
+        // Before the first write: refuse an endpoint that would let another writer's swap silently win.
+        if (!options.singleWriter) await assertSafeToPush(remote, signal);
         const items: PackEntry[] = rows.map((row) => ({
           key: row.key,
           ts: row.ts,
