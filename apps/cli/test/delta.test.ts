@@ -1,11 +1,22 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type ObjectStore, openObjectStore } from "@toolkit/shared";
-import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
+import {
+  createHostileSandbox,
+  createTestBucket,
+  diffTrees,
+  HOSTILE_SECRET,
+  seedHostileStore,
+  snapshotTree,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.ts";
 
@@ -191,6 +202,78 @@ describe("s3kit delta", () => {
     expect(await raw.head("nobin-large/large.tar.delta")).toBeUndefined();
     expect(await raw.head("nobin-large/reference.bin")).toBeUndefined();
   });
+
+  it.each(["s3", "file"] as const)(
+    "delta ls, cp and verify against the hostile-input kit (%s): nothing outside the target changes, bad items fail one by one",
+    async (kind) => {
+      const box = await createHostileSandbox(`cli-delta-${kind}`);
+      try {
+        const location = kind === "s3" ? `s3://${bucket}/hostile/` : pathToFileURL(box.store).href;
+        const seed = await seedHostileStore({
+          location,
+          outsideDir: box.outside,
+          ...(kind === "s3" ? { clientOptions: testClientOptions(server) } : {}),
+          bombBytes: 4 * 1024 * 1024,
+        });
+        // A delta whose dg-ref-sha256 is a path to the outside secret.
+        const store = kind === "s3" ? raw : openObjectStore(location);
+        const p = kind === "s3" ? "hostile/" : "";
+        await store.put(`${p}d/reference.bin`, version(0), {
+          metadata: { "dg-file-sha256": createHash("sha256").update(version(0)).digest("hex") },
+        });
+        await store.put(`${p}d/evil.tar.delta`, Buffer.from("not decoded"), {
+          metadata: {
+            "dg-file-sha256": "a".repeat(64),
+            "dg-file-size": "100",
+            "dg-ref-key": `${p}d/reference.bin`,
+            "dg-ref-sha256": `../../../../../../../..${seed.secretPath}`,
+          },
+        });
+        if (kind === "file") await store.close();
+        const url = (key: string) => (kind === "s3" ? `s3://${bucket}/hostile/${key}` : `${location}/${key}`);
+        const env = { XDG_CACHE_HOME: join(box.target, ".cache") };
+        const cli = (args: string[]) => runCli(args, { endpoint: server.endpoint, env });
+        const before = await snapshotTree(box.root, { exclude: ["target"] });
+
+        const ls = await cli(["delta", "ls", location, "--recursive", "--json"]);
+        expect(ls.code).toBe(3);
+        const listed = JSON.parse(ls.stdout) as { files: { key: string }[]; failed: { key: string; error: string }[] };
+        // s3:// keys are bucket-relative; a file:// listing is relative to the store folder.
+        expect(listed.failed).toEqual([
+          { key: `${p}d/evil.tar`, error: expect.stringMatching(/dg-ref-sha256 .*64 lowercase hex/) },
+        ]);
+        expect(listed.files.map((f) => f.key)).toEqual(
+          expect.arrayContaining([`${p}ok/plain.txt`, `${p}ok/nested/deep.txt`]),
+        );
+        const human = await cli(["delta", "ls", location, "--recursive"]);
+        // Keys with ANSI escapes or newlines never reach the terminal raw: one line per entry.
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what must not appear.
+        expect(human.stdout).not.toMatch(/\u001b/);
+        expect(human.stdout).not.toMatch(/^line\.txt/m);
+
+        // A file:// URL of one file opens its folder as the store, where the sidecar metadata of a store rooted
+        // higher is not seen: there the lying direct objects read as plain objects, so only s3 checks them.
+        for (const key of kind === "s3" ? ["d/evil.tar", "lies/hash-is-path.txt", "bomb/bomb.gz"] : ["d/evil.tar"]) {
+          const dest = join(box.target, key.replaceAll("/", "_"));
+          const cp = await cli(["delta", "cp", url(key), dest]);
+          expect(cp.code, `${key}: ${cp.stderr}`).toBe(1);
+          expect(cp.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^error: .{20,}/)]);
+          expect(existsSync(dest)).toBe(false);
+        }
+        const verify = await cli(["delta", "verify", url("d/evil.tar")]);
+        expect(verify.code).toBe(1);
+        if (kind === "s3") expect(verify.stderr).toMatch(/dg-ref-sha256/);
+        const good = await cli(["delta", "cp", url("ok/plain.txt"), join(box.target, "plain.txt")]);
+        expect(good.code).toBe(0);
+        expect(await readFile(join(box.target, "plain.txt"), "utf8")).toBe("good content\n");
+
+        expect(diffTrees(before, await snapshotTree(box.root, { exclude: ["target"] }))).toEqual([]);
+        expect(await readFile(seed.secretPath, "utf8")).toBe(HOSTILE_SECRET);
+      } finally {
+        await box.remove();
+      }
+    },
+  );
 
   it("sync goes both ways, honours --dryrun/--dry-run, --exclude and --delete, and rm -r stays inside the prefix", async () => {
     const src = join(home, "dist");
