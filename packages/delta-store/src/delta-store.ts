@@ -198,7 +198,10 @@ export interface DeltaStore {
   deletePrefix(prefix: string, options?: DeletePrefixOptions): Promise<DeletePrefixResult>;
   /** Original vs stored bytes under a prefix. */
   stats(prefix?: string, options?: { signal?: AbortSignal }): Promise<StatsResult>;
-  /** Reconstruct a file without writing it and check its SHA-256. */
+  /**
+   * Reconstruct a file without writing it and check its SHA-256. The reference is always fetched from the
+   * store and hashed (never answered by the local cache), so a missing or corrupt `reference.bin` fails it.
+   */
   verify(key: string, options?: { signal?: AbortSignal }): Promise<VerifyResult>;
   /** Sync a local directory and a store prefix, in the direction the arguments give (see README). */
   sync(source: string, destination: string, options?: SyncOptions): Promise<SyncResult>;
