@@ -196,9 +196,13 @@ describe("s3kit photo-sync", () => {
     for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);
   });
 
-  test("a run killed with SIGKILL and re-run converges", async () => {
+  test("a run killed with SIGKILL mid-multipart, then a re-run: converges, and no multipart upload is left", async () => {
     const { dir, expected } = await library("kill", 30);
-    const { url } = await createTestBucket(server, "cli-kill");
+    // Sorted first, above the 16 MiB multipart threshold: its multipart upload is in flight at the kill.
+    const big = randomBytes(17 * 1024 * 1024);
+    await writeFile(join(dir, "2024", "A big.dng"), big);
+    expected.set("2024/A big.dng", big);
+    const { url, client, bucket } = await createTestBucket(server, "cli-kill");
     proxy.setFaults([{ match: { method: "PUT" }, action: { type: "delay", ms: 100 } }]);
     const before = proxy.requests.length;
     const args = ["photo-sync", dir, url, "--endpoint-url", proxy.endpoint, "--concurrency", "2", "--json"];
@@ -209,11 +213,22 @@ describe("s3kit photo-sync", () => {
     child.kill("SIGKILL");
     await done;
     proxy.setFaults([]);
+    const { ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
+    const left = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect(left.Uploads ?? [], "kill -9 leaves the multipart upload open").toHaveLength(1);
     const resumed = await run(args);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const summary = JSON.parse(resumed.stdout) as { transferred: number; skipped: number };
+    const summary = JSON.parse(resumed.stdout) as {
+      transferred: number;
+      skipped: number;
+      multipartUploadsAborted: number;
+    };
     expect(summary.skipped).toBeGreaterThan(0);
     expect(summary.transferred + summary.skipped).toBe(expected.size);
+    // moto reports every upload as started in 2010, so the one-day age rule lets this one go at once.
+    expect(summary.multipartUploadsAborted).toBe(1);
+    const open = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect(open.Uploads ?? [], "no multipart upload left").toHaveLength(0);
     const stored = await keys(url);
     expect([...stored.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [key, body] of expected) expect(stored.get(key)?.equals(body)).toBe(true);

@@ -1,5 +1,5 @@
-import { rm } from "node:fs/promises";
-import { resolve, sep } from "node:path";
+import { access, mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, resolve, sep } from "node:path";
 import { abortReason, isObjectStoreError } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import type { ObjectStore } from "../object-store.ts";
@@ -135,9 +135,26 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
     }
   }
 
-  if (upload && store.listMultipartUploads && store.abortMultipartUpload) {
-    await abortStaleUploads(store, filter, summary, opts.staleUploadAgeMs, logger, signal);
+  // Multipart leftovers: a run that starts a multipart upload first leaves a marker beside its state file and
+  // removes it when every one of them ended (completed, or aborted on the server). A marker found at the start
+  // means a run was killed mid-upload: only then does this run pay the one ListMultipartUploads to clean up
+  // (always without a state file, which is the only memory between runs).
+  const cleansUploads = upload && store.listMultipartUploads !== undefined && store.abortMultipartUpload !== undefined;
+  const marker = plan.statePath ? `${plan.statePath}.multipart` : undefined;
+  if (cleansUploads && (marker === undefined || (await exists(marker)))) {
+    const clean = await abortStaleUploads(store, filter, summary, opts.staleUploadAgeMs, logger, signal);
+    if (clean && marker) await rm(marker, { force: true });
   }
+  let markerSet: Promise<void> | undefined;
+  let multipartUnsettled = false;
+  const setMarker = (): Promise<void> => {
+    markerSet ??= (async () => {
+      if (!cleansUploads || !marker) return;
+      await mkdir(dirname(marker), { recursive: true, mode: 0o700 });
+      await writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+    })();
+    return markerSet;
+  };
 
   let lastSave = Date.now();
   let saving: Promise<void> = Promise.resolve();
@@ -209,7 +226,10 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
       }
       const multipart = upload && item.size > opts.multipartThresholdBytes;
       const partConcurrency = multipart ? await acquireLarge() : 1;
-      if (multipart) holdsLarge = true;
+      if (multipart) {
+        holdsLarge = true;
+        await setMarker();
+      }
       signal?.throwIfAborted();
       inFlight.set(item.key, 0);
       const result = await retry(
@@ -253,6 +273,8 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
       summary.transferred++;
       summary.transferredBytes += result.size;
     } catch (error) {
+      // A failed multipart upload is aborted on the server by lib-storage, unless that failed too: keep the marker.
+      if (holdsLarge) multipartUnsettled = true;
       if (signal?.aborted) return;
       transferFailures++;
       state.delete(upload ? item.key : item.key.normalize("NFC"));
@@ -293,6 +315,7 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
   } finally {
     signal?.removeEventListener("abort", wakeAll);
     await saveState();
+    if (markerSet && marker && !multipartUnsettled) await rm(marker, { force: true }).catch(() => {});
   }
   summary.failed = summary.failures.length;
   summary.durationMs = Math.round(performance.now() - started);
@@ -318,21 +341,35 @@ async function abortStaleUploads(
   ageMs: number,
   logger: { warn(message: string, fields?: Record<string, unknown>): void },
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<boolean> {
   const cutoff = Date.now() - ageMs;
+  let left = 0;
   try {
     for await (const upload of store.listMultipartUploads!(signal ? { signal } : {})) {
-      if (upload.initiated.getTime() > cutoff || !filter.accepts(upload.key)) continue;
+      if (!filter.accepts(upload.key)) continue;
+      if (upload.initiated.getTime() > cutoff) {
+        left++;
+        continue;
+      }
       await store.abortMultipartUpload!(upload.key, upload.uploadId, signal ? { signal } : {});
       summary.multipartUploadsAborted++;
     }
+    return left === 0;
   } catch (error) {
     if (signal?.aborted) throw abortReason(signal);
     logger.warn("sync could not clean up incomplete multipart uploads", { error: String(error) });
     summary.warnings.push(
       `Incomplete multipart uploads under ${store.url} could not be cleaned up: ${(error as Error).message}`,
     );
+    return false;
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function isInside(root: string, path: string): boolean {

@@ -8,7 +8,7 @@ import { SyncError } from "./errors.ts";
 import { createPathFilter, type PathFilter } from "./filter.ts";
 import { type LocalFile, type ScanResult, scanLocalTree } from "./local-scan.ts";
 import { parseSyncMetadata } from "./metadata.ts";
-import { type PlanSyncOptions, parseSyncOptions, planOptionsSchema, type ResolvedPlanOptions } from "./options.ts";
+import { type PlanSyncOptions, parseSyncOptions, planOptionsSchema } from "./options.ts";
 import type { PlannedDelete, PlannedSkip, PlannedTransfer, SyncPlan, TransferReason } from "./plan-types.ts";
 import { checkDeleteRails } from "./rails.ts";
 import { defaultStatePath, type StateMeta, SyncState } from "./state.ts";
@@ -360,5 +360,3 @@ export async function planSync(options: PlanSyncOptions): Promise<SyncPlan> {
   contexts.set(plan, { state, filter, meta });
   return plan;
 }
-
-export type { ResolvedPlanOptions };

@@ -58,10 +58,6 @@ export function defaultStatePath(meta: StateMeta, endpoint: string | undefined):
  * an entry is trusted only while the remote ETag still equals the one it records.
  */
 export class SyncState {
-  /** Whether anything changed since the last load or save. */
-  get dirty(): boolean {
-    return this.#dirty;
-  }
   readonly entries = new Map<string, StateEntry>();
   #dirty = false;
   constructor(readonly path: string | undefined) {}

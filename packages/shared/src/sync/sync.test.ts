@@ -265,6 +265,48 @@ describe("leftovers of killed uploads", () => {
   });
 });
 
+describe("the multipart marker", () => {
+  test("only a run after one killed mid-multipart pays the ListMultipartUploads; a clean run leaves no marker", async () => {
+    const source = await tree("marker-src", { "a.jpg": "a" });
+    const inner = fileStore("marker-store");
+    const statePath = join(dir, "marker.state");
+    const marker = `${statePath}.multipart`;
+    let lists = 0;
+    let markerDuringPut: boolean | undefined;
+    const store: ObjectStore = {
+      ...inner,
+      put: async (key, body, options) => {
+        if (key === "big.dng")
+          markerDuringPut = await stat(marker).then(
+            () => true,
+            () => false,
+          );
+        return inner.put(key, body, options);
+      },
+      listMultipartUploads: async function* () {
+        lists++;
+        yield* [];
+      },
+      abortMultipartUpload: async () => {},
+    };
+    const run = async () => {
+      const plan = await planSync({ direction: "upload", local: source, store, statePath });
+      return applySyncPlan(plan, { store, multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 });
+    };
+    await run();
+    expect(lists).toBe(0);
+    await writeFile(marker, "left by a killed run");
+    await run();
+    expect(lists).toBe(1);
+    await expect(stat(marker)).rejects.toThrow();
+    await writeFile(join(source, "big.dng"), Buffer.alloc(5 * 1024 * 1024 + 1));
+    expect((await run()).transferred).toBe(1);
+    expect(markerDuringPut).toBe(true);
+    await expect(stat(marker)).rejects.toThrow();
+    expect(lists).toBe(1);
+  });
+});
+
 describe("a user with its own layout (list, transfer, deleteItems), as delta-store", () => {
   test("items map to stored objects its own way, and the rails and filters still hold", async () => {
     const inner = fileStore("own-layout");
