@@ -765,6 +765,15 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       const got = await storeCall(`Get ${url}${resolved.storedKey}`, key, () =>
         store.get(resolved.storedKey, signal ? { signal } : {}),
       );
+      if (got.etag !== resolved.info.etag) {
+        // Rewritten between our HEAD and GET: its metadata (hashes, size) may no longer describe these bytes.
+        got.body.destroy();
+        throw new DeltaError(
+          "delta.conflict",
+          `${url}${resolved.storedKey} changed while it was being read (another upload of ${key}); try again.`,
+          { key },
+        );
+      }
       const { head: deltaHead, stream: deltaStream } = await storeCall(`Get ${url}${resolved.storedKey}`, key, () =>
         peek(got.body, 8),
       );
