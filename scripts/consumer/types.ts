@@ -9,7 +9,7 @@ import {
   defineSingleton,
 } from "@toolkit/dynamo-table";
 import { type Kv, KvError, openKv, openKvGroup } from "@toolkit/kv-store";
-import { applyPlan, planSync, type SyncPlan, syncDirectory } from "@toolkit/photo-sync";
+import { applyPlan, planSync, restoreDirectory, type SyncPlan, syncDirectory } from "@toolkit/photo-sync";
 import { S3File, S3FileManager, S3ObjectError } from "@toolkit/s3-object";
 import {
   createDynamoDbClient,
@@ -63,7 +63,8 @@ export async function photos(): Promise<number> {
   const plan: SyncPlan = await planSync({ source: "/photos", destination: "s3://b/Lightroom" });
   await applyPlan(plan, { concurrency: 4 });
   await syncDirectory({ source: "/photos", destination: "file:///backup" });
-  return plan.uploads.length;
+  const restored = await restoreDirectory({ source: "file:///backup", destination: "/restored", dryRun: true });
+  return plan.transfers.length + restored.skipped;
 }
 
 export async function deltas(): Promise<void> {

@@ -91,7 +91,10 @@ export async function planSync(options: PlanSyncOptions): Promise<BackupPlan> {
  * @throws PhotoSyncError `photoSync.tooManyDeletes` / `photoSync.emptySource` before any change;
  * `photoSync.aborted` with the summary so far.
  */
-export async function applyPlan(plan: BackupPlan, options: ApplyPlanOptions = {}): Promise<SyncSummary> {
+export async function applyPlan(
+  plan: SyncPlan & Partial<Pick<BackupPlan, "multipartThresholdBytes" | "partSizeBytes">>,
+  options: ApplyPlanOptions = {},
+): Promise<SyncSummary> {
   const opts = parseOptions(applyOptionsSchema, options, "applyPlan");
   if (typeof plan !== "object" || plan === null || typeof plan.remote !== "string") {
     throw new PhotoSyncError(
@@ -106,8 +109,8 @@ export async function applyPlan(plan: BackupPlan, options: ApplyPlanOptions = {}
         store,
         concurrency: opts.concurrency,
         attempts: opts.attempts,
-        multipartThresholdBytes: opts.multipartThresholdBytes ?? plan.multipartThresholdBytes,
-        partSizeBytes: opts.partSizeBytes ?? plan.partSizeBytes,
+        ...optional("multipartThresholdBytes", opts.multipartThresholdBytes ?? plan.multipartThresholdBytes),
+        ...optional("partSizeBytes", opts.partSizeBytes ?? plan.partSizeBytes),
         ...(opts.partConcurrency ? { partConcurrency: opts.partConcurrency } : {}),
         ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
         ...(opts.staleUploadAgeMs !== undefined ? { staleUploadAgeMs: opts.staleUploadAgeMs } : {}),
@@ -118,6 +121,11 @@ export async function applyPlan(plan: BackupPlan, options: ApplyPlanOptions = {}
       }),
     ),
   );
+}
+
+/** `{ [key]: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 const APPLY_KEYS = [
