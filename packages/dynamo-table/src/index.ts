@@ -1,3 +1,4 @@
+export type { AuditEntry, AuditLogOptions, AuditOptions } from "./actions/audit/audit.ts";
 export type { BatchGetOptions } from "./actions/batch-get/batch-get.ts";
 export { MAX_BATCH_GET_KEYS } from "./actions/batch-get/batch-get.ts";
 export type { ReadBlobOptions } from "./actions/blobs/blobs.ts";
@@ -19,6 +20,7 @@ export type { Filter, FilterBuilder, Where } from "./filter.ts";
 export type { Repository } from "./repository.ts";
 export { createRepository } from "./repository.ts";
 export type {
+  AuditConfig,
   BaseFields,
   BlobFieldOptions,
   GsiDefinition,

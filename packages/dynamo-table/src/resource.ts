@@ -46,6 +46,18 @@ export interface BlobFieldOptions {
   maxSizeBytes?: number;
 }
 
+/** An audit log of a resource's writes, in simplesingletable's `_INTERNAL#AuditLog#<ULID>` items. */
+export interface AuditConfig {
+  /** Record `{ field: { old, new } }` on updates and restores. @default true */
+  trackFieldChanges?: boolean;
+  /** Fields never recorded (secrets). @default none */
+  excludeFields?: string[];
+  /** Record the whole item after each write. @default false */
+  includeSnapshot?: boolean;
+  /** Every write must name `changedBy`. @default false */
+  changedByRequired?: boolean;
+}
+
 export interface ResourceOptions<
   T extends string,
   S extends z.ZodObject,
@@ -71,6 +83,10 @@ export interface ResourceOptions<
    * item: reads leave them out unless `loadBlobs`. @default none
    */
   blobFields?: Record<string, BlobFieldOptions> | undefined;
+  /** Keep an audit log of creates, updates, restores and deletes (in the same transaction as the write). @default off */
+  audit?: AuditConfig | boolean | undefined;
+  /** Count the type's items in simplesingletable's `_INTERNAL#MemoryStats` item (after each create/delete). @default false */
+  stats?: boolean | undefined;
 }
 
 /** A resource definition made by {@link defineResource}. Pass it to every table method. */
@@ -96,6 +112,10 @@ export interface Resource<
   readonly setFields: ReadonlySet<string>;
   /** Fields kept in the blob store, with their options (`{}` when none). */
   readonly blobFields: Readonly<Record<string, Readonly<BlobFieldOptions>>>;
+  /** The audit-log settings, `undefined` when the resource keeps none. */
+  readonly audit: Readonly<Required<AuditConfig>> | undefined;
+  /** Counted in the stats item. */
+  readonly stats: boolean;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the widest resource definition, for parameters that accept any
@@ -147,6 +167,18 @@ const optionsSchema = z.object({
       }),
     )
     .optional(),
+  audit: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        trackFieldChanges: z.boolean().optional(),
+        excludeFields: z.array(z.string()).optional(),
+        includeSnapshot: z.boolean().optional(),
+        changedByRequired: z.boolean().optional(),
+      }),
+    ])
+    .optional(),
+  stats: z.boolean().optional(),
 });
 
 function invalid(fn: string, input: unknown, error: z.ZodError): never {
@@ -249,6 +281,17 @@ function build<T extends string, S extends z.ZodObject, V extends boolean, G>(
     itemSchema,
     setFields,
     blobFields,
+    audit:
+      options.audit === undefined || options.audit === false
+        ? undefined
+        : {
+            trackFieldChanges: true,
+            excludeFields: [],
+            includeSnapshot: false,
+            changedByRequired: false,
+            ...(options.audit === true ? {} : options.audit),
+          },
+    stats: options.stats ?? false,
   });
 }
 

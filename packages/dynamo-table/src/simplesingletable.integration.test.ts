@@ -280,6 +280,61 @@ describe("simplesingletable reads what dynamo-table writes", () => {
   });
 });
 
+describe("simplesingletable reads dynamo-table's audit log and stats", () => {
+  it("audit items pass the AuditLog model's read rules on its standard table", async () => {
+    const Audited = defineResource({
+      type: "SstAudited",
+      schema: z.object(fields),
+      audit: { includeSnapshot: true },
+      stats: true,
+    });
+    const created = await pyTable.create(Audited, { title: "a", owner: "u1" }, { changedBy: "alice" });
+    const updated = await pyTable.update(Audited, created, { title: "b" });
+    await pyTable.delete(Audited, updated.id, { changedBy: "bob" });
+    const out = await pyTable.documentClient.send(
+      new QueryCommand({
+        TableName: pyTable.tableName,
+        IndexName: "gsi2",
+        KeyConditionExpression: "gsi2pk = :p",
+        ExpressionAttributeValues: { ":p": "_INTERNAL#AuditLog#SstAudited" },
+      }),
+    );
+    const auditModel: SstModel = {
+      versioned: false,
+      compress: false,
+      fields: {
+        audited_resource_type: true,
+        audited_resource_id: true,
+        operation: true,
+        changed_by: false,
+        changed_fields: false,
+        resource_snapshot: false,
+        audit_metadata: false,
+      },
+      gsiConfigKeys: ["gsi1pk", "gsi2pk"],
+    };
+    const entries = (out.Items ?? []).map((item) => readLikeSimplesingletable(auditModel, item));
+    expect(entries.map((e) => e.operation)).toEqual(["CREATE", "UPDATE", "DELETE"]);
+    expect(entries.map((e) => e.changed_by)).toEqual(["alice", null, "bob"]);
+    // On Python's table gsi1/gsi2 sort by `pk`: no gsi1sk/gsi2sk on the entries.
+    for (const item of out.Items ?? []) {
+      expect(item).not.toHaveProperty("gsi1sk");
+      expect(item).not.toHaveProperty("gsi2sk");
+      expect(String(item.pk)).toMatch(/^_INTERNAL#AuditLog#[0-9A-HJKMNP-TV-Z]{26}$/);
+    }
+    const stats = await pyTable.getStored(defineResource({ type: "_INTERNAL", schema: z.object({}) }), "MemoryStats", {
+      consistentRead: true,
+    });
+    expect(stats).toMatchObject({ pk: "_INTERNAL#MemoryStats", counts_by_type: { SstAudited: 0 } });
+    expect(
+      readLikeSimplesingletable(
+        { versioned: false, compress: false, fields: { counts_by_type: false }, gsiConfigKeys: [] },
+        stats!,
+      ),
+    ).toMatchObject({ resource_id: "MemoryStats" });
+  });
+});
+
 describe("dynamo-table updates what simplesingletable wrote", () => {
   const Memo = defineResource({ type: "SstMemo", schema: z.object({ text: z.string() }), compress: true });
   const memoModel: SstModel = { versioned: false, compress: true, fields: { text: true }, gsiConfigKeys: [] };

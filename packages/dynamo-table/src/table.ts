@@ -2,6 +2,13 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type Logger, type ObjectStore, silentLogger } from "@toolkit/shared";
 import { z } from "zod";
+import {
+  type AuditEntry,
+  type AuditLogOptions,
+  type AuditOptions,
+  listAuditLog,
+  readStats,
+} from "./actions/audit/audit.ts";
 import { type BatchGetOptions, batchGetItems } from "./actions/batch-get/batch-get.ts";
 import type { ReadBlobOptions } from "./actions/blobs/blobs.ts";
 import { type CreateOptions, createItem } from "./actions/create/create.ts";
@@ -142,7 +149,14 @@ export interface Table {
     options?: ReadBlobOptions,
   ): Promise<{ value: unknown; etag: string }>;
   /** Delete an item and all its versions. Resolves `false` when there was nothing to delete. */
-  delete<R extends AnyResource>(resource: R, id: string, options?: SignalOptions): Promise<boolean>;
+  delete<R extends AnyResource>(resource: R, id: string, options?: SignalOptions & AuditOptions): Promise<boolean>;
+  /** One page of the audit log of a resource type, or of one item (`id`); oldest first unless `order: "desc"`. */
+  auditLog<R extends AnyResource>(
+    resource: R,
+    options?: AuditLogOptions,
+  ): Promise<{ items: AuditEntry[]; cursor?: string }>;
+  /** Items per type counted in the stats item (resources defined with `stats: true`). */
+  stats(options?: SignalOptions & { consistentRead?: boolean }): Promise<Record<string, number>>;
   list<R extends AnyResource>(resource: R, options?: ListOptions<ItemOf<R>>): Promise<Page<ItemOf<R>>>;
   iterate<R extends AnyResource>(
     resource: R,
@@ -156,7 +170,12 @@ export interface Table {
   /** Every stored version, oldest first (numeric order). */
   versions<R extends AnyResource>(resource: R, id: string, options?: SignalOptions): Promise<ItemOf<R>[]>;
   /** Write version `version`'s fields as a new latest version. */
-  restore<R extends AnyResource>(resource: R, id: string, version: number, options?: SignalOptions): Promise<ItemOf<R>>;
+  restore<R extends AnyResource>(
+    resource: R,
+    id: string,
+    version: number,
+    options?: SignalOptions & AuditOptions,
+  ): Promise<ItemOf<R>>;
   /**
    * Collect actions with the builder and commit them as one TransactWriteItems. Resolves what `fn` returned
    * (typed: return the items `tx.create`/`tx.update` gave you) and every item written, in order.
@@ -238,6 +257,8 @@ export function createTable(options: CreateTableOptions): Table {
     },
     readBlob: (resource, item, field, opts = {}) => readItemBlob(ctx, resource, current(item), field, opts),
     delete: (resource, id, opts = {}) => deleteItem(ctx, resource, id, opts),
+    auditLog: (resource, opts = {}) => listAuditLog(ctx, resource, opts),
+    stats: (opts = {}) => readStats(ctx, opts),
     list: async (resource, opts = {}) => (await listItems(ctx, resource, opts)) as never,
     iterate: (resource, opts = {}) => iterateItems(ctx, resource, opts) as never,
     query: async (resource, gsi, opts) => (await queryItems(ctx, resource, gsi, opts)) as never,

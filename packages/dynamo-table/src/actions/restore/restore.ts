@@ -3,6 +3,7 @@ import type { TableContext } from "../../context.ts";
 import { DynamoTableError } from "../../errors.ts";
 import type { AnyResource } from "../../resource.ts";
 import type { SignalOptions } from "../../types.ts";
+import type { AuditOptions } from "../audit/audit.ts";
 import { getItemOrThrow } from "../get/get.ts";
 import { commit } from "../write/commit.ts";
 import { ownFields, prepareWrite } from "../write/prepare.ts";
@@ -13,7 +14,7 @@ export async function restoreVersion(
   resource: AnyResource,
   id: string,
   version: number,
-  opts: SignalOptions,
+  opts: SignalOptions & AuditOptions,
 ): Promise<unknown> {
   if (!resource.versioned) {
     throw new DynamoTableError(
@@ -21,8 +22,9 @@ export async function restoreVersion(
       `restore: ${resource.type} is not versioned; nothing to restore`,
     );
   }
-  const old = await getItemOrThrow(ctx, resource, id, { version, consistentRead: true, ...opts });
-  const latest = await getItemOrThrow(ctx, resource, id, { consistentRead: true, ...opts });
+  const read = { consistentRead: true, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const old = await getItemOrThrow(ctx, resource, id, { version, ...read });
+  const latest = await getItemOrThrow(ctx, resource, id, read);
   const prepared = prepareWrite(
     ctx,
     resource,
@@ -30,7 +32,7 @@ export async function restoreVersion(
     ownFields(old as Record<string, unknown>),
     false,
     "restore",
-    { versions: blobVersionsOf(old) ?? {} },
+    { versions: blobVersionsOf(old) ?? {}, audit: opts, operation: "RESTORE" },
   );
   await commit(ctx, prepared.actions, `restore ${resource.type} ${id} v${version}`, opts.signal);
   await prepared.after?.(opts.signal);

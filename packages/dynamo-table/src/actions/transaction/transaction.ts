@@ -4,6 +4,7 @@ import { DynamoTableError } from "../../errors.ts";
 import { type AnyResource, partitionKey } from "../../resource.ts";
 import type { InputOf, ItemOf, PatchOf, SignalOptions } from "../../types.ts";
 import { assertId } from "../../validate.ts";
+import { type AuditOptions, auditAction, auditItem, bumpStats } from "../audit/audit.ts";
 import { blobPrefix, deleteBlobPrefix } from "../blobs/blobs.ts";
 import { deleteHistory } from "../history/history.ts";
 import { commit } from "../write/commit.ts";
@@ -15,16 +16,16 @@ export const MAX_TRANSACTION_ACTIONS = 100;
 /** Collects the actions of a transaction; every method throws on invalid input before any request. */
 export interface TransactionBuilder {
   /** Create an item; returns the item as it will be stored. */
-  create<R extends AnyResource>(resource: R, input: InputOf<R>, options?: { id?: string }): ItemOf<R>;
+  create<R extends AnyResource>(resource: R, input: InputOf<R>, options?: { id?: string } & AuditOptions): ItemOf<R>;
   /** Update an item from the version you hold (optimistic); returns the new item. */
   update<R extends AnyResource>(
     resource: R,
     current: ItemOf<R>,
     patch: PatchOf<R>,
-    options?: { force?: boolean },
+    options?: { force?: boolean } & AuditOptions,
   ): ItemOf<R>;
   /** Delete an item. Versioned: the latest copy in the transaction, its history right after the commit. */
-  delete<R extends AnyResource>(resource: R, id: string, options?: { version?: number }): void;
+  delete<R extends AnyResource>(resource: R, id: string, options?: { version?: number } & AuditOptions): void;
   /** Fail the transaction unless the item exists (and is at `version`, for a versioned resource). */
   check<R extends AnyResource>(resource: R, id: string, options?: { version?: number }): void;
 }
@@ -55,7 +56,7 @@ export async function runTransaction<T>(
     return w.item as never;
   };
   const tx: TransactionBuilder = {
-    create: (resource, input, o) => add(prepareCreate(ctx, resource, input, o?.id)),
+    create: (resource, input, o) => add(prepareCreate(ctx, resource, input, o?.id, o ?? {})),
     update: (resource, current, patch, o) =>
       add(
         prepareWrite(
@@ -65,7 +66,7 @@ export async function runTransaction<T>(
           { ...ownFields(current as Record<string, unknown>), ...(patch as object) },
           o?.force ?? false,
           "update",
-          { changed: new Set(Object.keys(patch as object)) },
+          { changed: new Set(Object.keys(patch as object)), audit: o ?? {} },
         ),
       ),
     delete: (resource, id, o) => {
@@ -93,7 +94,11 @@ export async function runTransaction<T>(
           },
         },
       });
-      if (resource.versioned || hasBlobFields(resource)) deletes.push({ resource, id });
+      if (resource.audit) {
+        const entry = auditItem(ctx, resource, "DELETE", id, undefined, undefined, o ?? {}, "transaction delete");
+        actions.push(auditAction(ctx, resource, id, entry));
+      }
+      if (resource.versioned || hasBlobFields(resource) || resource.stats) deletes.push({ resource, id });
     },
     check: (resource, id, o) => {
       assertId(resource, id, "transaction check");
@@ -133,6 +138,7 @@ export async function runTransaction<T>(
   await commit(ctx, actions, "transaction", options.signal);
   for (const w of writes) await w.after?.(options.signal);
   for (const d of deletes) {
+    if (d.resource.stats) await bumpStats(ctx, d.resource, -1, options.signal);
     if (d.resource.versioned) await deleteHistory(ctx, d.resource, d.id, options.signal);
     if (hasBlobFields(d.resource))
       await deleteBlobPrefix(ctx, d.resource, blobPrefix(d.resource, d.id), options.signal);

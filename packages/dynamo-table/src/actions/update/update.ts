@@ -1,10 +1,11 @@
 import type { TableContext } from "../../context.ts";
 import type { AnyResource } from "../../resource.ts";
 import type { SignalOptions } from "../../types.ts";
+import type { AuditOptions } from "../audit/audit.ts";
 import { commit } from "../write/commit.ts";
 import { ownFields, prepareWrite } from "../write/prepare.ts";
 
-export interface UpdateOptions extends SignalOptions {
+export interface UpdateOptions extends SignalOptions, AuditOptions {
   /** Non-versioned resources: write even if the item changed since it was read. @default false */
   force?: boolean;
 }
@@ -27,7 +28,7 @@ export async function updateItem(
     { ...ownFields(current), ...patch },
     options.force ?? false,
     "update",
-    { changed: new Set(Object.keys(patch)) },
+    { changed: new Set(Object.keys(patch)), audit: options },
   );
   await commit(ctx, prepared.actions, `update ${resource.type} ${String(current?.id)}`, options.signal);
   await prepared.after?.(options.signal);

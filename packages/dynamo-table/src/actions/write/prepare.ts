@@ -12,13 +12,14 @@ import type { TableContext } from "../../context.ts";
 import { DynamoTableError } from "../../errors.ts";
 import { type AnyResource, partitionKey, SINGLETON_ID } from "../../resource.ts";
 import { assertId, validateInput } from "../../validate.ts";
+import { type AuditOptions, auditAction, auditItem, bumpStats } from "../audit/audit.ts";
 import { blobKey, blobStoreOf, deleteBlobKeys, type PreparedBlob, prepareBlob, putBlobs } from "../blobs/blobs.ts";
 import { prune } from "../history/history.ts";
 
 /** One write of a TransactWriteItems (or a single PutItem), with what a conflict message needs. */
 export interface Action {
   describe: string;
-  kind: "create" | "update" | "delete" | "check" | "history";
+  kind: "create" | "update" | "delete" | "check" | "history" | "audit";
   resource: AnyResource;
   id: string;
   version?: number;
@@ -84,6 +85,7 @@ export function prepareCreate(
   resource: AnyResource,
   input: unknown,
   id: string | undefined,
+  audit: AuditOptions = {},
 ): PreparedWrite {
   if (hasBlobFields(resource)) blobStoreOf(ctx, resource, `create ${resource.type}`);
   const fields = validateInput(resource, input, "create");
@@ -94,8 +96,16 @@ export function prepareCreate(
   const pk = partitionKey(resource, itemId);
   const blobs = blobChanges(resource, itemId, item, undefined, undefined, resource.versioned ? 1 : undefined, "create");
   if (blobs.versions) (item as Record<symbol, unknown>)[BLOB_VERSIONS] = blobs.versions;
+  const logged = resource.audit
+    ? [auditAction(ctx, resource, itemId, auditItem(ctx, resource, "CREATE", itemId, undefined, item, audit, "create"))]
+    : [];
   const after =
-    blobs.put.length > 0 ? (signal: AbortSignal | undefined) => putBlobs(ctx, resource, blobs.put, signal) : undefined;
+    blobs.put.length > 0 || resource.stats
+      ? async (signal: AbortSignal | undefined) => {
+          await putBlobs(ctx, resource, blobs.put, signal);
+          if (resource.stats) await bumpStats(ctx, resource, 1, signal);
+        }
+      : undefined;
   if (resource.versioned) {
     item.version = 1;
     const v1 = encodeItem(resource, item, versionSortKey(1), false);
@@ -119,6 +129,7 @@ export function prepareCreate(
           version: 1,
           request: put(ctx, resource, v0, "attribute_not_exists(pk)"),
         },
+        ...logged,
       ],
       ...(after ? { after } : {}),
     };
@@ -134,6 +145,7 @@ export function prepareCreate(
         id: itemId,
         request: put(ctx, resource, stored, "attribute_not_exists(pk)"),
       },
+      ...logged,
     ],
     ...(after ? { after } : {}),
   };
@@ -193,6 +205,10 @@ export function prepareWrite(
     changed?: ReadonlySet<string>;
     /** Use these blob version references (restore: the restored version's). */
     versions?: Record<string, number>;
+    /** Who and why, for the audit log. */
+    audit?: AuditOptions;
+    /** The audit-log operation. @default "UPDATE" */
+    operation?: "UPDATE" | "RESTORE";
   } = {},
 ): PreparedWrite {
   const id = assertId(resource, current?.id, what);
@@ -205,6 +221,26 @@ export function prepareWrite(
     updatedAt: nextTimestamp(current.updatedAt),
   };
   const pk = partitionKey(resource, id);
+  const logged = () =>
+    resource.audit
+      ? [
+          auditAction(
+            ctx,
+            resource,
+            id,
+            auditItem(
+              ctx,
+              resource,
+              blobOptions.operation ?? "UPDATE",
+              id,
+              current,
+              item,
+              blobOptions.audit ?? {},
+              what,
+            ),
+          ),
+        ]
+      : [];
   if (resource.versioned) {
     const prev = current.version;
     if (typeof prev !== "number" || !Number.isInteger(prev) || prev < 1) {
@@ -260,6 +296,7 @@ export function prepareWrite(
             values: { ":prev": prev },
           }),
         },
+        ...logged(),
       ],
       after: async (signal) => {
         await putBlobs(ctx, resource, blobs.put, signal);
@@ -295,6 +332,7 @@ export function prepareWrite(
         id,
         request: put(ctx, resource, stored, condition, extra),
       },
+      ...logged(),
     ],
     ...(blobs.put.length > 0 || blobs.delete.length > 0
       ? {
