@@ -140,7 +140,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
       if (!enabled) return;
       const extra = fields && Object.keys(fields).length > 0 ? ` ${safeJson(fields)}` : "";
-      process.stderr.write(redactUrlUserInfo(`${level}: ${message}${extra}`.slice(0, MAX_LOG_LINE)) + "\n");
+      // Redact before cutting: a URL cut before its `@` would no longer look like user info.
+      process.stderr.write(`${printable(redactUrlUserInfo(`${level}: ${message}${extra}`)).slice(0, MAX_LOG_LINE)}\n`);
     };
     return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
   }
