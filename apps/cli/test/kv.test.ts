@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync, writeSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { openKv } from "@toolkit/kv-store";
 import { createTestBucket, startS3Server, type TestServer } from "@toolkit/shared/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.ts";
@@ -108,5 +109,33 @@ describe("s3kit kv", () => {
     expect(noBucket.code).toBe(1);
     expect(noBucket.stderr.trim().split("\n")).toHaveLength(1);
     expect(noBucket.stderr).toMatch(/bucket does not exist/);
+  });
+
+  it("a local file damaged inside (pages overwritten) fails get/list with one line naming the file and the fix", async () => {
+    const path = join(dir, "damaged.db");
+    {
+      const db = await openKv({ path });
+      await db.setMany(Array.from({ length: 3000 }, (_, i) => [`key${i}`, "v".repeat(200)]));
+      await db.close();
+    }
+    // Overwrite everything past the first 64 KiB (the schema and the small meta tables live in the first pages),
+    // so the file still opens and the damage shows when the kv table is read.
+    const size = statSync(path).size;
+    expect(size).toBeGreaterThan(256 * 1024);
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(size - 65536, 0x5a), 0, size - 65536, 65536);
+    closeSync(fd);
+    for (const args of [
+      ["kv", "get", "key7", "--db", path],
+      ["kv", "list", "--db", path],
+    ]) {
+      const r = await run(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(path);
+      expect(r.stderr).toMatch(/damaged .*restore it from a backup/);
+    }
+    const json = await run(["kv", "get", "key7", "--db", path, "--json"]);
+    expect(JSON.parse(json.stdout).error.code).toBe("kv.corruptLocal");
   });
 });
