@@ -18,7 +18,7 @@ export default class DeltaVerify extends BaseCommand<typeof DeltaVerify> {
       if (!result.valid) {
         throw new DeltaError(
           "delta.integrity",
-          `${store.url}${target.path} is corrupt: ${result.error ?? "SHA-256 mismatch"}.`,
+          `${store.url}${target.path} is corrupt: ${(result.error ?? "SHA-256 mismatch").replace(/\.+$/, "")}.`,
         );
       }
       this.log(
