@@ -3,7 +3,7 @@ import { createDynamoDbClient } from "@toolkit/shared";
 import { startDynamoDbServer, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createTable, DynamoTableError, defineResource, type Table } from "./index.ts";
+import { createRepository, createTable, DynamoTableError, defineResource, type Table } from "./index.ts";
 
 const server = await startDynamoDbServer();
 const clientA = createDynamoDbClient({ ...testClientOptions(server), maxAttempts: 3 });
@@ -181,6 +181,14 @@ describe("field-level updates", () => {
     expect(Object.keys(raw!).sort()).toEqual(
       ["created_at", "gsitype", "gsitypesk", "m", "n", "pk", "resource_id", "sk", "updated_at"].sort(),
     );
+  });
+
+  it("is bound by createRepository too", async () => {
+    const counters = createRepository(a, Counter);
+    const c = await counters.create({ n: 1 });
+    expect(await counters.increment(c.id, "n", 4)).toBe(5);
+    expect((await counters.patch(c.id, { set: { "m.k": 2 } })).m).toEqual({ k: 2 });
+    expect([...(await counters.batchGet([c.id, "nope"])).keys()]).toEqual([c.id]);
   });
 
   it("creates a missing map the first time one of its keys is counted", async () => {
