@@ -104,9 +104,11 @@ export function createContext(options: {
         return map;
       },
       (error: unknown) => {
-        tableIndexes = undefined;
+        // No dynamodb:DescribeTable permission: assume this package's own layout, and do not ask again (each
+        // write with GSI keys would pay a failing request). Other failures are asked again next time.
+        const denied = (error as { cause?: { name?: unknown } }).cause?.name === "AccessDeniedException";
+        if (!denied) tableIndexes = undefined;
         if (signal?.aborted) throw error;
-        // No dynamodb:DescribeTable permission, say: assume this package's own layout.
         logger.debug("dynamo-table: DescribeTable failed; assuming the standard index keys", {
           error: String(error),
         });
