@@ -6,7 +6,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { createDynamoDbClient } from "@toolkit/shared";
 import { startDynamoDbServer, startFaultProxy, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { monotonicFactory } from "ulid";
@@ -100,6 +107,48 @@ function rawOps(doc, tableName) {
       const out = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `Note#${id}`, sk: "v0" } }));
       return out.Item && JSON.parse(gunzipSync(out.Item.data).toString("utf8"));
     },
+    // Field-level writes as a user would hand-write them: one conditional UpdateItem, updated_at/gsitypesk kept in
+    // step (as the library and simplesingletable's counters do).
+    async patchFlat(id, i) {
+      const now = new Date().toISOString();
+      const out = await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: `Flat#${id}`, sk: `Flat#${id}` },
+          UpdateExpression: "SET #u = :now, #g = :now, #s = :s ADD #n :one",
+          ConditionExpression: "attribute_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": "pk", "#u": "updated_at", "#g": "gsitypesk", "#s": "status", "#n": "n" },
+          ExpressionAttributeValues: { ":now": now, ":s": i % 2 ? "open" : "done", ":one": 1 },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return out.Attributes;
+    },
+    async incrementFlat(id) {
+      const now = new Date().toISOString();
+      const out = await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: `Flat#${id}`, sk: `Flat#${id}` },
+          UpdateExpression: "SET #u = :now, #g = :now ADD #n :one",
+          ConditionExpression: "attribute_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": "pk", "#u": "updated_at", "#g": "gsitypesk", "#n": "n" },
+          ExpressionAttributeValues: { ":now": now, ":one": 1 },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      return Number(out.Attributes.n);
+    },
+    async batchGet100(ids) {
+      const found = [];
+      let keys = ids.slice(0, 100).map((id) => ({ pk: `Flat#${id}`, sk: `Flat#${id}` }));
+      while (keys.length > 0) {
+        const out = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } } }));
+        found.push(...(out.Responses?.[tableName] ?? []));
+        keys = out.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      }
+      return found;
+    },
     async query100() {
       const out = await doc.send(
         new QueryCommand({
@@ -123,6 +172,9 @@ function libOps(table) {
     updateNote: (note, patch) => table.update(Note, note, patch),
     getNote: (id) => table.get(Note, id),
     query100: async () => (await table.list(Flat, { limit: 100 })).items,
+    patchFlat: (id, i) => table.patch(Flat, id, { set: { status: i % 2 ? "open" : "done" }, add: { n: 1 } }),
+    incrementFlat: (id) => table.increment(Flat, id, "n"),
+    batchGet100: (ids) => table.batchGet(Flat, ids.slice(0, 100)),
   };
 }
 
@@ -139,6 +191,9 @@ const operations = [
     },
   },
   { name: "query 100 items", run: (o) => o.query100(), iterations: QUERY_ITERATIONS },
+  { name: "patch (set + add, non-versioned)", run: (o, s, i) => o.patchFlat(s.flatIds[i % s.flatIds.length], i) },
+  { name: "increment (non-versioned)", run: (o, s, i) => o.incrementFlat(s.flatIds[i % s.flatIds.length]) },
+  { name: "batchGet 100 items", run: (o, s) => o.batchGet100(s.flatIds), iterations: QUERY_ITERATIONS },
 ];
 
 async function setup(label, client) {
@@ -270,7 +325,7 @@ try {
         `| ${r.operation} | ${r.iterations} | ${r.libMedianMs} | ${r.rawMedianMs} | ${r.wallRatio}× | ${r.libCpuUsPerOp} | ${r.rawCpuUsPerOp} | ${r.cpuRatio}× | ${r.libRequests} | ${r.rawRequests} |`,
     ),
     "",
-    "Library work the raw calls skip: zod validation on write and on read, mapping stored names to the item shape, and (query) a cursor. The raw versioned get does gunzip + JSON.parse like the library. `update` here has no `maxVersions`, so no prune Query.",
+    "Library work the raw calls skip: zod validation on write and on read, mapping stored names to the item shape, and (query) a cursor. The raw versioned get does gunzip + JSON.parse like the library. `update` here has no `maxVersions`, so no prune Query. `patch` validates each changed field against the schema and decodes the returned item (`ALL_NEW`) through the schema, the raw call returns the raw attributes; `increment` asks for `UPDATED_NEW` on both sides; `batchGet` decodes and validates 100 items (the raw call returns them as stored).",
     "",
     "Requests of other library operations (one call each):",
     "",
