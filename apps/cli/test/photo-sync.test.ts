@@ -320,4 +320,34 @@ describe("s3kit photo-sync", () => {
     expect(typo.stderr).toMatch(/^error: Refusing to delete: .*--allow-empty-source/);
     expect((await readdir(target)).length).toBeGreaterThan(0);
   });
+  test("Ctrl-C mid-restore stops with 130 and leaves no partial file; a re-run converges", async () => {
+    const { dir, expected } = await library("restore-sigint", 30);
+    const big = randomBytes(17 * 1024 * 1024);
+    await writeFile(join(dir, "2024", "A big.dng"), big);
+    expected.set("2024/A big.dng", big);
+    const { url } = await createTestBucket(server, "cli-restore-sigint");
+    expect((await run(["photo-sync", dir, url, "--endpoint-url", server.endpoint])).code).toBe(0);
+    const target = join(work, "restore-sigint");
+    proxy.setFaults([{ match: { method: "GET" }, action: { type: "delay", ms: 150 } }]);
+    const before = proxy.requests.length;
+    const args = ["photo-sync", "restore", url, target, "--endpoint-url", proxy.endpoint, "--concurrency", "2"];
+    const { child, done } = start(args);
+    while (proxy.requests.slice(before).filter((r) => r.method === "GET").length < 5) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    const interrupted = await done;
+    proxy.setFaults([]);
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stdout).toMatch(/\(interrupted\)/);
+    const { readdir, readFile } = await import("node:fs/promises");
+    const present = (await readdir(target, { recursive: true })).map(String);
+    expect(present.filter((name) => name.includes(".s3kit-partial-"))).toEqual([]);
+    const resumed = await run([...args, "--json"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const summary = JSON.parse(resumed.stdout) as { transferred: number; skipped: number; failed: number };
+    expect(summary.transferred + summary.skipped).toBe(expected.size);
+    for (const [key, body] of expected)
+      expect((await readFile(join(target, ...key.split("/")))).equals(body)).toBe(true);
+  });
 });
