@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { join, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { silentLogger } from "../logger.ts";
 import type { ObjectStore } from "../object-store.ts";
 import { keyToLocalPath } from "../trust/remote-input.ts";
@@ -133,6 +133,14 @@ export async function planSync(options: PlanSyncOptions): Promise<SyncPlan> {
       );
     }
     if (!rel.startsWith(`..${sep}`) && rel !== ".." && !rel.startsWith(sep)) skipDirectories.add(store.location.root);
+    // The other way round, the store would list the local folder's files as its own objects.
+    const back = relative(store.location.root, local);
+    if (!back.startsWith(`..${sep}`) && back !== ".." && !isAbsolute(back)) {
+      throw new SyncError(
+        "sync.invalidOptions",
+        `planSync: the local folder ${local} is inside the store ${remoteUrl}: choose a folder outside it.`,
+      );
+    }
   }
 
   const filter = createPathFilter(opts.exclude, opts.include);

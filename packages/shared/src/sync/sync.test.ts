@@ -148,6 +148,22 @@ describe("delete rails, upload", () => {
   });
 });
 
+describe("local folder and file:// store", () => {
+  test("a store inside the local folder is not scanned; a local folder inside the store is refused", async () => {
+    const source = await tree("nest-src", { "a.jpg": "a" });
+    const inner = openObjectStore(pathToFileURL(join(source, "backup")).href);
+    expect((await sync({ direction: "upload", local: source, store: inner })).transferred).toBe(1);
+    expect((await sync({ direction: "upload", local: source, store: inner })).transferred).toBe(0);
+    const outer = fileStore("nest-outer");
+    const error = await planSync({
+      direction: "download",
+      local: join(dir, "nest-outer", "restored"),
+      store: outer,
+    }).catch((e: unknown) => e);
+    expect(isSyncError(error, "sync.invalidOptions")).toBe(true);
+  });
+});
+
 describe("download", () => {
   test("restores bytes and mtimes; a re-run transfers nothing, with or without the state file", async () => {
     const mtime = new Date("2021-03-04T05:06:07.891Z");
