@@ -63,7 +63,7 @@ describe("kv push on a store that ignores conditional writes", () => {
     for (const [db, key] of [
       ["a.db", "from-a"],
       ["b.db", "from-b"],
-    ]) {
+    ] as const) {
       const status = await direct(["kv", "status", "--db", db, "--json"]);
       expect(JSON.parse(status.stdout)).toMatchObject({ added: [key] });
     }
