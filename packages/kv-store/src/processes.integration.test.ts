@@ -26,10 +26,17 @@ function child(script: string, env: Record<string, string>) {
   proc.stderr.setEncoding("utf8").on("data", (c: string) => {
     stderr += c;
   });
+  // Resolves at the child's first line on stdout (or when it ends without one).
+  const firstLine = new Promise<void>((resolve) => {
+    proc.stdout.setEncoding("utf8").on("data", (c: string) => {
+      if (c.includes("\n")) resolve();
+    });
+    proc.once("close", () => resolve());
+  });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
     proc.once("close", (code, signal) => resolve({ code, signal, stderr })),
   );
-  return { proc, done };
+  return { proc, done, firstLine };
 }
 
 const WRITER = `
@@ -47,6 +54,7 @@ const db = await openKv({ path: process.env.KV_PATH, remote: process.env.KV_REMO
 for (let round = 0; ; round++) {
   await db.setMany(Array.from({ length: 40 }, (_, i) => ["k" + i, { round, pad: "p".repeat(500) }]));
   await db.push();
+  if (round === 0) process.stdout.write("pushed\\n");
 }
 `;
 
@@ -74,8 +82,10 @@ describe("several processes", () => {
         KV_REMOTE: remote,
         KV_OPTIONS: JSON.stringify(remoteOptions),
       });
-      // Kill after a varying delay: sometimes mid-segment upload, sometimes between the two PUTs.
-      await new Promise((resolve) => setTimeout(resolve, 300 + attempt * 170));
+      // Kill after a varying delay once the first push has landed (a loaded machine can take a second just to
+      // start the child): sometimes mid-segment upload, sometimes between the two PUTs.
+      await run.firstLine;
+      await new Promise((resolve) => setTimeout(resolve, 20 + attempt * 37));
       run.proc.kill("SIGKILL");
       const { signal, stderr } = await run.done;
       expect(signal === "SIGKILL" || stderr === "", stderr).toBe(true);
