@@ -7,18 +7,28 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { isPartialDownload, openObjectStore } from "@toolkit/shared";
-import { createTestBucket, startS3Server, type TestServer, testClientOptions } from "@toolkit/shared/testing";
+import {
+  createTestBucket,
+  type FaultProxy,
+  startFaultProxy,
+  startS3Server,
+  type TestServer,
+  testClientOptions,
+} from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { isPhotoSyncError, restoreDirectory, syncDirectory } from "./index.ts";
 
 let server: TestServer;
+let proxy: FaultProxy;
 let work: string;
 
 beforeAll(async () => {
   server = await startS3Server();
+  proxy = await startFaultProxy({ target: server.endpoint, seed: 12 });
   work = await mkdtemp(join(tmpdir(), "photo-restore-it-"));
 });
 afterAll(async () => {
+  await proxy.stop();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -175,5 +185,40 @@ describe("photo-sync restore against the S3 server", () => {
     expect(isPhotoSyncError(error, "photoSync.emptySource")).toBe(true);
     expect((error as Error).message).toContain("--allow-empty-source");
     expect((await walk(target)).size).toBe(7);
+  });
+
+  test("503s, resets, cut bodies and lost answers are retried: the restore ends complete, with no partial file", async () => {
+    const source = await makeTree("restore-faults", 30);
+    const { url } = await createTestBucket(server, "ps-restore-faults");
+    await syncDirectory({ source, destination: url, statePath: false, ...testClientOptions(server) });
+    const target = join(work, "restore-faults-restored");
+    proxy.setFaults([
+      // Each kind at least once for sure (the first matching rule applies), then more at random.
+      { match: { method: "GET" }, times: 1, action: { type: "slowDown" } },
+      { match: { method: "GET" }, times: 2, action: { type: "resetMidBody" } },
+      { match: { method: "GET" }, times: 2, action: { type: "reset" } },
+      { match: { method: "GET" }, times: 1, action: { type: "internalError" } },
+      { match: { method: "GET" }, times: 1, action: { type: "dropResponse" } },
+      { match: { method: "GET" }, probability: 0.15, action: { type: "resetMidBody" } },
+      { match: { method: "GET" }, probability: 0.1, action: { type: "slowDown" } },
+    ]);
+    const before = proxy.requests.length;
+    try {
+      const summary = await restoreDirectory({
+        source: url,
+        destination: target,
+        statePath: false,
+        attempts: 8,
+        ...testClientOptions(server, proxy.endpoint),
+      });
+      expect(summary.failed, JSON.stringify(summary.failures)).toBe(0);
+    } finally {
+      proxy.setFaults([]);
+    }
+    const applied = new Set(proxy.requests.slice(before).map((r) => r.fault));
+    for (const fault of ["slowDown", "resetMidBody", "reset", "internalError", "dropResponse"]) {
+      expect(applied.has(fault as never), fault).toBe(true);
+    }
+    await expectSameTree(target, source);
   });
 });

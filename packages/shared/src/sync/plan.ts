@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { silentLogger } from "../logger.ts";
 import type { ObjectStore } from "../object-store.ts";
+import { retry } from "../retry.ts";
 import { keyToLocalPath } from "../trust/remote-input.ts";
 import { type LocalFileInfo, type RemoteFileInfo, sameContent } from "./compare.ts";
 import { SyncError } from "./errors.ts";
@@ -31,6 +32,9 @@ export function planContext(plan: SyncPlan): PlanContext | undefined {
 /** A listed object under the store's location (folder markers left out). */
 interface Listed extends RemoteFileInfo {}
 
+/** Attempts at the whole listing (each page request has the SDK's own retries too). */
+const LIST_ATTEMPTS = 4;
+
 /** Tolerance when comparing a local mtime with one stored in metadata (ms decimals, file-system precision). */
 const MTIME_TOLERANCE_MS = 1;
 
@@ -53,8 +57,16 @@ async function listStore(
 ): Promise<Map<string, Listed>> {
   const out = new Map<string, Listed>();
   try {
-    const items = list ? list(signal ? { signal } : {}) : storeObjects(store, signal);
-    for await (const item of items) out.set(item.key, item);
+    // The whole listing again on a network error or a 5xx the SDK's own retries did not get past (a body cut
+    // mid-page is not one they replay): a source that only hiccupped is not "unreadable" (rail 1).
+    await retry(
+      async () => {
+        out.clear();
+        const items = list ? list(signal ? { signal } : {}) : storeObjects(store, signal);
+        for await (const item of items) out.set(item.key, item);
+      },
+      { attempts: LIST_ATTEMPTS, ...(signal ? { signal } : {}) },
+    );
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     // Rail 1 for a download: a source that cannot be listed is an error before anything changes.
