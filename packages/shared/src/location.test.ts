@@ -29,6 +29,7 @@ describe("parseLocation", () => {
     ["http://example.com/x", /scheme `http` is not supported/],
 
     ["just-a-name", /no scheme/],
+    ["s3:/x", /`s3:` is followed by two slashes/],
   ])("rejects %j with a message naming the input", (input, why) => {
     let error: unknown;
     try {

@@ -80,6 +80,10 @@ export function parseLocation(input: string): Location {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
     throw invalid(input, `the scheme \`${input.split(":")[0]}\` is not supported`);
   }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/?(?!\/)/i.exec(input);
+  if (scheme) {
+    throw invalid(input, `\`${scheme[1]}:\` is followed by two slashes`);
+  }
   throw invalid(input, "it has no scheme");
 }
 
