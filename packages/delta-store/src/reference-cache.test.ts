@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, rm, utimes } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, mkdir, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import type { Sha256Hex } from "@toolkit/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./__fixtures__/versions.ts";
 import { isDeltaError } from "./errors.ts";
-import { ReferenceCache } from "./reference-cache.ts";
+import { defaultCacheDir, ReferenceCache } from "./reference-cache.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -89,5 +89,48 @@ describe("ReferenceCache", () => {
     expect(existsSync(cached.entryPath(wanted))).toBe(false);
     await cache.close();
     await cached.close();
+  });
+
+  it("defaults to delta-references in s3kit's cache directory on each platform", () => {
+    expect(defaultCacheDir({ platform: "linux", env: { XDG_CACHE_HOME: "/x/cache" }, home: "/home/me" })).toBe(
+      "/x/cache/s3kit/delta-references",
+    );
+    expect(defaultCacheDir({ platform: "linux", env: {}, home: "/home/me" })).toBe(
+      "/home/me/.cache/s3kit/delta-references",
+    );
+    expect(defaultCacheDir({ platform: "darwin", env: {}, home: "/Users/me" })).toBe(
+      "/Users/me/Library/Caches/s3kit/delta-references",
+    );
+    expect(
+      defaultCacheDir({
+        platform: "win32",
+        env: { LOCALAPPDATA: "C:\\Users\\me\\AppData\\Local" },
+        home: "C:\\Users\\me",
+      }),
+    ).toBe("C:\\Users\\me\\AppData\\Local\\s3kit\\Cache\\delta-references");
+  });
+
+  it("refuses to name an entry by anything but a SHA-256, and never serves a symlinked entry", async () => {
+    const cache = new ReferenceCache({ dir: join(dir, "strict") });
+    for (const bad of ["../../../../x/notes.txt", "A".repeat(64), "/etc/passwd", ""]) {
+      expect(() => cache.entryPath(bad as Sha256Hex)).toThrow(expect.objectContaining({ code: "delta.integrity" }));
+      await expect(cache.acquire(bad as Sha256Hex, async () => {})).rejects.toSatisfy((e: unknown) =>
+        isDeltaError(e, "delta.integrity"),
+      );
+    }
+    // A symlink planted where an entry belongs is neither followed nor served; its target survives.
+    const bytes = randomBytes(4000);
+    const s = source(bytes);
+    const outside = join(dir, "outside-target");
+    await writeFile(outside, bytes);
+    const entry = cache.entryPath(s.sha256);
+    await mkdir(dirname(entry), { recursive: true });
+    await symlink(outside, entry);
+    const ref = await cache.acquire(s.sha256, s.fetch);
+    expect(s.counter.calls).toBe(1);
+    expect(existsSync(outside)).toBe(true);
+    expect((await lstat(entry)).isSymbolicLink()).toBe(false);
+    await ref.release();
+    await cache.close();
   });
 });

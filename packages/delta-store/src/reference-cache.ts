@@ -1,11 +1,18 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, utimes } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { isSha256Hex, type Logger, type Sha256Hex, silentLogger } from "@toolkit/shared";
+import {
+  type CacheDirectoryOptions,
+  cacheDirectory,
+  isSha256Hex,
+  type Logger,
+  type Sha256Hex,
+  silentLogger,
+} from "@toolkit/shared";
 import { DeltaError } from "./errors.ts";
 
 const MAGIC = Buffer.from("S3KDC1\0\0", "latin1");
@@ -15,7 +22,7 @@ const TAG_BYTES = 16;
 const PLAIN_ENTRY = /^[0-9a-f]{64}$/;
 
 export interface ReferenceCacheOptions {
-  /** Directory of the cache. @default `$XDG_CACHE_HOME/s3kit/delta-references` or `~/.cache/s3kit/delta-references` */
+  /** Directory of the cache. @default {@link defaultCacheDir}: `$XDG_CACHE_HOME/s3kit/delta-references` or `~/.cache/s3kit/delta-references` (Linux), `~/Library/Caches/s3kit/delta-references` (macOS), `%LOCALAPPDATA%\s3kit\Cache\delta-references` (Windows) */
   dir?: string;
   /** Size cap in bytes; least recently used references are evicted beyond it. `0` keeps nothing between operations. @default 2 GiB */
   maxBytes?: number;
@@ -35,9 +42,12 @@ export interface AcquiredReference {
 
 export const DEFAULT_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024;
 
-export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "s3kit", "delta-references");
+/**
+ * `delta-references` in s3kit's one cache directory (`@toolkit/shared`'s `cacheDirectory`): `$XDG_CACHE_HOME/s3kit`
+ * or `~/.cache/s3kit` on Linux, `~/Library/Caches/s3kit` on macOS, `%LOCALAPPDATA%\s3kit\Cache` on Windows.
+ */
+export function defaultCacheDir(options: CacheDirectoryOptions = {}): string {
+  return cacheDirectory(["delta-references"], options);
 }
 
 function parseKey(envName: string): Buffer | undefined {
