@@ -337,6 +337,8 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     zstd: createZstdEngine(options.zstdLevel !== undefined ? { level: options.zstdLevel } : {}),
   };
   const url = store.url;
+  /** References whose stored bytes `verify` fetched and hashed: store key → `<etag> <sha256>`. */
+  const verifiedReferences = new Map<string, string>();
 
   function checkKey(key: string): string {
     const parsed = keySchema.safeParse(key);
@@ -739,6 +741,22 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       );
     }
     const refKey = refKeyToStoreKey(meta.refKey, deltaspaceOf(key));
+    // `verify` checks the stored reference: present, and hashing to dg-ref-sha256. Its bytes are fetched and
+    // hashed once per store instance and ETag; later verifies of the deltaspace HEAD it (still there, same ETag).
+    let refresh = false;
+    let storedRefEtag: string | undefined;
+    if (refreshReference) {
+      const stored = await head(refKey, signal);
+      if (!stored) {
+        throw new DeltaError(
+          "delta.integrity",
+          `The reference ${url}${refKey} that ${key} needs is missing; the delta cannot be decoded.`,
+          { key },
+        );
+      }
+      storedRefEtag = stored.etag;
+      refresh = verifiedReferences.get(refKey) !== `${stored.etag} ${meta.refSha256}`;
+    }
     let reference: Awaited<ReturnType<ReferenceCache["acquire"]>>;
     try {
       reference = await cache.acquire(
@@ -748,8 +766,9 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
           await pipeline(got.body, refSink, signal ? { signal } : {});
         },
         signal,
-        { refresh: refreshReference },
+        { refresh },
       );
+      if (refresh && storedRefEtag !== undefined) verifiedReferences.set(refKey, `${storedRefEtag} ${meta.refSha256}`);
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause;
       if (isObjectStoreError(cause, "notFound")) {

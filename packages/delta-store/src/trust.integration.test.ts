@@ -180,11 +180,29 @@ describe.each(["s3", "file"] as const)("remote data is untrusted (%s)", (kind) =
 
   it("verify checks the stored reference, not the local cache (13.5)", async () => {
     const { location, raw } = await freshLocation(kind, "verify");
-    const store = open(kind, location, raw);
+    let referenceGets = 0;
+    const counting = new Proxy(raw, {
+      get(target, prop, receiver) {
+        if (prop === "get") {
+          return (key: string, opts?: unknown) => {
+            if (key.endsWith("reference.bin")) referenceGets++;
+            return target.get(key, opts as never);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as ObjectStore;
+    const store = open(kind, location, raw, { store: counting });
     const dir = await tempDir("verify");
     const versions = await writeVersions(dir, 2, 200_000);
     for (const v of versions) await store.put(v.path, `app/${v.name}`);
+    // The cache holds the reference (seeded by the upload), yet verify reads the stored one, once per ETag.
+    expect(referenceGets).toBe(0);
     expect((await store.verify(`app/${versions[1]!.name}`)).valid).toBe(true);
+    expect(referenceGets).toBe(1);
+    expect((await store.verify(`app/${versions[0]!.name}`)).valid).toBe(true);
+    expect(referenceGets).toBe(1);
 
     const refBytes = Buffer.from(await raw.getBytes("app/reference.bin"));
     const refInfo = await raw.head("app/reference.bin");
