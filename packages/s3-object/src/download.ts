@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import {
+  createSizeLimit,
   type GetResult,
   isObjectStoreError,
   isRetryableError,
@@ -12,14 +13,7 @@ import {
 } from "@toolkit/shared";
 import { isS3ObjectError, S3ObjectError } from "./errors.ts";
 import type { VerifyMode } from "./options.ts";
-import {
-  BodyHasher,
-  partSizeCandidates,
-  SHA256_METADATA,
-  SHA256_PATTERN,
-  type Verification,
-  verifyBody,
-} from "./verify.ts";
+import { BodyHasher, parseObjectMetadata, partSizeCandidates, type Verification, verifyBody } from "./verify.ts";
 
 export interface DownloadToFileInput {
   store: ObjectStore;
@@ -73,7 +67,11 @@ const isInvalidRange = (error: unknown) =>
 /** Bytes gathered before one positional `writev`: far fewer syscalls than one write per socket chunk. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
-/** Stream a body into `file` at `position`, checking its length. Memory: about one write batch. */
+/**
+ * Stream a body into `file` at `position`, checking its length. A body longer than `expected` (its range of
+ * the object's declared size) fails as soon as the excess arrives, before it is written (`createSizeLimit`).
+ * Memory: about one write batch.
+ */
 async function writeBody(
   body: Readable,
   file: FileHandle,
@@ -84,6 +82,12 @@ async function writeBody(
   onBytes: (n: number) => void,
 ): Promise<void> {
   let got = 0;
+  // pipeline: an error of the body also fails the limit stream we read from, and either one destroys both.
+  const limited = pipeline(
+    body,
+    createSizeLimit(expected, `${what} (bytes ${position}-${position + expected - 1})`),
+    () => {},
+  );
   let batch: Buffer[] = [];
   let batchBytes = 0;
   const flush = async () => {
@@ -98,11 +102,9 @@ async function writeBody(
     onBytes(n);
   };
   try {
-    for await (const chunk of body) {
+    for await (const chunk of limited) {
       signal?.throwIfAborted();
       const buffer = chunk as Buffer;
-      if (got + batchBytes + buffer.length > expected)
-        throw truncated(what, got + batchBytes + buffer.length, expected);
       batch.push(buffer);
       batchBytes += buffer.length;
       if (batchBytes >= WRITE_BATCH_BYTES) await flush();
@@ -111,6 +113,7 @@ async function writeBody(
   } catch (error) {
     onBytes(-got);
     body.destroy();
+    limited.destroy();
     throw error;
   }
   if (got !== expected) {
@@ -166,6 +169,14 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
     throw error;
   }
   const size = first.range ? first.range.total : first.size;
+  // The trust boundary: our metadata is parsed before a byte is written; malformed means corrupt or hostile.
+  let meta: ReturnType<typeof parseObjectMetadata>;
+  try {
+    meta = input.verify === "none" ? {} : parseObjectMetadata(first.metadata, what);
+  } catch (error) {
+    first.body.destroy();
+    throw error;
+  }
   total = size;
   const info: ObjectInfo = {
     key: first.key,
@@ -178,8 +189,9 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
   };
   const big = size > input.thresholdBytes;
   // MD5s cost as much CPU as the transfer itself: compute only what verification (or a small file's state) needs.
-  const hasSha256 = input.verify !== "none" && SHA256_PATTERN.test(first.metadata[SHA256_METADATA] ?? "");
-  const partSizes = hasSha256 || input.verify === "none" ? [] : partSizeCandidates(size, first.etag, first.metadata);
+  const hasSha256 = meta.sha256 !== undefined;
+  const partSizes =
+    hasSha256 || input.verify === "none" ? [] : partSizeCandidates(size, first.etag, first.metadata, what);
   if (big && !partSizes.includes(input.identityPartSize)) partSizes.push(input.identityPartSize);
   const wantMd5 = !big || (!hasSha256 && input.verify !== "none" && !first.etag.includes("-"));
   const hasher = new BodyHasher(partSizes, { md5: wantMd5, sha256: !big || hasSha256 });

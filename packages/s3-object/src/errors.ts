@@ -12,7 +12,7 @@ export type S3ObjectErrorCode =
   | "object.conflict"
   /** The local copy has changes not uploaded yet; a download would destroy them. Upload first, or pass `force`. */
   | "object.localChanges"
-  /** Downloaded bytes do not match the object's hash (or an upload did not store what was hashed). */
+  /** Downloaded bytes do not match the object's hash, its metadata is malformed or it is longer than declared (corrupt or hostile), or an upload did not store what was hashed. */
   | "object.integrity"
   /** The credentials or the bucket policy do not allow the request. */
   | "object.accessDenied"
@@ -75,6 +75,9 @@ export function toS3ObjectError(error: unknown, what: string): unknown {
         return new S3ObjectError("object.accessDenied", `${what}: ${detail}.`, { cause: error });
       case "network":
         return new S3ObjectError("object.network", `${what}: ${detail}.`, { cause: error });
+      case "invalidRemoteData":
+        // Lying metadata, a body longer than its declared size: the stored object is corrupt or crafted.
+        return new S3ObjectError("object.integrity", `${what}: ${detail}.`, { cause: error });
       case "invalidKey":
       case "invalidLocation":
         return new S3ObjectError("object.invalidUrl", `${what}: ${detail}.`, { cause: error });

@@ -1,12 +1,55 @@
 import { createHash, type Hash } from "node:crypto";
-import { etagPartCount, MIN_PART_SIZE_BYTES, MultipartEtagHasher, unquoteEtag } from "@toolkit/shared";
+import {
+  etagPartCount,
+  isObjectStoreError,
+  MIN_PART_SIZE_BYTES,
+  MultipartEtagHasher,
+  parseSha256Hex,
+  parseSize,
+  type Sha256Hex,
+  unquoteEtag,
+} from "@toolkit/shared";
 import { S3ObjectError } from "./errors.ts";
 import type { VerifyMode } from "./options.ts";
 
 /** User metadata we write on upload: the SHA-256 of the body, and the part size of a multipart upload. */
 export const SHA256_METADATA = "s3kit-sha256";
 export const PART_SIZE_METADATA = "s3kit-part-size";
-export const SHA256_PATTERN = /^[0-9a-f]{64}$/i;
+
+/** S3's largest part: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
+const MAX_PART_SIZE_BYTES = 5 * 1024 * 1024 * 1024;
+
+/** Our metadata of a remote object after the trust boundary: absent values are `undefined`. */
+export interface ObjectMetadata {
+  sha256?: Sha256Hex;
+  partSizeBytes?: number;
+}
+
+/**
+ * Parse the `s3kit-*` metadata an object carries. A value that is present but malformed (a path where a
+ * SHA-256 belongs, a part size that is not a number) means the object is corrupt or was crafted: the download
+ * fails rather than falling back to a weaker check. An absent value is fine (objects written by other tools).
+ * @throws S3ObjectError `object.integrity` naming the key, the value and why.
+ */
+export function parseObjectMetadata(metadata: Record<string, string>, what: string): ObjectMetadata {
+  const sha = metadata[SHA256_METADATA];
+  const part = metadata[PART_SIZE_METADATA];
+  try {
+    return {
+      ...(sha !== undefined ? { sha256: parseSha256Hex(sha, `The ${SHA256_METADATA} metadata of ${what}`) } : {}),
+      ...(part !== undefined
+        ? { partSizeBytes: parseSize(part, `The ${PART_SIZE_METADATA} metadata of ${what}`, MAX_PART_SIZE_BYTES) }
+        : {}),
+    };
+  } catch (error) {
+    if (!isObjectStoreError(error, "invalidRemoteData")) throw error;
+    throw new S3ObjectError(
+      "object.integrity",
+      `Download of ${what} refused: ${error.message.replace(/\.$/, "")}; the object is corrupt or hostile, and nothing was written.`,
+      { cause: error },
+    );
+  }
+}
 
 /** How a download was checked: our SHA-256 metadata, the single-part MD5 ETag, the multipart ETag, or not at all. */
 export type Verification = "sha256" | "md5" | "multipartEtag" | "none";
@@ -21,7 +64,12 @@ const MAX_CANDIDATES = 4;
  * then the common ones, then whole-MiB sizes implied by the part count. Only sizes that give exactly the
  * ETag's part count are kept.
  */
-export function partSizeCandidates(size: number, etag: string, metadata: Record<string, string>): number[] {
+export function partSizeCandidates(
+  size: number,
+  etag: string,
+  metadata: Record<string, string>,
+  what = "the object",
+): number[] {
   const parts = etagPartCount(etag);
   if (!unquoteEtag(etag).includes("-") || parts < 1) return [];
   // Every part but the last is at least 5 MiB on S3.
@@ -30,8 +78,8 @@ export function partSizeCandidates(size: number, etag: string, metadata: Record<
   const add = (p: number) => {
     if (Number.isInteger(p) && fits(p) && !out.includes(p) && out.length < MAX_CANDIDATES) out.push(p);
   };
-  const recorded = Number(metadata[PART_SIZE_METADATA]);
-  if (recorded > 0) add(recorded);
+  const recorded = parseObjectMetadata(metadata, what).partSizeBytes;
+  if (recorded !== undefined && recorded > 0) add(recorded);
   for (const mib of COMMON_PART_SIZES_MIB) add(mib * MiB);
   if (parts > 1) {
     add(Math.ceil(size / parts / MiB) * MiB);
@@ -90,9 +138,10 @@ export function verifyBody(
     );
   if (bytes !== remote.size) throw fail(`received ${bytes} bytes, expected ${remote.size}`);
   if (mode === "none") return "none";
-  const sha = remote.metadata[SHA256_METADATA];
-  if (sha && SHA256_PATTERN.test(sha)) {
-    if (sha.toLowerCase() !== digest.sha256) throw fail(`SHA-256 ${digest.sha256} differs from the stored ${sha}`);
+  const parsed = parseObjectMetadata(remote.metadata, what);
+  const sha = parsed.sha256;
+  if (sha !== undefined) {
+    if (sha !== digest.sha256) throw fail(`SHA-256 ${digest.sha256} differs from the stored ${sha}`);
     return "sha256";
   }
   const etag = unquoteEtag(remote.etag);
@@ -108,10 +157,7 @@ export function verifyBody(
   if (/^[0-9a-f]{32}-\d+$/i.test(etag)) {
     if (digest.multipart.some((m) => unquoteEtag(m.etag) === etag.toLowerCase())) return "multipartEtag";
     if (kms) return "none";
-    if (
-      mode === "strict" ||
-      digest.multipart.some((m) => remote.metadata[PART_SIZE_METADATA] === String(m.partSizeBytes))
-    ) {
+    if (mode === "strict" || digest.multipart.some((m) => parsed.partSizeBytes === m.partSizeBytes)) {
       throw fail(
         `the multipart ETag ${etag} matches none of the part sizes tried (${digest.multipart.map((m) => m.partSizeBytes).join(", ") || "none fits"})`,
       );

@@ -1,0 +1,121 @@
+import { mkdtemp, open, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { type GetResult, hashBytes, type ObjectStore, silentLogger } from "@toolkit/shared";
+import { describe, expect, test } from "vitest";
+import { downloadToFile } from "./download.ts";
+import { isS3ObjectError } from "./errors.ts";
+import { BodyHasher, parseObjectMetadata, partSizeCandidates, verifyBody } from "./verify.ts";
+
+const MiB = 1024 * 1024;
+const hex = "a".repeat(64);
+
+describe("s3kit-* metadata at the trust boundary", () => {
+  test("absent values are fine; well-formed ones are parsed", () => {
+    expect(parseObjectMetadata({}, "s3://b/k")).toEqual({});
+    expect(parseObjectMetadata({ "s3kit-sha256": hex, "s3kit-part-size": "8388608" }, "s3://b/k")).toEqual({
+      sha256: hex,
+      partSizeBytes: 8 * MiB,
+    });
+  });
+
+  test.each([
+    ["a path as the SHA-256", { "s3kit-sha256": "../../../../home/me/notes.txt" }],
+    ["an absolute path as the SHA-256", { "s3kit-sha256": "/etc/passwd" }],
+    ["upper-case hex", { "s3kit-sha256": hex.toUpperCase() }],
+    ["63 hex characters", { "s3kit-sha256": hex.slice(1) }],
+    ["an empty SHA-256", { "s3kit-sha256": "" }],
+    ["a part size that is not a number", { "s3kit-part-size": "8MiB" }],
+    ["a negative part size", { "s3kit-part-size": "-1" }],
+    ["a part size above S3's 5 GiB", { "s3kit-part-size": String(6 * 1024 * MiB) }],
+  ])("%s is corrupt or hostile (object.integrity naming the value)", (_what, metadata) => {
+    let error: unknown;
+    try {
+      parseObjectMetadata(metadata, "s3://b/k");
+    } catch (e) {
+      error = e;
+    }
+    expect(isS3ObjectError(error, "object.integrity")).toBe(true);
+    expect((error as Error).message).toMatch(/s3:\/\/b\/k/);
+    expect((error as Error).message).toMatch(/corrupt or hostile/);
+  });
+
+  test("verifyBody and partSizeCandidates refuse malformed metadata instead of falling back to the ETag", () => {
+    const body = Buffer.from("hello");
+    const hasher = new BodyHasher([]);
+    hasher.update(body);
+    const digest = hasher.digest();
+    const remote = { etag: `"${hashBytes(body, "md5")}"`, size: body.length, metadata: {} };
+    expect(verifyBody("auto", "x", remote, digest, body.length)).toBe("md5");
+    expect(() =>
+      verifyBody("auto", "x", { ...remote, metadata: { "s3kit-sha256": "/etc/passwd" } }, digest, body.length),
+    ).toThrow(/corrupt or hostile/);
+    expect(() => partSizeCandidates(64 * MiB, '"abc-8"', { "s3kit-part-size": "x" })).toThrow(/corrupt or hostile/);
+    // verify: "none" reads no metadata at all.
+    expect(verifyBody("none", "x", { ...remote, metadata: { "s3kit-sha256": "/etc/passwd" } }, digest, 5)).toBe("none");
+  });
+});
+
+/** A store whose GET answers `body` for any range, declaring `declared` bytes in all. */
+function lyingStore(declared: number, body: () => Buffer, metadata: Record<string, string> = {}): ObjectStore {
+  const get = async (_key: string, opts: { range?: { start: number; end?: number } } = {}): Promise<GetResult> => {
+    const start = opts.range?.start ?? 0;
+    const end = Math.min(opts.range?.end ?? declared - 1, declared - 1);
+    return {
+      key: "k",
+      size: declared,
+      etag: '"0123456789abcdef0123456789abcdef"',
+      lastModified: new Date(0),
+      metadata,
+      body: Readable.from([body()]),
+      range: { start, end, total: declared },
+    };
+  };
+  return { get } as unknown as ObjectStore;
+}
+
+async function tryDownload(store: ObjectStore) {
+  const dir = await mkdtemp(join(tmpdir(), "s3o-trust-"));
+  const path = join(dir, "out.tmp");
+  const file = await open(path, "wx+");
+  try {
+    await downloadToFile({
+      store,
+      key: "k",
+      what: "s3://b/k",
+      file,
+      partSizeBytes: 5 * MiB,
+      partConcurrency: 2,
+      attempts: 2,
+      verify: "auto",
+      thresholdBytes: 16 * MiB,
+      identityPartSize: 8 * MiB,
+      logger: silentLogger,
+    });
+    return { error: undefined, size: (await file.stat()).size };
+  } catch (error) {
+    return { error, size: (await file.stat()).size };
+  } finally {
+    await file.close();
+    expect(await readdir(dir)).toEqual(["out.tmp"]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe("a download is capped at the object's declared size", () => {
+  test("a body longer than declared fails before the excess is written", async () => {
+    const { error, size } = await tryDownload(lyingStore(10, () => Buffer.alloc(1 * MiB, 7)));
+    expect(isS3ObjectError(error) || (error as { code?: string }).code === "invalidRemoteData").toBe(true);
+    expect((error as Error).message).toMatch(/larger than its declared 10 bytes/);
+    expect(size).toBeLessThanOrEqual(10);
+  });
+
+  test("malformed s3kit-sha256 fails before any body byte is written", async () => {
+    const { error, size } = await tryDownload(
+      lyingStore(5, () => Buffer.from("hello"), { "s3kit-sha256": "../../../../etc/passwd" }),
+    );
+    expect(isS3ObjectError(error, "object.integrity")).toBe(true);
+    expect(size).toBe(0);
+  });
+});
