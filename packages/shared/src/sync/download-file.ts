@@ -7,8 +7,8 @@ import { pipeline } from "node:stream/promises";
 import { ObjectStoreError } from "../errors.ts";
 import { etagPartCount, MultipartEtagHasher, unquoteEtag } from "../hashing.ts";
 import type { ObjectStore } from "../object-store.ts";
-import { createSizeLimit } from "../trust/remote-input.ts";
-import { parseSyncMetadata } from "./metadata.ts";
+import { createSizeLimit, parseSha256Hex } from "../trust/remote-input.ts";
+import { META_SHA256, parseSyncMetadata } from "./metadata.ts";
 import { partialPathFor } from "./partial-files.ts";
 
 const MiB = 1024 * 1024;
@@ -55,6 +55,13 @@ export async function downloadFile(
   const object = await store.get(key, signal ? { signal } : {});
   const what = `${store.url}${store.url.endsWith("/") ? "" : "/"}${key}`;
   const meta = parseSyncMetadata(object.metadata);
+  // A checksum that is there but is no SHA-256 (a path, garbage) is not silently skipped: the file could not be
+  // verified as its uploader meant, so it is a failed item. Other malformed values are only ignored.
+  const claimed = object.metadata[META_SHA256];
+  if (claimed !== undefined && meta.sha256 === undefined) {
+    object.body.destroy();
+    parseSha256Hex(claimed, `Metadata ${META_SHA256} of ${what}`);
+  }
   const size = object.size;
   const etag = unquoteEtag(object.etag).toLowerCase();
   const multipart = etag.includes("-");
