@@ -20,6 +20,8 @@ export interface RemoteFileInfo {
   size: number;
   etag: string;
   lastModifiedMs: number;
+  /** The source file's mtime as stored with the item, when a custom `list` knows it (saves a HEAD per item). */
+  mtimeMs?: number;
 }
 
 /**

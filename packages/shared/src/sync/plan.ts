@@ -243,17 +243,19 @@ export async function planSync(options: PlanSyncOptions): Promise<SyncPlan> {
       // not older than the local file, as `aws s3 sync` decides.
       return object.lastModifiedMs >= Math.floor(file.mtimeMs / 1000) * 1000 ? adopt() : add("modified");
     }
-    // A download without state: the mtime the upload recorded in metadata (one HEAD), else LastModified.
+    // A download without state: the mtime the upload recorded (from a custom listing, else one HEAD for the
+    // metadata), else LastModified.
+    const decide = (stored: number | undefined, lastModifiedMs: number) => {
+      const same =
+        stored !== undefined ? Math.abs(stored - file.mtimeMs) <= MTIME_TOLERANCE_MS : file.mtimeMs >= lastModifiedMs;
+      if (same) adopt();
+      else add("modified");
+    };
+    if (object.mtimeMs !== undefined) return decide(object.mtimeMs, object.lastModifiedMs);
     deferred.push(async () => {
       const info = await store.head(object.key, signal ? { signal } : {});
       if (!info) return add("new");
-      const stored = parseSyncMetadata(info.metadata).mtimeMs;
-      const same =
-        stored !== undefined
-          ? Math.abs(stored - file.mtimeMs) <= MTIME_TOLERANCE_MS
-          : file.mtimeMs >= info.lastModified.getTime();
-      if (same) adopt();
-      else add("modified");
+      decide(parseSyncMetadata(info.metadata).mtimeMs, info.lastModified.getTime());
     });
   };
 

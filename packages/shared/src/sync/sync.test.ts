@@ -365,3 +365,40 @@ describe("a user with its own layout (list, transfer, deleteItems), as delta-sto
     expect(await keys(inner)).toEqual(["a.bin.enc"]);
   });
 });
+
+describe("download compare without state", () => {
+  test("a listing that carries the stored mtime saves the HEAD per file", async () => {
+    const mtime = new Date("2020-02-02T02:02:02.020Z");
+    const source = await tree("mt-src", { "a.jpg": "aaa", "b.jpg": "bbb" });
+    for (const f of ["a.jpg", "b.jpg"]) await utimes(join(source, f), mtime, mtime);
+    const inner = fileStore("mt-store");
+    await sync({ direction: "upload", local: source, store: inner });
+    const target = join(dir, "mt-target");
+    await sync({ direction: "download", local: target, store: inner });
+    let heads = 0;
+    const store: ObjectStore = {
+      ...inner,
+      head: (key, options) => {
+        heads++;
+        return inner.head(key, options);
+      },
+    };
+    expect((await sync({ direction: "download", local: target, store })).skipped).toBe(2);
+    expect(heads).toBe(2);
+    heads = 0;
+    const list = async function* () {
+      for await (const e of inner.list()) {
+        if (e.kind !== "object") continue;
+        yield {
+          key: e.key,
+          size: e.size,
+          etag: e.etag,
+          lastModifiedMs: e.lastModified.getTime(),
+          mtimeMs: mtime.getTime(),
+        };
+      }
+    };
+    expect((await sync({ direction: "download", local: target, store, list })).skipped).toBe(2);
+    expect(heads).toBe(0);
+  });
+});
