@@ -19,6 +19,8 @@ const repoRoot = join(here, "..", "..", "..");
 // 256 MiB by default: moto serves ranged GETs of a large object slowly (both tools took ~2 minutes to
 // download 1 GiB), so a 1 GiB run takes ~10 minutes here. BENCH_SIZE_MIB=1024 gives the issue's size (the
 // committed bench/results/s3-object.* come from such a run).
+// BENCH_RESULT_NAME: file name of the results (e.g. s3-object-before), default s3-object.
+const resultName = process.env.BENCH_RESULT_NAME ?? "s3-object";
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 256);
 const size = sizeMiB * 1024 * 1024;
 const credentials = {
@@ -108,8 +110,18 @@ async function measure(tool, operation, fn) {
   return row;
 }
 
+// BENCH_CPU_PROF=<dir>: each s3-object process writes a V8 CPU profile there (`--cpu-prof`; sampling costs ~1-2 % CPU).
+const profDir = process.env.BENCH_CPU_PROF;
+const profArgs = (name) =>
+  profDir
+    ? ["--cpu-prof", "--cpu-prof-dir", profDir, "--cpu-prof-name", `${name.replace(/\W+/g, "-")}.cpuprofile`]
+    : [];
 const ours = (op, url, localPath, cacheDir, env = {}) =>
-  timed(process.execPath, [opScript, op, url, localPath, cacheDir, proxy.endpoint], env).then((r) => {
+  timed(
+    process.execPath,
+    [...profArgs(`${op}-${rows.length}`), opScript, op, url, localPath, cacheDir, proxy.endpoint],
+    env,
+  ).then((r) => {
     const out = JSON.parse(r.stdout.trim().split("\n").pop());
     return { ...r, bodyBytes: out.bytes, transferred: out.transferred };
   });
@@ -190,7 +202,7 @@ try {
   };
   const outDir = join(repoRoot, "bench", "results");
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, "s3-object.json"), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(join(outDir, `${resultName}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = [
     "# @toolkit/s3-object benchmark",
     "",
@@ -220,7 +232,7 @@ try {
     "s3-object one conditional GET answered 304 and no body; `aws s3 cp` moves the whole object again.",
     "",
   ].join("\n");
-  await writeFile(join(outDir, "s3-object.md"), md);
+  await writeFile(join(outDir, `${resultName}.md`), md);
   process.stderr.write(`${md}\n`);
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import { type BigIntStats, createReadStream } from "node:fs";
 import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import {
+  combinePartMd5s,
   isObjectStoreError,
   type Logger,
   type ObjectInfo,
@@ -417,22 +419,42 @@ export class S3File implements AsyncDisposable {
       partSizeBytes: this.#partSizeBytes,
       thresholdBytes: this.#thresholdBytes,
     });
-    const source = createReadStream(this.localPath, { highWaterMark: 1024 * 1024 });
-    // Large bodies are always hashed as they are sent: that is the multipart ETag S3 must answer with.
-    const body = !multipart
-      ? source
-      : Readable.from(
-          (async function* () {
-            for await (const chunk of source) {
-              streamed.update(chunk as Buffer);
-              yield chunk as Buffer;
-            }
-          })(),
-        );
-    // The hash of what was sent: from before (small files) or from the stream (large files). Computed once.
+    // Large bodies are always hashed as they are sent: that is the multipart ETag S3 must answer with. On S3 the
+    // store reads each part from its offset and hands us the same bytes once the part is stored (one read, MD5
+    // per part, combined at the end); other stores get a stream hashed on its way through.
+    const fileParts = multipart && store.location.kind === "s3";
+    const partMd5s: Buffer[] = [];
+    const source = createReadStream(this.localPath, fileParts ? {} : { highWaterMark: 1024 * 1024 });
+    const body =
+      !multipart || fileParts
+        ? source
+        : Readable.from(
+            (async function* () {
+              for await (const chunk of source) {
+                streamed.update(chunk as Buffer);
+                yield chunk as Buffer;
+              }
+            })(),
+          );
+    const partCount = Math.ceil(size / this.#partSizeBytes);
+    // The hash of what was sent: from before (small files), the stored parts or the stream (large files).
     let sentHash: LocalHash | undefined;
     const sentDigest = (): LocalHash => {
-      sentHash ??= multipart ? streamed.digest(fingerprintOf(st)) : known!;
+      if (sentHash) return sentHash;
+      if (!multipart) sentHash = known!;
+      else if (!fileParts) sentHash = streamed.digest(fingerprintOf(st));
+      else {
+        const whole = partMd5s.filter((d) => d !== undefined).length === partCount;
+        const multipartHash = { partSizeBytes: this.#partSizeBytes, etag: whole ? combinePartMd5s(partMd5s) : "" };
+        sentHash = {
+          size: whole ? size : 0,
+          fingerprint: fingerprintOf(st),
+          contentId: whole ? contentIdOf("", multipartHash) : "",
+          sha256: "",
+          md5: "",
+          ...(whole ? { multipart: multipartHash } : {}),
+        };
+      }
       return sentHash;
     };
     let result: Awaited<ReturnType<ObjectStore["put"]>>;
@@ -449,6 +471,12 @@ export class S3File implements AsyncDisposable {
         multipartThresholdBytes: this.#thresholdBytes,
         partSizeBytes: this.#partSizeBytes,
         partConcurrency: this.#options.partConcurrency ?? DEFAULT_PART_CONCURRENCY,
+        ...(fileParts
+          ? {
+              onPartStored: (n: number, bytes: Uint8Array) =>
+                (partMd5s[n - 1] = createHash("md5").update(bytes).digest()),
+            }
+          : {}),
         ...(signal ? { signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });

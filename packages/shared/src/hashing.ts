@@ -74,6 +74,18 @@ export class MultipartEtagHasher {
 }
 
 /**
+ * The multipart ETag (quoted) from the MD5 digests of the parts, in part order: what S3 answers for those parts.
+ * Lets parts be hashed in any order (each on the read that sends it) and combined at the end. One part gives
+ * the plain MD5 form, as {@link MultipartEtagHasher} does for a body of one part.
+ */
+export function combinePartMd5s(partMd5s: readonly Uint8Array[]): string {
+  if (partMd5s.length === 1) return `"${Buffer.from(partMd5s[0]!).toString("hex")}"`;
+  const combined = createHash("md5");
+  for (const digest of partMd5s) combined.update(digest);
+  return `"${combined.digest("hex")}-${partMd5s.length}"`;
+}
+
+/**
  * The ETag S3 gives a file uploaded in parts of `partSizeBytes` (quoted, `"<hex>-<parts>"`).
  * Note: S3 reports a plain MD5 for a body uploaded in one PUT; pass `forceMultipart` to get the
  * `-1` form a one-part multipart upload has.

@@ -11,6 +11,7 @@ export { createLimit, forEachConcurrent } from "./concurrency.ts";
 export type { ObjectStoreErrorCode } from "./errors.ts";
 export { abortReason, isAbortError, isObjectStoreError, ObjectStoreError } from "./errors.ts";
 export {
+  combinePartMd5s,
   etagPartCount,
   hashBytes,
   MAX_PARTS,

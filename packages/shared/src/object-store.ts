@@ -66,6 +66,12 @@ export interface PutOptions {
   partSizeBytes?: number;
   /** Parts uploaded at once for one object. @default 4 */
   partConcurrency?: number;
+  /**
+   * S3, a local file's stream (`fs.createReadStream(path)`) going up in parts: called with each part's bytes once
+   * that part is stored (1-based part number), so the caller can hash the file on the read that sends it.
+   * Not called for other bodies or stores.
+   */
+  onPartStored?: (partNumber: number, bytes: Uint8Array) => void;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
 }

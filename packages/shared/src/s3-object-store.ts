@@ -1,7 +1,11 @@
+import { ReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -11,10 +15,11 @@ import {
   PutObjectCommand,
   type PutObjectCommandInput,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createS3Client } from "./clients.ts";
-import { abortReason } from "./errors.ts";
+import { abortReason, ObjectStoreError } from "./errors.ts";
 import { formatLocation, type Location } from "./location.ts";
 import type {
   ByteRange,
@@ -33,6 +38,7 @@ import type {
 import { validateKey } from "./open-object-store.ts";
 import { retry } from "./retry.ts";
 import { toObjectStoreError } from "./s3-errors.ts";
+import { isSha256Hex } from "./trust/remote-input.ts";
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html — at most 1,000 keys a request. */
 export const MAX_DELETE_BATCH = 1000;
@@ -89,6 +95,22 @@ async function collect(stream: Readable, limitBytes: number): Promise<Buffer | R
 function* sliceBuffer(buffer: Buffer, sliceBytes: number): Generator<Buffer> {
   for (let offset = 0; offset < buffer.length; offset += sliceBytes) yield buffer.subarray(offset, offset + sliceBytes);
 }
+
+/**
+ * The path of a local file's stream that nobody has read yet (`fs.createReadStream(path)` without start/end):
+ * its parts can be read from their offsets when they are sent, instead of through the stream.
+ */
+function unreadFileOf(body: Readable): string | undefined {
+  if (!(body instanceof ReadStream)) return undefined;
+  const s = body as ReadStream & { start?: number; end?: number };
+  if (typeof s.path !== "string" || (s.start ?? 0) !== 0) return undefined;
+  if (s.end !== undefined && s.end !== Number.POSITIVE_INFINITY) return undefined;
+  if (s.bytesRead > 0 || s.readableDidRead || s.destroyed) return undefined;
+  return s.path;
+}
+
+/** The user metadata key our writers put the body's hex SHA-256 in (see sync/metadata.ts). */
+const SHA256_METADATA = "s3kit-sha256";
 
 function encodeCopySource(bucket: string, key: string): string {
   return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
@@ -159,7 +181,21 @@ export function createS3ObjectStore(
     };
     try {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — 412 means another writer won.
-      const out = await client.send(new PutObjectCommand(input), sendOptions(opts.signal));
+      const command = new PutObjectCommand(input);
+      // Hash each byte once: the caller already has the body's SHA-256 (our metadata), so SigV4 signs with it
+      // instead of hashing the body again; S3 then checks the body against it (400 on a mismatch).
+      const sha256 = opts.metadata?.[SHA256_METADATA];
+      if (isSha256Hex(sha256)) {
+        command.middlewareStack.add(
+          (next) => (args) => {
+            const request = (args as { request?: { headers?: Record<string, string> } }).request;
+            if (request?.headers) request.headers["x-amz-content-sha256"] = sha256;
+            return next(args);
+          },
+          { step: "build", name: "s3kitPayloadSha256" },
+        );
+      }
+      const out = await client.send(command, sendOptions(opts.signal));
       opts.onProgress?.({ loadedBytes: body.length, totalBytes: body.length });
       return { etag: out.ETag ?? "", size: body.length };
     } catch (error) {
@@ -167,8 +203,12 @@ export function createS3ObjectStore(
     }
   }
 
-  async function putMultipart(key: string, body: Readable | Buffer, opts: PutOptions): Promise<PutResult> {
-    const partSizeBytes = opts.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
+  /**
+   * S3 checks If-Match / If-None-Match on CompleteMultipartUpload, after every part went up; check first so a
+   * doomed upload fails before it moves gigabytes. Some emulators (moto) ignore the headers on
+   * CompleteMultipartUpload: there this HEAD is the only check, and a race window remains.
+   */
+  async function checkMultipartCondition(key: string, opts: PutOptions): Promise<void> {
     if (opts.ifMatch || opts.ifNoneMatch) {
       // S3 checks If-Match / If-None-Match on CompleteMultipartUpload, after every part went up; check first
       // so a doomed upload fails before it moves gigabytes. Some emulators (moto) ignore the headers on
@@ -192,6 +232,154 @@ export function createS3ObjectStore(
         );
       }
     }
+  }
+
+  /**
+   * A local file in parts (issue 15: files are not streams). Each part is read from its offset into one buffer
+   * of exactly its size when it is sent — no chunker, no concatenation, no read-ahead — and read again if it must
+   * be sent again; memory is `partConcurrency` parts. `onPartStored` sees each part's bytes from that same read.
+   * Cancelled by `opts.signal` or by the stream failing (its own `signal`): the upload is aborted on the server
+   * first, then the call rejects. A file that is not `contentLength` bytes long when its parts are done fails
+   * without completing the upload.
+   */
+  async function putFileParts(
+    key: string,
+    stream: Readable,
+    path: string,
+    size: number,
+    opts: PutOptions,
+  ): Promise<PutResult> {
+    const partSizeBytes = opts.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
+    const internal = new AbortController();
+    const cancel = (reason: unknown) => internal.abort(reason);
+    const onStreamError = (error: unknown) => cancel(error);
+    const onAbort = () => cancel(abortReason(opts.signal!));
+    stream.once("error", onStreamError);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const signal = internal.signal;
+    let uploadId: string | undefined;
+    const release = () => {
+      stream.off("error", onStreamError);
+      opts.signal?.removeEventListener("abort", onAbort);
+      stream.on("error", () => {}); // its own open may still fail after we stopped listening
+      stream.destroy(); // release the stream's own file handle now, not at GC
+    };
+    let file: Awaited<ReturnType<typeof open>>;
+    try {
+      file = await open(path, "r");
+    } catch (error) {
+      release();
+      return fail("Upload", key, error, opts.signal);
+    }
+    try {
+      signal.throwIfAborted();
+      opts.signal?.throwIfAborted();
+      await checkMultipartCondition(key, opts);
+      const created = await client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: fullKey(key),
+          ...(opts.metadata ? { Metadata: opts.metadata } : {}),
+          ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+          ...(opts.storageClass ? { StorageClass: opts.storageClass as PutObjectCommandInput["StorageClass"] } : {}),
+        }),
+        { abortSignal: signal },
+      );
+      uploadId = created.UploadId;
+      if (!uploadId) throw new ObjectStoreError("unknown", `Upload of ${url}${key}: the server gave no upload id.`);
+      const partCount = Math.ceil(size / partSizeBytes);
+      const etags: string[] = new Array(partCount);
+      let loaded = 0;
+      let next = 0;
+      const readPart = async (index: number): Promise<Buffer> => {
+        const start = index * partSizeBytes;
+        const length = Math.min(partSizeBytes, size - start);
+        const buffer = Buffer.allocUnsafe(length);
+        for (let filled = 0; filled < length; ) {
+          const { bytesRead } = await file.read(buffer, filled, length - filled, start + filled);
+          if (bytesRead === 0)
+            throw Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });
+          filled += bytesRead;
+        }
+        return buffer;
+      };
+      const sendPart = async (index: number): Promise<void> => {
+        // The SDK retries the request with the same buffer; a part that still fails is read again and resent.
+        const bytes = await retry(
+          async () => {
+            const buffer = await readPart(index);
+            const out = await client.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: fullKey(key),
+                UploadId: uploadId,
+                PartNumber: index + 1,
+                Body: buffer,
+                ContentLength: buffer.length,
+              }),
+              { abortSignal: signal },
+            );
+            etags[index] = out.ETag ?? "";
+            return buffer;
+          },
+          { attempts: 2, signal },
+        );
+        opts.onPartStored?.(index + 1, bytes);
+        loaded += bytes.length;
+        opts.onProgress?.({ loadedBytes: loaded, totalBytes: size });
+      };
+      const worker = async () => {
+        while (next < partCount && !signal.aborted) await sendPart(next++);
+      };
+      const workers = Math.max(1, Math.min(opts.partConcurrency ?? 4, partCount));
+      await Promise.all(
+        Array.from({ length: workers }, () =>
+          worker().catch((error: unknown) => {
+            cancel(error);
+            throw error;
+          }),
+        ),
+      );
+      signal.throwIfAborted();
+      const now = (await file.stat()).size;
+      if (now !== size) {
+        throw Object.assign(new Error(`${path} changed size while it was sent (${size} → ${now} bytes)`), {
+          code: "ECHANGED",
+        });
+      }
+      const done = await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: fullKey(key),
+          UploadId: uploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+          ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+          ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
+        }),
+        { abortSignal: signal },
+      );
+      uploadId = undefined;
+      const etag = done.ETag ?? "";
+      return { etag, size, partSizeBytes };
+    } catch (error) {
+      const reason = signal.aborted ? signal.reason : error;
+      if (uploadId) {
+        // Awaited, so the caller never sees the rejection while the upload is still open on the server.
+        await client
+          .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: fullKey(key), UploadId: uploadId }))
+          .catch(() => {});
+      }
+      if ((reason as { code?: string } | null)?.code === "ECHANGED") throw reason;
+      return fail("Upload", key, reason, opts.signal);
+    } finally {
+      release();
+      await file.close().catch(() => {});
+    }
+  }
+
+  async function putMultipart(key: string, body: Readable | Buffer, opts: PutOptions): Promise<PutResult> {
+    const partSizeBytes = opts.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
+    await checkMultipartCondition(key, opts);
     // Cancel by failing the body, not through lib-storage's abortController: on its own abort lib-storage
     // rejects at once and sends AbortMultipartUpload later, in the background, so the caller could see the
     // rejection while the upload is still open. A failed body makes done() reject only after the abort.
@@ -317,7 +505,12 @@ export function createS3ObjectStore(
       }
       // A stream known to be large goes straight to multipart; otherwise buffer up to the threshold so a
       // small body goes in one replayable PUT.
-      if (opts.contentLength !== undefined && opts.contentLength > threshold) return putMultipart(key, body, opts);
+      if (opts.contentLength !== undefined && opts.contentLength > threshold) {
+        const path = unreadFileOf(body);
+        return path !== undefined
+          ? putFileParts(key, body, path, opts.contentLength, opts)
+          : putMultipart(key, body, opts);
+      }
       const collected = await collect(body, threshold);
       return Buffer.isBuffer(collected) ? putSingle(key, collected, opts) : putMultipart(key, collected, opts);
     },

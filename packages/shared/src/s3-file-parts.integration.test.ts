@@ -1,0 +1,146 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { multipartEtag } from "./hashing.ts";
+import { openObjectStore } from "./open-object-store.ts";
+import { startFaultProxy } from "./testing/fault-proxy.ts";
+import { createTestBucket, testClientOptions } from "./testing/fixtures.ts";
+import { startS3Server } from "./testing/servers.ts";
+
+const MiB = 1024 * 1024;
+let server: Awaited<ReturnType<typeof startS3Server>>;
+let dir: string;
+beforeAll(async () => {
+  server = await startS3Server();
+  dir = await mkdtemp(join(tmpdir(), "s3-file-parts-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await server?.stop();
+});
+
+async function setup(tag: string, endpoint?: string) {
+  const { url, client } = await createTestBucket(server, tag);
+  client.destroy();
+  return openObjectStore(url, testClientOptions(server, endpoint));
+}
+
+describe("a local file goes up in parts read from their offsets (issue 15)", () => {
+  test("20 MiB in 5 MiB parts: one request per part, the multipart ETag of the file, parts seen once each", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const store = await setup("parts", proxy.endpoint);
+      const path = join(dir, "twenty.bin");
+      const data = randomBytes(20 * MiB + 123);
+      await writeFile(path, data);
+      const seen: [number, number][] = [];
+      const progress: number[] = [];
+      const result = await store.put("big.bin", createReadStream(path), {
+        contentLength: data.length,
+        multipartThresholdBytes: 16 * MiB,
+        partSizeBytes: 5 * MiB,
+        partConcurrency: 3,
+        metadata: { a: "1" },
+        onPartStored: (n, bytes) => seen.push([n, bytes.length]),
+        onProgress: (p) => progress.push(p.loadedBytes),
+      });
+      expect(result).toEqual({ etag: await multipartEtag(path, 5 * MiB), size: data.length, partSizeBytes: 5 * MiB });
+      expect(seen.sort((a, b) => a[0] - b[0])).toEqual([
+        [1, 5 * MiB],
+        [2, 5 * MiB],
+        [3, 5 * MiB],
+        [4, 5 * MiB],
+        [5, 123],
+      ]);
+      expect(progress.at(-1)).toBe(data.length);
+      expect(proxy.requests.map((r) => r.method)).toEqual(["POST", "PUT", "PUT", "PUT", "PUT", "PUT", "POST"]);
+      const back = Buffer.from(await store.getBytes("big.bin"));
+      expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+      expect((await store.head("big.bin"))?.metadata).toEqual({ a: "1" });
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a part that fails (500, reset mid-body) is sent again and the object is whole", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [
+        { match: { method: "PUT" }, times: 1, action: { type: "internalError" } },
+        { match: { method: "PUT" }, times: 1, action: { type: "resetMidBody" } },
+      ],
+    });
+    try {
+      const store = await setup("retry", proxy.endpoint);
+      const path = join(dir, "retry.bin");
+      await writeFile(path, randomBytes(17 * MiB));
+      const result = await store.put("r.bin", createReadStream(path), {
+        contentLength: 17 * MiB,
+        partSizeBytes: 8 * MiB,
+      });
+      expect(result.etag).toBe(await multipartEtag(path, 8 * MiB));
+      expect(proxy.requests.filter((r) => r.fault).length).toBe(2);
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("cancelled through the stream's signal: rejects, and no multipart upload is left open", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 2_000 } }],
+    });
+    try {
+      const store = await setup("cancel", proxy.endpoint);
+      const path = join(dir, "cancel.bin");
+      await writeFile(path, randomBytes(17 * MiB));
+      const controller = new AbortController();
+      const pending = store.put("c.bin", createReadStream(path, { signal: controller.signal }), {
+        contentLength: 17 * MiB,
+        partSizeBytes: 8 * MiB,
+      });
+      setTimeout(() => controller.abort(new Error("user cancelled")), 300);
+      await expect(pending).rejects.toThrow();
+      const open = [];
+      for await (const u of store.listMultipartUploads!()) open.push(u);
+      expect(open).toEqual([]);
+      expect(await store.head("c.bin")).toBeUndefined();
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("If-None-Match on a file in parts: an existing object is refused before any part is sent", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const store = await setup("cond", proxy.endpoint);
+      await store.put("x.bin", "already here");
+      const path = join(dir, "cond.bin");
+      await writeFile(path, randomBytes(17 * MiB));
+      const before = proxy.requests.length;
+      await expect(
+        store.put("x.bin", createReadStream(path), { contentLength: 17 * MiB, ifNoneMatch: "*" }),
+      ).rejects.toMatchObject({ code: "preconditionFailed" });
+      expect(proxy.requests.slice(before).map((r) => r.method)).toEqual(["HEAD"]);
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a single PUT whose s3kit-sha256 metadata is the body's hash is signed with it (one hash, not two)", async () => {
+    const store = await setup("sha");
+    const body = randomBytes(1 * MiB);
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const result = await store.put("s.bin", body, { metadata: { "s3kit-sha256": sha256 } });
+    expect(result.size).toBe(body.length);
+    expect(Buffer.from(await store.getBytes("s.bin")).equals(body)).toBe(true);
+    await store.close();
+  });
+});
