@@ -46,6 +46,7 @@ import {
   oneLineMessage,
   PartialFailureError,
 } from "./exit-codes.ts";
+import { cliError, fixPlurals } from "./messages.ts";
 import { ProgressBar } from "./progress-bar.ts";
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -191,21 +192,25 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected partial<R>(result: R, summary: string): R {
     this.#exitCode = ExitCode.partial;
     this.stopProgress();
-    if (!this.jsonEnabled()) process.stderr.write(`error: ${printable(redactUrlUserInfo(oneLineMessage(summary)))}\n`);
+    if (!this.jsonEnabled()) {
+      process.stderr.write(
+        `error: ${printable(redactUrlUserInfo(cliError(summary, oneLineMessage(summary), "partial").message))}\n`,
+      );
+    }
     return result;
   }
 
   /** The command's human output (stdout); suppressed by --json (return the result instead). */
   override log(message = "", ...args: unknown[]): void {
     this.stopProgress();
-    super.log(printable(redactUrlUserInfo(message), { keepLineBreaks: true }), ...args);
+    super.log(printable(redactUrlUserInfo(fixPlurals(message)), { keepLineBreaks: true }), ...args);
   }
 
   /** A status line on stderr ("created bucket …"); suppressed by --json and --quiet. */
   protected note(message: string): void {
     if (this.jsonEnabled() || this.flags?.quiet) return;
     this.stopProgress();
-    process.stderr.write(`${printable(redactUrlUserInfo(message), { keepLineBreaks: true })}\n`);
+    process.stderr.write(`${printable(redactUrlUserInfo(fixPlurals(message)), { keepLineBreaks: true })}\n`);
   }
 
   /** Plain, uncoloured JSON: a pipe gets exactly `JSON.parse`-able text. */
@@ -233,19 +238,28 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<void> {
     this.stopProgress();
     const ctor = this.ctor as typeof BaseCommand;
-    const exitCode = exitCodeFor(err, { aborted: this.signal.aborted, overrides: ctor.errorExitCodes });
-    this.#exitCode = exitCode;
-    process.exitCode = exitCode;
-    if (err && typeof err === "object" && (err as { code?: unknown }).code === "EEXIT") return;
+    let exitCode = exitCodeFor(err, { aborted: this.signal.aborted, overrides: ctor.errorExitCodes });
+    if (err && typeof err === "object" && (err as { code?: unknown }).code === "EEXIT") {
+      this.#exitCode = exitCode;
+      process.exitCode = exitCode;
+      return;
+    }
     // With --debug, or if the command's own parse never ran (a parse error), look at argv.
     const debug = this.flags?.debug ?? this.argv.includes("--debug");
-    const message = redactUrlUserInfo(
-      this.signal.aborted && exitCode === ExitCode.interrupted
-        ? oneLineMessage(this.signal.reason)
-        : oneLineMessage(err),
-    );
+    const interrupted = this.signal.aborted && exitCode === ExitCode.interrupted;
+    const ownCode = (err as { code?: unknown } | undefined)?.code;
+    // The one error-to-message layer (messages.ts): CLI words for the library's, one category per cause.
+    const text = interrupted
+      ? { message: oneLineMessage(this.signal.reason) }
+      : cliError(err, oneLineMessage(err), typeof ownCode === "string" ? ownCode : undefined, {
+          profile: this.flags?.profile ?? process.env.AWS_PROFILE,
+        });
+    if (text.exitCode !== undefined) exitCode = text.exitCode;
+    this.#exitCode = exitCode;
+    process.exitCode = exitCode;
+    const message = redactUrlUserInfo(text.message);
     if (this.jsonEnabled()) {
-      const error: Record<string, unknown> = { code: errorCodeFor(err, exitCode), message };
+      const error: Record<string, unknown> = { code: text.code ?? errorCodeFor(err, exitCode), message };
       const body: Record<string, unknown> = { error };
       if (err instanceof PartialFailureError && err.result !== undefined) body.result = err.result;
       this.logJson(body);

@@ -3,6 +3,7 @@
 import { type Command, Flags } from "@oclif/core";
 import { isPhotoSyncError, type SyncPlan, type SyncSummary } from "@toolkit/photo-sync";
 import { BaseCommand } from "../base-command.ts";
+import { checkDestinationFolder, checkStateFile, localPathOf } from "../preflight.ts";
 import { formatBytes } from "../progress-bar.ts";
 import { syncFlags, syncOptionsOf } from "../sync-flags.ts";
 
@@ -120,6 +121,16 @@ type PhotoSyncFlagValues = Parameters<typeof syncOptionsOf>[0] & {
 
 /** The base of both photo-sync commands: the options they share and the flow from result to output. */
 export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCommand<T> {
+  /** Checks of the local inputs before anything is listed or sent (a `--state-file` that is a folder). */
+  protected override async init(): Promise<void> {
+    await super.init();
+    await checkStateFile((this.flags as { "state-file"?: string | undefined })["state-file"]);
+    const destination = (this.args as { destination?: string }).destination;
+    const local = destination === undefined ? undefined : localPathOf(destination);
+    if (local !== undefined)
+      await checkDestinationFolder(local, this.id === "photo-sync:restore" ? "restore" : "back up");
+  }
+
   /** The library options both commands take, from the flags; `delete` and `dryRun` for the command to map. */
   protected commonOptions(flags: PhotoSyncFlagValues) {
     const sync = syncOptionsOf(flags, (line) => this.note(line));
@@ -173,7 +184,11 @@ export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCom
       return result.plan;
     }
     if (!this.jsonEnabled()) printSummary(log, note, title, result, "done");
-    if (result.failed > 0) return this.partial(result, `${count(result.failed)} ${messages.failed}`);
+    if (result.failed > 0) {
+      // "the others are backed up" only when there are others.
+      const failed = result.transferred + result.skipped > 0 ? messages.failed : messages.failed.replace(/;.*$/, ".");
+      return this.partial(result, `${count(result.failed)} ${failed}`);
+    }
     return result;
   }
 }

@@ -4,6 +4,7 @@ import { Args, Flags } from "@oclif/core";
 import type { PutResult } from "@toolkit/delta-store";
 import { DeltaError } from "@toolkit/delta-store";
 import { BaseCommand } from "../../base-command.ts";
+import { checkDestinationFolder, checkSource } from "../../preflight.ts";
 import {
   formatBytes,
   isStoreUrl,
@@ -52,6 +53,9 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
       "no-delta": flags["no-delta"],
     };
     if (flags.recursive) {
+      // Before the first transfer: a missing source folder, or a destination folder that is a file.
+      if (upload) await checkSource(args.src, "folder", "give a folder to copy with --recursive.");
+      else await checkDestinationFolder(args.dst, "copy");
       const remote = parseTarget(upload ? args.dst : args.src, false);
       const store = openDeltaStore(remote.location, this.clientOptions(), this.logger, storeFlags);
       try {
@@ -79,6 +83,7 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
     }
 
     if (upload) {
+      await checkSource(args.src, "any", "give a file to copy (or a folder with --recursive).");
       const info = await stat(args.src).catch(() => undefined);
       if (!info?.isFile()) {
         throw new DeltaError("delta.invalidOptions", `${args.src} is not a file; use --recursive to copy a folder.`);

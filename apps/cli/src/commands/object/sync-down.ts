@@ -1,6 +1,7 @@
 import { Args } from "@oclif/core";
 import type { BatchResult } from "@toolkit/s3-object";
 import { BaseCommand } from "../../base-command.ts";
+import { checkDestinationFolder } from "../../preflight.ts";
 import { managerFor, prefixSyncFlags, reportBatch } from "../../topics/object.ts";
 
 export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
@@ -25,6 +26,7 @@ export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
 
   async run(): Promise<BatchResult> {
     const { args, flags } = this;
+    await checkDestinationFolder(args.dir, "download");
     await using manager = managerFor(this, flags);
     const result = await manager.downloadPrefix(args.prefix, args.dir, {
       exclude: flags.exclude ?? [],

@@ -1,0 +1,228 @@
+// One test per CLI message of issue 16: the input, the exit code, and the one line the user reads (CLI words:
+// flags and commands, never the library's options or functions). Runs the built binary; file:// stores and
+// local files only, plus moto for the bucket commands. Build first: `pnpm --filter s3kit... build`.
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliOptions, type CliRun, runCli } from "./run-cli.ts";
+
+/** Library words that must never reach a CLI user. */
+const LIBRARY_WORDS =
+  /flag "c"|offline: true|onConflict "|codec: "|download\(\{|upload\(\)|ensureTable\(\)|openKv:|createS3Client|S3File:|skipInvalid|singleWriter|\(s\)/;
+
+let home: string;
+let cwd: string;
+
+async function run(args: string[], options: CliOptions = {}): Promise<CliRun> {
+  const result = await runCli(args, {
+    cwd,
+    ...options,
+    env: { XDG_CACHE_HOME: join(home, ".cache"), XDG_CONFIG_HOME: join(home, ".config"), ...options.env },
+  });
+  expect(result.stdout + result.stderr).not.toMatch(LIBRARY_WORDS);
+  return result;
+}
+
+/** The run's one error line (stderr holds exactly one line, starting `error: `). */
+function errorLine(result: CliRun): string {
+  const lines = result.stderr.split("\n").filter((l) => l !== "");
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  return lines[0]!.slice("error: ".length);
+}
+
+const url = (path: string) => pathToFileURL(path).href;
+
+beforeAll(async () => {
+  if (!existsSync(new URL("../dist/messages.js", import.meta.url))) {
+    throw new Error("apps/cli is not built: run `pnpm --filter s3kit... build` first");
+  }
+  home = await mkdtemp(join(tmpdir(), "s3kit-messages-"));
+  cwd = join(home, "work");
+  await mkdir(cwd);
+  await writeFile(join(cwd, "afile"), "a file, not a folder\n");
+  await mkdir(join(cwd, "src", "a"), { recursive: true });
+  await writeFile(join(cwd, "src", "a", "one.txt"), "one\n");
+});
+
+afterAll(async () => {
+  // Temp folders are left to the OS: nothing here is large.
+});
+
+describe("credentials are their own category (exit 1) naming what to set", () => {
+  const noCredentials = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" };
+
+  it("no credentials at all: the variables and --profile / AWS_PROFILE", async () => {
+    const r = await run(["ls", "s3://some-bucket/x/", "--endpoint-url", "http://127.0.0.1:9"], { env: noCredentials });
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile <name> (or set AWS_PROFILE) for a profile in ~/.aws/config.",
+    );
+  });
+
+  it("--json says code credentials", async () => {
+    const r = await run(["ls", "s3://some-bucket/", "--endpoint-url", "http://127.0.0.1:9", "--json"], {
+      env: noCredentials,
+    });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: "credentials" } });
+  });
+
+  it("a --profile that has no credentials is named", async () => {
+    const r = await run(["ls", "s3://some-bucket/", "--endpoint-url", "http://127.0.0.1:9", "--profile", "nope"], {
+      env: noCredentials,
+    });
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toMatch(
+      /^no AWS credentials for the profile "nope" \(--profile \/ AWS_PROFILE\): .*aws configure --profile nope/,
+    );
+  });
+});
+
+describe("inputs are named in CLI terms", () => {
+  it("s3:/x (one slash) says it needs two, exit 2", async () => {
+    const r = await run(["ls", "s3:/x"]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toBe(
+      "Invalid location `s3:/x`: `s3:` is followed by two slashes. Use s3://bucket/prefix or file:///absolute/dir.",
+    );
+  });
+
+  it("a bad --endpoint-url names the flag, exit 2", async () => {
+    const r = await run(["object", "get", "s3://some-bucket/k", "./k", "--endpoint-url", "notaurl"]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toBe(
+      'invalid --endpoint-url "notaurl": give an http(s) URL, e.g. --endpoint-url http://localhost:9000.',
+    );
+  });
+
+  it("delta cp of a missing file says it does not exist, exit 1", async () => {
+    const r = await run(["delta", "cp", "./missing.tar", `${url(join(home, "deltas"))}/`]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe("./missing.tar does not exist; give a file to copy (or a folder with --recursive).");
+  });
+
+  it("delta cp -r of a missing folder says it does not exist, exit 1", async () => {
+    const r = await run(["delta", "cp", "-r", "./missing", `${url(join(home, "deltas"))}/`]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe("./missing does not exist; give a folder to copy with --recursive.");
+  });
+});
+
+describe("kv names flags and commands", () => {
+  it("a missing database: `s3kit kv set` creates it, exit 1", async () => {
+    const r = await run(["kv", "get", "k", "--db", "./none.db"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      "No database at ./none.db; `s3kit kv set <key> <value> --db <path>` creates it, or give --remote of an existing database.",
+    );
+  });
+
+  it("a conflict names kv pull --on-conflict; a codec mismatch names --codec", async () => {
+    const remote = `${url(join(home, "kv-remote"))}/notes`;
+    await mkdir(join(home, "kv-remote"));
+    const ok = async (args: string[]) => expect((await run(args)).code).toBe(0);
+    await ok(["kv", "set", "k", '"a"', "--db", "a.db", "--remote", remote]);
+    await ok(["kv", "push", "--db", "a.db"]);
+    await ok(["kv", "pull", "--db", "b.db", "--remote", remote]);
+    await ok(["kv", "set", "k", '"b"', "--db", "a.db"]);
+    await ok(["kv", "push", "--db", "a.db"]);
+    await ok(["kv", "set", "k", '"c"', "--db", "b.db"]);
+
+    const conflict = await run(["kv", "pull", "--db", "b.db", "--on-conflict", "error"]);
+    expect(conflict.code).toBe(1);
+    expect(errorLine(conflict)).toBe(
+      `1 key changed both locally and in ${remote}/ since the last pull: "k"; settle them with \`s3kit kv pull --on-conflict local|remote|newest\`.`,
+    );
+
+    const codec = await run(["kv", "get", "k", "--db", "a.db", "--codec", "string"]);
+    expect(codec.code).toBe(1);
+    expect(errorLine(codec)).toBe(
+      `The remote ${remote}/ was written with codec \`json\`, not \`string\`; use --codec json.`,
+    );
+  });
+});
+
+describe("object names object put / object get --force", () => {
+  it("a get over local edits: exit 1, one line with both commands", async () => {
+    const store = join(home, "objects");
+    await mkdir(store);
+    await writeFile(join(cwd, "v1.txt"), "v1\n");
+    const target = `${url(store)}/obj.txt`;
+    expect((await run(["object", "put", "./v1.txt", target])).code).toBe(0);
+    expect((await run(["object", "get", target, "./obj.txt"])).code).toBe(0);
+    await writeFile(join(cwd, "obj.txt"), "edited\n");
+    const r = await run(["object", "get", target, "./obj.txt"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      `Download of ${target}: the local copy ${join(cwd, "obj.txt")} has changes not uploaded; upload them with \`s3kit object put\`, or discard them with \`s3kit object get --force\`.`,
+    );
+  });
+});
+
+describe("a destination that is a file fails before the first transfer (exit 1, one line)", () => {
+  let source: string;
+  beforeAll(async () => {
+    source = `${url(join(home, "backup"))}`;
+    expect((await run(["photo-sync", "./src", source])).code).toBe(0);
+  });
+
+  it("photo-sync restore into a file", async () => {
+    const r = await run(["photo-sync", "restore", source, "./afile"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      "the destination ./afile is a file, not a folder; give a folder to restore into (nothing was transferred).",
+    );
+  });
+
+  it("photo-sync backup into a file:// that is a file", async () => {
+    const r = await run(["photo-sync", "./src", url(join(cwd, "afile"))]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      `the destination ${join(cwd, "afile")} is a file, not a folder; give a folder to back up into (nothing was transferred).`,
+    );
+  });
+
+  it("object sync-down into a file, and below a file", async () => {
+    const r = await run(["object", "sync-down", source, "./afile"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      "the destination ./afile is a file, not a folder; give a folder to download into (nothing was transferred).",
+    );
+    const below = await run(["object", "sync-down", source, "./afile/sub"]);
+    expect(below.code).toBe(1);
+    expect(errorLine(below)).toBe(
+      `the destination ./afile/sub cannot be a folder: ${join(cwd, "afile")} is a file; give another folder to download into (nothing was transferred).`,
+    );
+  });
+
+  it("delta cp -r into a file", async () => {
+    const deltas = `${url(join(home, "deltas-r"))}/set/`;
+    expect((await run(["delta", "cp", "-r", "./src", deltas])).code).toBe(0);
+    const r = await run(["delta", "cp", "-r", deltas, "./afile"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      "the destination ./afile is a file, not a folder; give a folder to copy into (nothing was transferred).",
+    );
+  });
+
+  it("a --state-file that is a folder is a usage error (exit 2)", async () => {
+    const r = await run(["photo-sync", "./src", source, "--state-file", home]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toBe(
+      `--state-file ${home} is a folder; give a file path (e.g. ${join(home, "s3kit-state.json")}).`,
+    );
+  });
+});
+
+describe("counts agree with their noun", () => {
+  it("photo-sync of one file says 1 file", async () => {
+    const r = await run(["photo-sync", "./src", url(join(home, "plural"))]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/scanned\s+1 file\b/);
+    expect(r.stdout).not.toMatch(/\b1 files\b/);
+  });
+});
