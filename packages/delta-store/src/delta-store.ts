@@ -337,6 +337,8 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     zstd: createZstdEngine(options.zstdLevel !== undefined ? { level: options.zstdLevel } : {}),
   };
   const url = store.url;
+  /** The HEAD of each listed delta (its generation decides against a direct twin). */
+  const listedInfo = new WeakMap<DeltaListEntry, ObjectInfo>();
   /** References whose stored bytes `verify` fetched and hashed: store key → `<etag> <sha256>`. */
   const verifiedReferences = new Map<string, string>();
 
@@ -953,11 +955,45 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       ...(signal ? { signal } : {}),
     });
     let batch: ListEntry[] = [];
+    // Both forms of a key exist only after a failed cleanup (see "Write ordering"): the listing shows the
+    // current one. A direct entry waits in `queue` (and everything after it, to keep the order) until the
+    // listing has passed where its `.delta` twin would sort.
+    const queue: { entry: DeltaListEntry; rawKey: string }[] = [];
+    const release = function* (nextRawKey: string | undefined): Generator<DeltaListEntry> {
+      while (queue.length > 0) {
+        const { entry, rawKey } = queue[0]!;
+        const twinMayCome =
+          nextRawKey !== undefined &&
+          entry.kind === "direct" &&
+          Buffer.compare(Buffer.from(rawKey + DELTA_SUFFIX), Buffer.from(nextRawKey)) >= 0;
+        if (twinMayCome) return;
+        queue.shift();
+        yield entry;
+      }
+    };
     const flush = async function* (): AsyncGenerator<DeltaListEntry> {
       const current = batch;
       batch = [];
       const resolved = await Promise.all(current.map((entry) => limit(() => toListed(entry, signal))));
-      for (const entry of resolved) if (entry) yield entry;
+      for (const [i, entry] of resolved.entries()) {
+        const raw = current[i]!;
+        const rawKey = raw.kind === "prefix" ? raw.prefix : raw.key;
+        yield* release(rawKey);
+        if (!entry) continue;
+        if (entry.kind !== "folder") {
+          const other = entry.kind === "delta" ? "direct" : "delta";
+          const twin = queue.findIndex((q) => q.entry.kind === other && q.entry.key === entry.key);
+          if (twin !== -1) {
+            const deltaEntry = entry.kind === "delta" ? entry : queue[twin]!.entry;
+            const deltaInfo = listedInfo.get(deltaEntry);
+            const direct = await head(entry.key, signal);
+            const deltaWins = !direct || (deltaInfo !== undefined && deltaIsCurrent(deltaInfo, direct));
+            if (deltaWins === (entry.kind === "delta")) queue.splice(twin, 1);
+            else continue;
+          }
+        }
+        queue.push({ entry, rawKey });
+      }
     };
     try {
       for await (const entry of iterator) {
@@ -968,6 +1004,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       throw wrapStoreError(error, `List ${url}${from}`);
     }
     yield* flush();
+    yield* release(undefined);
   }
 
   async function toListed(entry: ListEntry, signal?: AbortSignal): Promise<DeltaListEntry | undefined> {
@@ -987,7 +1024,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       } catch (error) {
         problem = (error as Error).message;
       }
-      return {
+      const listed: ListedFile = {
         kind: "delta",
         key: entry.key.slice(0, -DELTA_SUFFIX.length),
         size: meta?.fileSize ?? entry.size,
@@ -997,6 +1034,8 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
         ...(meta ? { sha256: meta.fileSha256, engine: meta.engine } : {}),
         ...(problem ? { problem } : {}),
       };
+      listedInfo.set(listed, info);
+      return listed;
     }
     return {
       kind: "direct",

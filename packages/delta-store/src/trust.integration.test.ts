@@ -161,6 +161,12 @@ describe.each(["s3", "file"] as const)("remote data is untrusted (%s)", (kind) =
     const out = join(dir, "out.tar");
     const got = await store.get("app/b.tar", out);
     expect(got.kind).toBe("direct");
+    // ls shows the current form only, with its size.
+    const listed = [];
+    for await (const e of store.list("app/")) listed.push(e);
+    expect(listed.filter((e) => e.key === "app/b.tar")).toEqual([
+      expect.objectContaining({ kind: "direct", size: versions[2]!.bytes.length }),
+    ]);
     expect((await readFile(out)).equals(versions[2]!.bytes)).toBe(true);
     expect((await store.verify("app/b.tar")).kind).toBe("direct");
     expect(isDeltaError(attempt, "delta.storage")).toBe(true);
