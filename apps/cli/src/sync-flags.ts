@@ -20,7 +20,10 @@ export function syncFlags(help: { deletes: string }) {
     }),
     delete: Flags.boolean({ description: help.deletes }),
     mirror: Flags.boolean({ description: "Alias of --delete", hidden: true }),
-    "dry-run": Flags.boolean({ description: "Show what would be done; change nothing (--json prints the plan)" }),
+    "dry-run": Flags.boolean({
+      description: "Show what would be done; change nothing (--json prints the plan)",
+      aliases: ["dryrun"],
+    }),
     "max-delete": Flags.integer({
       description:
         "Stop before any change when more items than this would be deleted (given alone, it replaces the 50 % limit)",

@@ -6,6 +6,9 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { HeadBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { createS3Client } from "@toolkit/shared";
+import { startS3Server, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliOptions, type CliRun, runCli } from "./run-cli.ts";
 
@@ -224,5 +227,56 @@ describe("counts agree with their noun", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/scanned\s+1 file\b/);
     expect(r.stdout).not.toMatch(/\b1 files\b/);
+  });
+});
+
+describe("mb and rb against the S3 server", () => {
+  it("mb makes a bucket; a second mb says it exists (exit 1); rb refuses a non-empty bucket unless --force", async () => {
+    const server = await startS3Server();
+    const client = createS3Client(testClientOptions(server));
+    try {
+      const bucket = uniqueName("cli-mb");
+      const at = { endpoint: server.endpoint };
+      const made = await run(["mb", `s3://${bucket}`, "--json"], at);
+      expect(made.code).toBe(0);
+      expect(JSON.parse(made.stdout)).toMatchObject({ bucket, created: true });
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+
+      const again = await run(["mb", `s3://${bucket}`], at);
+      expect(again.code).toBe(1);
+      expect(errorLine(again)).toBe(`s3://${bucket} already exists (it is yours); nothing changed.`);
+
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: "a/one.txt", Body: "1" }));
+      const refused = await run(["rb", `s3://${bucket}`], at);
+      expect(refused.code).toBe(1);
+      expect(errorLine(refused)).toBe(
+        `s3://${bucket} is not empty (1 object); nothing was deleted. Pass --force to delete every object and the bucket.`,
+      );
+      await client.send(new HeadBucketCommand({ Bucket: bucket })); // still there
+
+      const forced = await run(["rb", `s3://${bucket}`, "--force", "--json"], at);
+      expect(forced.code).toBe(0);
+      expect(JSON.parse(forced.stdout)).toEqual({ bucket, removed: true, deletedObjects: 1 });
+      await expect(client.send(new HeadBucketCommand({ Bucket: bucket }))).rejects.toThrow();
+
+      const missing = await run(["rb", `s3://${bucket}`], at);
+      expect(missing.code).toBe(1);
+      expect(errorLine(missing)).toBe(`s3://${bucket} does not exist; check the name and --endpoint-url.`);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("mb and rb take a bucket only (exit 2)", async () => {
+    const prefix = await run(["mb", "s3://some-bucket/prefix/"]);
+    expect(prefix.code).toBe(2);
+    expect(errorLine(prefix)).toBe(
+      "mb takes a bucket without a prefix: s3://some-bucket, not s3://some-bucket/prefix/.",
+    );
+    const file = await run(["rb", "file:///tmp/x"]);
+    expect(file.code).toBe(2);
+    expect(errorLine(file)).toBe(
+      "rb takes s3://bucket, not file:///tmp/x (a file:// store is a folder: create or remove it as one).",
+    );
   });
 });
