@@ -1,6 +1,8 @@
+import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { pipeline, type Readable } from "node:stream";
 import {
+  combinePartMd5s,
   createSizeLimit,
   type GetResult,
   isObjectStoreError,
@@ -80,6 +82,7 @@ async function writeBody(
   what: string,
   signal: AbortSignal | undefined,
   onBytes: (n: number) => void,
+  hash?: Hash,
 ): Promise<void> {
   let got = 0;
   // pipeline: an error of the body also fails the limit stream we read from, and either one destroys both.
@@ -105,6 +108,7 @@ async function writeBody(
     for await (const chunk of limited) {
       signal?.throwIfAborted();
       const buffer = chunk as Buffer;
+      hash?.update(buffer);
       batch.push(buffer);
       batchBytes += buffer.length;
       if (batchBytes >= WRITE_BATCH_BYTES) await flush();
@@ -194,8 +198,22 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
     hasSha256 || input.verify === "none" ? [] : partSizeCandidates(size, first.etag, first.metadata, what);
   if (big && !partSizes.includes(input.identityPartSize)) partSizes.push(input.identityPartSize);
   const wantMd5 = !big || (!hasSha256 && input.verify !== "none" && !first.etag.includes("-"));
-  const hasher = new BodyHasher(partSizes, { md5: wantMd5, sha256: !big || hasSha256 });
   const partCount = size === 0 ? 0 : Math.ceil(size / partSizeBytes);
+  // Hash each byte on the write that stores it: when the only digest needed is the multipart ETag for our own
+  // part size (our uploads, aws cli's, most tools'), each part's MD5 is taken as it streams in, in any order, and
+  // combined at the end. Otherwise (SHA-256, whole MD5, other part sizes) finished parts are read back in order.
+  const onArrival =
+    big &&
+    first.range !== undefined &&
+    !wantMd5 &&
+    !hasSha256 &&
+    partSizes.length === 1 &&
+    partSizes[0] === partSizeBytes;
+  const partMd5s: Buffer[] = [];
+  const hasher = new BodyHasher(onArrival ? [] : partSizes, {
+    md5: wantMd5 && !onArrival,
+    sha256: (!big || hasSha256) && !onArrival,
+  });
   const rangeOf = (index: number) => {
     const start = index * partSizeBytes;
     return { start, end: Math.min(size, start + partSizeBytes) - 1 };
@@ -221,15 +239,24 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
     }
   };
   const finished = (index: number) => {
+    if (onArrival) return;
     done.add(index);
     hashing = hashing.then(hashReady);
+  };
+  /** A fresh MD5 for one attempt at a part (a retried part starts over). */
+  const partHash = (index: number, run: (hash: Hash | undefined) => Promise<void>) => {
+    if (!onArrival) return run(undefined);
+    const hash = createHash("md5");
+    return run(hash).then(() => {
+      partMd5s[index] = hash.digest();
+    });
   };
 
   const fetchPart = (index: number) =>
     retry(async () => {
       const { start, end } = rangeOf(index);
       const part = await store.get(key, { range: { start, end }, ifMatch: first.etag, signal });
-      await writeBody(part.body, file, start, end - start + 1, what, signal, progress);
+      await partHash(index, (hash) => writeBody(part.body, file, start, end - start + 1, what, signal, progress, hash));
     }, retryOptions);
 
   // 3. Part 0 from the first response (re-fetched if its body fails), the others in parallel.
@@ -245,7 +272,7 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
       return;
     }
     try {
-      await writeBody(first.body, file, 0, firstLength, what, signal, progress);
+      await partHash(0, (hash) => writeBody(first.body, file, 0, firstLength, what, signal, progress, hash));
     } catch (error) {
       if (signal.aborted || !retryable(error)) throw error;
       input.logger.warn("s3-object: retrying a download request", { url: what, attempt: 1, error: String(error) });
@@ -279,6 +306,11 @@ export async function downloadToFile(input: DownloadToFileInput): Promise<Downlo
   }
 
   const digest = hasher.digest();
-  const verified = verifyBody(input.verify, what, info, digest, hasher.bytes);
-  return { notModified: false, info, bytes: hasher.bytes, verified, digest };
+  let bytes = hasher.bytes;
+  if (onArrival) {
+    bytes = size; // every part wrote exactly its range (writeBody checks), or the download failed above
+    digest.multipart = [{ partSizeBytes, etag: combinePartMd5s(partMd5s) }];
+  }
+  const verified = verifyBody(input.verify, what, info, digest, bytes);
+  return { notModified: false, info, bytes, verified, digest };
 }

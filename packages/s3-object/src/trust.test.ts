@@ -2,7 +2,7 @@ import { mkdtemp, open, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { type GetResult, hashBytes, type ObjectStore, silentLogger } from "@toolkit/shared";
+import { type GetResult, hashBytes, MultipartEtagHasher, type ObjectStore, silentLogger } from "@toolkit/shared";
 import { describe, expect, test } from "vitest";
 import { downloadToFile } from "./download.ts";
 import { isS3ObjectError } from "./errors.ts";
@@ -117,5 +117,75 @@ describe("a download is capped at the object's declared size", () => {
     );
     expect(isS3ObjectError(error, "object.integrity")).toBe(true);
     expect(size).toBe(0);
+  });
+});
+
+/** A store serving `data` by ranges, with the given ETag and metadata. */
+function rangedStore(data: Buffer, etag: string, metadata: Record<string, string> = {}): ObjectStore {
+  const get = async (_key: string, opts: { range?: { start: number; end?: number } } = {}): Promise<GetResult> => {
+    const start = opts.range?.start ?? 0;
+    const end = Math.min(opts.range?.end ?? data.length - 1, data.length - 1);
+    return {
+      key: "k",
+      size: data.length,
+      etag,
+      lastModified: new Date(0),
+      metadata,
+      body: Readable.from([data.subarray(start, end + 1)]),
+      range: { start, end, total: data.length },
+    };
+  };
+  return { get } as unknown as ObjectStore;
+}
+
+describe("large downloads hash each part as it is written (multipart ETag for our part size)", () => {
+  const data = Buffer.alloc(21 * MiB);
+  for (let i = 0; i < data.length; i += 4096) data[i] = i % 251;
+  const etagFor = (body: Buffer) => {
+    const hasher = new MultipartEtagHasher(8 * MiB);
+    hasher.update(body);
+    return hasher.digest();
+  };
+
+  async function download(store: ObjectStore) {
+    const dir = await mkdtemp(join(tmpdir(), "s3o-parts-"));
+    const file = await open(join(dir, "out.tmp"), "wx+");
+    try {
+      return await downloadToFile({
+        store,
+        key: "k",
+        what: "s3://b/k",
+        file,
+        partSizeBytes: 8 * MiB,
+        partConcurrency: 3,
+        attempts: 1,
+        verify: "auto",
+        thresholdBytes: 16 * MiB,
+        identityPartSize: 8 * MiB,
+        logger: silentLogger,
+      });
+    } finally {
+      await file.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  test("the right bytes verify by their multipart ETag", async () => {
+    const result = await download(rangedStore(data, etagFor(data), { "s3kit-part-size": String(8 * MiB) }));
+    expect(result.notModified).toBe(false);
+    if (result.notModified) return;
+    expect(result.verified).toBe("multipartEtag");
+    expect(result.bytes).toBe(data.length);
+    expect(result.digest.multipart).toEqual([{ partSizeBytes: 8 * MiB, etag: etagFor(data) }]);
+  });
+
+  test("one changed byte in the last part fails verification", async () => {
+    const other = Buffer.from(data);
+    other.writeUInt8(other.readUInt8(other.length - 1) ^ 1, other.length - 1);
+    const error = await download(rangedStore(other, etagFor(data), { "s3kit-part-size": String(8 * MiB) })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isS3ObjectError(error, "object.integrity")).toBe(true);
   });
 });

@@ -69,7 +69,7 @@ export interface PutOptions {
   /**
    * S3, a local file's stream (`fs.createReadStream(path)`) going up in parts: called with each part's bytes once
    * that part is stored (1-based part number), so the caller can hash the file on the read that sends it.
-   * Not called for other bodies or stores.
+   * The bytes are only valid during the call (their buffer is reused). Not called for other bodies or stores.
    */
   onPartStored?: (partNumber: number, bytes: Uint8Array) => void;
   signal?: AbortSignal;

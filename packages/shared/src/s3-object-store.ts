@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createS3Client } from "./clients.ts";
+import { createLimit } from "./concurrency.ts";
 import { abortReason, ObjectStoreError } from "./errors.ts";
 import { formatLocation, type Location } from "./location.ts";
 import type {
@@ -135,6 +136,18 @@ export function createS3ObjectStore(
       ...(options.logger ? { logger: options.logger } : {}),
     });
   const { bucket, prefix } = location;
+  // A part read from a file holds its bytes until it is sent. The socket pool has `concurrency` sockets, so more
+  // parts than that in flight (many files × partConcurrency) would only wait for a socket while holding memory:
+  // a part takes a slot before it reads its bytes. Memory for file parts: at most `concurrency × partSizeBytes`.
+  const partSlots = createLimit(options.concurrency ?? 16);
+  // Part buffers are reused (a fresh 8 MiB buffer per part grows the RSS until the next GC): at most one per slot.
+  const spareBuffers = new Map<number, Buffer[]>();
+  const takeBuffer = (bytes: number) => spareBuffers.get(bytes)?.pop() ?? Buffer.allocUnsafeSlow(bytes);
+  const giveBuffer = (buffer: Buffer) => {
+    const spare = spareBuffers.get(buffer.length) ?? [];
+    if (spare.length < (options.concurrency ?? 16)) spare.push(buffer);
+    spareBuffers.set(buffer.length, spare);
+  };
   const url = formatLocation(location);
   const fullKey = (key: string) => prefix + validateKey(key);
   const fail = (action: string, key: string | undefined, error: unknown, signal?: AbortSignal): never => {
@@ -291,41 +304,45 @@ export function createS3ObjectStore(
       const etags: string[] = new Array(partCount);
       let loaded = 0;
       let next = 0;
-      const readPart = async (index: number): Promise<Buffer> => {
+      /** Read part `index` into `buffer` (from the pool), exactly its length. */
+      const readPart = async (index: number, buffer: Buffer): Promise<Buffer> => {
         const start = index * partSizeBytes;
         const length = Math.min(partSizeBytes, size - start);
-        const buffer = Buffer.allocUnsafe(length);
         for (let filled = 0; filled < length; ) {
           const { bytesRead } = await file.read(buffer, filled, length - filled, start + filled);
           if (bytesRead === 0)
             throw Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });
           filled += bytesRead;
         }
-        return buffer;
+        return buffer.subarray(0, length);
       };
       const sendPart = async (index: number): Promise<void> => {
-        // The SDK retries the request with the same buffer; a part that still fails is read again and resent.
-        const bytes = await retry(
-          async () => {
-            const buffer = await readPart(index);
-            const out = await client.send(
-              new UploadPartCommand({
-                Bucket: bucket,
-                Key: fullKey(key),
-                UploadId: uploadId,
-                PartNumber: index + 1,
-                Body: buffer,
-                ContentLength: buffer.length,
-              }),
-              { abortSignal: signal },
-            );
-            etags[index] = out.ETag ?? "";
-            return buffer;
-          },
+        // The SDK retries the request with the same bytes; a part that still fails is read again and resent.
+        const length = await retry(
+          () =>
+            partSlots(async () => {
+              const buffer = takeBuffer(partSizeBytes);
+              const body = await readPart(index, buffer);
+              const out = await client.send(
+                new UploadPartCommand({
+                  Bucket: bucket,
+                  Key: fullKey(key),
+                  UploadId: uploadId,
+                  PartNumber: index + 1,
+                  Body: body,
+                  ContentLength: body.length,
+                }),
+                { abortSignal: signal },
+              );
+              etags[index] = out.ETag ?? "";
+              opts.onPartStored?.(index + 1, body);
+              // Only a part that was sent goes back to the pool: a failed request may still hold its buffer.
+              giveBuffer(buffer);
+              return body.length;
+            }),
           { attempts: 2, signal },
         );
-        opts.onPartStored?.(index + 1, bytes);
-        loaded += bytes.length;
+        loaded += length;
         opts.onProgress?.({ loadedBytes: loaded, totalBytes: size });
       };
       const worker = async () => {
