@@ -1,5 +1,5 @@
 import { access, mkdir, rm, writeFile } from "node:fs/promises";
-import { dirname, resolve, sep } from "node:path";
+import { dirname } from "node:path";
 import { abortReason, isObjectStoreError } from "../errors.ts";
 import { silentLogger } from "../logger.ts";
 import type { ObjectStore } from "../object-store.ts";
@@ -7,6 +7,7 @@ import { retry } from "../retry.ts";
 import { downloadFile } from "./download-file.ts";
 import { SyncError } from "./errors.ts";
 import { createPathFilter } from "./filter.ts";
+import { isInsideFolder } from "./local-paths.ts";
 import { type ApplySyncPlanOptions, applyOptionsSchema, parseSyncOptions, type TransferResult } from "./options.ts";
 import { planContext } from "./plan.ts";
 import type { PlannedTransfer, SyncPlan } from "./plan-types.ts";
@@ -127,7 +128,7 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
   // Leftovers of an interrupted download into this folder: partial files are never anyone's data.
   if (!upload) {
     for (const partial of plan.partials ?? []) {
-      if (!isInside(plan.local, partial)) continue;
+      if (!isInsideFolder(plan.local, partial)) continue;
       await rm(partial, { force: true }).then(
         () => summary.partialsRemoved++,
         () => {},
@@ -220,7 +221,7 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
       report(item.key);
     };
     try {
-      if (!upload && !isInside(plan.local, item.path)) {
+      if (!upload && !isInsideFolder(plan.local, item.path)) {
         // Rail 6 for a download: a path the plan did not build under the folder is never written.
         throw new SyncError("sync.invalidPlan", `${item.path} is not inside ${plan.local}; not written.`);
       }
@@ -372,12 +373,6 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function isInside(root: string, path: string): boolean {
-  const r = resolve(root);
-  const p = resolve(path);
-  return p.startsWith(r.endsWith(sep) ? r : `${r}${sep}`);
-}
-
 async function applyDeletes(
   plan: SyncPlan,
   store: ObjectStore,
@@ -404,7 +399,7 @@ async function applyDeletes(
   if (!upload) {
     for (const item of wanted) {
       if (signal?.aborted) return;
-      if (!item.path || !isInside(plan.local, item.path)) continue;
+      if (!item.path || !isInsideFolder(plan.local, item.path)) continue;
       try {
         await rm(item.path, { force: true });
         summary.deleted++;

@@ -10,6 +10,8 @@ export type { PathFilter } from "./filter.ts";
 export { createPathFilter } from "./filter.ts";
 export type { LocalHashes } from "./local-hash.ts";
 export { hashLocalFile, partSizeFor } from "./local-hash.ts";
+export type { PathRules } from "./local-paths.ts";
+export { isInsideFolder, localPathOf } from "./local-paths.ts";
 export type { LocalFile, ScanError, ScanOptions, ScanResult } from "./local-scan.ts";
 export { scanLocalTree } from "./local-scan.ts";
 export type { ParsedSyncMetadata } from "./metadata.ts";

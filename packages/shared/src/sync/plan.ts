@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { silentLogger } from "../logger.ts";
 import type { ObjectStore } from "../object-store.ts";
 import { retry } from "../retry.ts";
@@ -7,6 +7,7 @@ import { keyToLocalPath } from "../trust/remote-input.ts";
 import { type LocalFileInfo, type RemoteFileInfo, sameContent } from "./compare.ts";
 import { SyncError } from "./errors.ts";
 import { createPathFilter, type PathFilter } from "./filter.ts";
+import { localPathOf } from "./local-paths.ts";
 import { type LocalFile, type ScanResult, scanLocalTree } from "./local-scan.ts";
 import { parseSyncMetadata } from "./metadata.ts";
 import { type PlanSyncOptions, parseSyncOptions, planOptionsSchema } from "./options.ts";
@@ -205,7 +206,7 @@ export async function planSync(options: PlanSyncOptions): Promise<SyncPlan> {
   }
   listed.clear();
   const localByKey = new Map<string, LocalFile>(scan.files.map((f) => [f.key, f]));
-  const pathOf = (file: LocalFile) => join(local, ...file.relativePath.split("/"));
+  const pathOf = (file: LocalFile) => localPathOf(local, file.relativePath);
 
   const transfers: PlannedTransfer[] = [];
   const skips: PlannedSkip[] = [];
