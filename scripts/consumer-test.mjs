@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { installProject, packAll, repo } from "./consumer/pack.mjs";
+import { diskBytes, installProject, packAll, repo } from "./consumer/pack.mjs";
 
 const work = mkdtempSync(join(tmpdir(), "s3kit-consumer-"));
 const tarballs = join(work, "tarballs");
@@ -39,8 +39,60 @@ check(`packed ${Object.keys(packed).length} packages`, Object.keys(packed).lengt
 const libraries = Object.keys(packed).filter((n) => n.startsWith("@toolkit/") && n !== "@toolkit/shared");
 const project = (name, names, options) => installProject(join(work, name), packed, names, options);
 
+// 2. No test code in any tarball: no test, spec, conformance or fixture file, and no module importing vitest.
+for (const [name, file] of Object.entries(packed)) {
+  const dir = join(work, "unpacked", name.replace("/", "__"));
+  mkdirSync(dir, { recursive: true });
+  execFileSync("tar", ["-xzf", file, "-C", dir]);
+  const files = execFileSync("find", [dir, "-type", "f"], { encoding: "utf8" }).trim().split("\n");
+  const testFiles = files.filter((f) => /\.(test|spec|test-d)\.|conformance|__fixtures__/.test(f));
+  const importsVitest = files.filter(
+    (f) => /\.(c|m)?js$/.test(f) && /(from\s*|import\(\s*|require\(\s*)["']vitest["']/.test(readFileSync(f, "utf8")),
+  );
+  check(
+    `${name}: the tarball holds no test code`,
+    testFiles.length === 0 && importsVitest.length === 0,
+    [...testFiles, ...importsVitest].join("\n"),
+  );
+}
+
+// 3. Lean installs: each library alone, and the CLI installed the README's way, stay under their budgets (MB of
+// node_modules on disk, as `du -sb`). The DynamoDB SDK only comes with dynamo-table; no @types/* at run time.
+const MB = 1024 * 1024;
+const budgets = {
+  "@toolkit/kv-store": 40,
+  "@toolkit/photo-sync": 25,
+  "@toolkit/s3-object": 25,
+  "@toolkit/delta-store": 25,
+};
+const alone = {};
+for (const [name, limit] of Object.entries(budgets)) {
+  const dir = project(`${name.split("/")[1]}-only`, [name]);
+  alone[name] = dir;
+  const bytes = diskBytes(join(dir, "node_modules"));
+  check(`${name} alone installs ${(bytes / MB).toFixed(1)} MB (budget ${limit} MB)`, bytes <= limit * MB);
+  const installed = run("npm", ["ls", "--all", "--parseable"], { cwd: dir }).stdout;
+  check(
+    `${name} alone installs no @aws-sdk/client-dynamodb and no @types/*`,
+    !installed.includes("/node_modules/@aws-sdk/client-dynamodb") && !installed.includes("/node_modules/@types/"),
+    installed
+      .split("\n")
+      .filter((l) => /client-dynamodb|@types\//.test(l))
+      .join("\n"),
+  );
+}
+// The README's install: one `npm install` of every packed tarball in an empty folder, then `npx s3kit`.
+const readmeInstall = join(work, "readme-install");
+mkdirSync(readmeInstall);
+writeFileSync(join(readmeInstall, "package.json"), JSON.stringify({ name: "readme-install", private: true }));
+npm(["install", ...Object.values(packed)], readmeInstall);
+const cliBytes = diskBytes(join(readmeInstall, "node_modules"));
+check(`the CLI installed the README's way is ${(cliBytes / MB).toFixed(1)} MB (budget 60 MB)`, cliBytes <= 60 * MB);
+const readmeRun = run("npx", ["--no", "--", "s3kit", "--version"], { cwd: readmeInstall });
+check("the CLI installed the README's way runs (npx s3kit --version)", readmeRun.code === 0, readmeRun.stderr);
+
 // 4. A project with only photo-sync: no sibling library, no CLI framework, no test servers.
-const photoOnly = project("photo-only", ["@toolkit/photo-sync"]);
+const photoOnly = alone["@toolkit/photo-sync"];
 const tree = run("npm", ["ls", "--all", "--parseable"], { cwd: photoOnly }).stdout;
 for (const unwanted of [
   "@toolkit/kv-store",

@@ -65,7 +65,10 @@ export function corruptLocalError(path: string, remote: string | undefined, caus
   return new KvError("kv.corruptLocal", `The local database ${path} is damaged (${reason}); ${fix}.`, { cause });
 }
 
-/** The local SQLite file (WAL, so several processes can read and write it at once) and its prepared statements. */
+/**
+ * The local SQLite file (WAL, so several processes can read and write it at once) and its prepared statements.
+ * @internal Not part of the published types (they must not need better-sqlite3's types).
+ */
 export class LocalDb {
   readonly db: Database.Database;
   readonly path: string;

@@ -64,6 +64,7 @@ export interface CompactResult {
   requests: number;
 }
 
+/** @internal */
 export interface SyncContext {
   local: LocalDb;
   remote: Remote;
@@ -89,6 +90,7 @@ function checkCodec(ctx: SyncContext, manifest: Manifest): void {
   }
 }
 
+/** @internal */
 export function cachedManifest(local: LocalDb): { manifest: Manifest; etag: string } | undefined {
   const etag = local.getMeta("etag");
   const json = local.getMeta("manifest");
@@ -325,6 +327,7 @@ async function rebase(
 }
 
 /** Pull: one conditional GET of the manifest, then one ranged GET per segment not seen yet. */
+/** @internal */
 export async function pull(
   ctx: SyncContext,
   options: { onConflict?: OnConflict | undefined; signal?: AbortSignal | undefined } = {},
@@ -361,6 +364,7 @@ function sameRows(uploaded: Uploaded, rows: Row[]): boolean {
  * If another writer won the swap, pull its segments (rebase, settling conflicts), and try again; the uploaded
  * segment is reused when the rebase left the dirty set unchanged.
  */
+/** @internal */
 export async function push(
   ctx: SyncContext,
   options: {
@@ -533,6 +537,7 @@ function commitPush(ctx: SyncContext, next: Manifest, etag: string, uploaded: Up
  * `graceMs`, and orphans of failed pushes older than `graceMs`, are deleted. Memory: the live values are held
  * in memory while the new segment is built.
  */
+/** @internal */
 export async function compact(
   ctx: SyncContext,
   options: { graceMs?: number | undefined; signal?: AbortSignal | undefined } = {},

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createRequire } from "node:module";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { z } from "zod";
@@ -242,11 +243,20 @@ export function createS3Client(options: ClientOptions = {}): S3Client {
   return client;
 }
 
-/** A DynamoDB client with the same resolution rules as {@link createS3Client}. */
+/**
+ * A DynamoDB client with the same resolution rules as {@link createS3Client}. `@aws-sdk/client-dynamodb` is an
+ * optional peer of this package (only DynamoDB users install it; `@toolkit/dynamo-table` depends on it), so it
+ * is loaded on the first call. Prefer the `@toolkit/shared/dynamodb` entry point, which imports it statically.
+ */
 export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClient {
+  return createDynamoDbClientWith(loadDynamoDbSdk().DynamoDBClient, options);
+}
+
+/** @internal The factory behind both entry points, given the SDK's client class. */
+export function createDynamoDbClientWith(Client: typeof DynamoDBClient, options: ClientOptions = {}): DynamoDBClient {
   const valid = validate(options, "createDynamoDbClient");
   const endpoint = clientEndpoint("DYNAMODB", valid);
-  const client = new DynamoDBClient(commonConfig(valid, endpoint));
+  const client = new Client(commonConfig(valid, endpoint));
   addRequestLog(client, valid.logger, "dynamodb");
   return client;
 }
@@ -261,4 +271,17 @@ function clientEndpoint(service: "S3" | "DYNAMODB", options: ClientOptions): str
     );
   }
   return endpoint;
+}
+
+function loadDynamoDbSdk(): typeof import("@aws-sdk/client-dynamodb") {
+  try {
+    return createRequire(import.meta.url)("@aws-sdk/client-dynamodb") as typeof import("@aws-sdk/client-dynamodb");
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "MODULE_NOT_FOUND") throw error;
+    throw new ObjectStoreError(
+      "invalidOptions",
+      "createDynamoDbClient needs @aws-sdk/client-dynamodb, an optional peer of @toolkit/shared: install it (npm i @aws-sdk/client-dynamodb), or install @toolkit/dynamo-table, which depends on it.",
+      { cause: error },
+    );
+  }
 }

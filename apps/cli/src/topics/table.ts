@@ -14,7 +14,8 @@ import {
   type Table,
   type UntypedSchema,
 } from "@toolkit/dynamo-table";
-import { createDynamoDbClient, type Logger } from "@toolkit/shared";
+import type { Logger } from "@toolkit/shared";
+import { createDynamoDbClient } from "@toolkit/shared/dynamodb";
 
 export const tableFlag = {
   table: Flags.string({ description: "DynamoDB table name", required: true, helpValue: "<name>" }),
