@@ -211,7 +211,7 @@ export function cliError(
   if (endpoint && /endpoint/.test(line) && (code === undefined || /invalid/i.test(code))) {
     const value = endpoint[1] ? ` ${endpoint[1]}` : "";
     return {
-      message: `invalid --endpoint-url${value}: give an http(s) URL, e.g. --endpoint-url http://localhost:9000.`,
+      message: `invalid --endpoint-url${value}: give an http:// or https:// URL, e.g. --endpoint-url http://localhost:9000.`,
       exitCode: 2,
     };
   }

@@ -98,7 +98,7 @@ describe("inputs are named in CLI terms", () => {
     const r = await run(["object", "get", "s3://some-bucket/k", "./k", "--endpoint-url", "notaurl"]);
     expect(r.code).toBe(2);
     expect(errorLine(r)).toBe(
-      'invalid --endpoint-url "notaurl": give an http(s) URL, e.g. --endpoint-url http://localhost:9000.',
+      'invalid --endpoint-url "notaurl": give an http:// or https:// URL, e.g. --endpoint-url http://localhost:9000.',
     );
   });
 

@@ -1,4 +1,4 @@
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { Args } from "@oclif/core";
 import { createS3Client } from "@toolkit/shared";
 import { BaseCommand } from "../base-command.ts";
@@ -21,6 +21,23 @@ export default class Mb extends BaseCommand<typeof Mb> {
     const client = createS3Client({ ...this.clientOptions(), logger: this.logger, concurrency: 1 });
     try {
       const region = await client.config.region();
+      // us-east-1 answers 200 to CreateBucket of a bucket you already own: ask first, so mb never says
+      // "made" for a bucket that was there (and may hold data).
+      const head = await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: this.signal }).then(
+        () => 200,
+        (error: unknown) => {
+          if (this.signal.aborted) throw this.signal.reason;
+          const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          if (status === 404 || status === 403) return status;
+          throw bucketRequestError(error, "Checking", bucket);
+        },
+      );
+      if (head !== 404) {
+        throw new BucketError(
+          "bucket.exists",
+          `s3://${bucket} already exists${head === 200 ? " (it is yours)" : " (another account owns it)"}; nothing changed.`,
+        );
+      }
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html: us-east-1 takes no constraint.
       await client
         .send(
