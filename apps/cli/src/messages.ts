@@ -106,7 +106,7 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
   ],
   "kv.readOnly": [[/ \(flag "r"\); open it with flag "w" or "c" to write\.?$/, "; it cannot be written here."]],
   "kv.remote": [
-    [/, or open with offline: true\.?$/, " (--endpoint-url); `s3kit kv set` and `kv status` work without it."],
+    [/, or open with offline: true\.?$/, "; `s3kit kv set` and `kv status` work without it."],
     [/check the endpoint and the network/, "check --endpoint-url and the network"],
     [/check the credentials, profile and bucket policy/, "check AWS_ACCESS_KEY_ID / --profile and the bucket policy"],
   ],
