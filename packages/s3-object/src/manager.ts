@@ -1,22 +1,26 @@
-import type { Dirent } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
+  applySyncPlan,
+  type CompareMode,
   createS3Client,
+  defaultStatePath,
   forEachConcurrent,
   formatLocation,
   type Location,
   type ObjectStore,
   openObjectStore,
   parseLocation,
+  planSync,
+  type StateMeta,
+  type SyncDirection,
+  type SyncPlan,
+  type SyncSummary,
+  summaryOf,
 } from "@toolkit/shared";
-import { pathInside } from "./address.ts";
-import { S3ObjectError, toS3ObjectError } from "./errors.ts";
-import { createExcluder } from "./exclude.ts";
+import { type S3ObjectError, toS3ObjectError } from "./errors.ts";
 import { type S3FileManagerOptions, type S3FileOptions, validateManagerOptions } from "./options.ts";
 import { S3File } from "./s3-file.ts";
-import { STATE_DIR_NAME } from "./state.ts";
 
 /** One object of a batch. */
 export interface BatchItem {
@@ -40,50 +44,44 @@ export interface BatchResult {
   dryRun: boolean;
 }
 
-/** Options of the prefix operations. */
+/** Options of the prefix syncs ({@link S3FileManager.uploadPrefix}, {@link S3FileManager.downloadPrefix}). */
 export interface PrefixSyncOptions {
-  /** Globs over paths relative to the prefix / directory (see README). Nothing is excluded by default. */
+  /** Globs of relative paths to leave out (the engine's rclone-like rules, see `@toolkit/shared`). @default [] */
   exclude?: string[];
+  /** Globs of relative paths to take part; when given, every other path is left out. @default [] (all) */
+  include?: string[];
   /**
    * Also delete what the source no longer has: local files under the directory (download) or objects under
-   * the prefix (upload). Never excluded paths, never outside the target, and only after every transfer
-   * succeeded. @default false
+   * the prefix (upload), within the engine's delete rails (never excluded paths, never outside the target,
+   * only after every transfer succeeded, no empty source, at most 50 % of the destination). @default false
    */
+  delete?: boolean;
+  /** @deprecated Alias of `delete`. */
   mirror?: boolean;
-  /** Plan only: report what would be transferred and deleted, change nothing. @default false */
+  /** Delete rail 3, count (given alone, it replaces the share limit). */
+  maxDelete?: number;
+  /** Delete rail 3, share of the destination's items. @default 50 */
+  maxDeletePercent?: number;
+  /** Delete rail 2: let an empty source delete every destination item. @default false */
+  allowEmptySource?: boolean;
+  /** How a changed item is found. @default "size-mtime" */
+  compare?: CompareMode;
+  /** The engine's state file; `false` for none. @default in the platform's cache folder */
+  statePath?: string | false;
+  /** Plan only: the result carries the plan, nothing changes. @default false */
   dryRun?: boolean;
-  /** Overwrite local changes (download) or remote changes (upload). @default false */
-  force?: boolean;
   signal?: AbortSignal;
+}
+
+/** What a prefix sync did (the engine's summary); on a dry run, with the plan. `failed > 0` is a partial failure. */
+export interface PrefixSyncResult extends SyncSummary {
+  plan?: SyncPlan;
 }
 
 interface Job {
   file: S3File;
   action: BatchItem["action"];
-  /** Dry run: whether the job would transfer anything (decided without requests). */
-  wouldTransfer?: (file: S3File) => Promise<boolean>;
   run: (file: S3File, onBytes: (n: number) => void) => Promise<{ transferred: boolean; bytes: number }>;
-}
-
-const isTempName = (name: string) => /^\..*\.s3kit-[0-9a-f]{12}\.tmp$/.test(name) || name === STATE_DIR_NAME;
-
-/** Files below `root` as `/`-separated relative paths; excluded directories are not entered, links not followed. */
-async function* walk(root: string, excluded: (rel: string) => boolean, base = ""): AsyncGenerator<string> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(base === "" ? root : join(root, ...base.split("/")), { withFileTypes: true });
-  } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT" && base === "") return;
-    throw error;
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    if (isTempName(entry.name)) continue;
-    const rel = base === "" ? entry.name : `${base}/${entry.name}`;
-    if (excluded(rel)) continue;
-    if (entry.isDirectory()) yield* walk(root, excluded, rel);
-    else if (entry.isFile()) yield rel;
-  }
 }
 
 /**
@@ -138,7 +136,7 @@ export class S3FileManager implements AsyncDisposable {
     return openObjectStore(location, location.kind === "s3" ? { client: this.#sharedClient() } : {});
   }
 
-  async #run(jobs: Job[], signal: AbortSignal | undefined, dryRun: boolean, result: BatchResult): Promise<void> {
+  async #run(jobs: Job[], signal: AbortSignal | undefined, result: BatchResult): Promise<void> {
     const onProgress = this.#options.onProgress;
     let loaded = 0;
     let completed = result.items.length;
@@ -155,14 +153,6 @@ export class S3FileManager implements AsyncDisposable {
           bytes: 0,
         };
         result.items.push(item);
-        if (dryRun) {
-          const would = job.wouldTransfer ? await job.wouldTransfer(job.file).catch(() => true) : true;
-          if (!would) {
-            item.status = "unchanged";
-            result.unchanged++;
-          }
-          return;
-        }
         let mine = 0;
         try {
           const out = await job.run(job.file, (n) => {
@@ -230,7 +220,7 @@ export class S3FileManager implements AsyncDisposable {
           onProgress: (p) => onBytes(p.loadedBytes),
         }),
     }));
-    await this.#run(jobs, signal, false, result);
+    await this.#run(jobs, signal, result);
     return result;
   }
 
@@ -243,159 +233,92 @@ export class S3FileManager implements AsyncDisposable {
   }
 
   /**
-   * Make `localDir` hold the objects under `prefixUrl` (one file per object, by relative key). Objects whose
-   * listed ETag equals the version last synced, with an unchanged local file, cost no request.
-   * With `mirror`, local files the prefix does not hold are deleted afterwards — only inside `localDir`,
-   * never excluded ones, and only when every download succeeded.
+   * Make `localDir` match the objects under `prefixUrl` (one file per object, by relative key), through the
+   * shared sync engine: each download verified and moved into place atomically, a key that cannot be a safe
+   * local path is one failed item. With `delete`, local files the prefix does not hold are deleted afterwards,
+   * within every delete rail of the engine (see the README).
+   * @throws SyncError `sync.sourceNotFound`, `sync.emptySource`, `sync.tooManyDeletes` before any change.
    */
-  async downloadPrefix(prefixUrl: string, localDir: string, options: PrefixSyncOptions = {}): Promise<BatchResult> {
-    const { signal, dryRun = false } = options;
-    const location = this.#prefixLocation(prefixUrl);
-    const root = resolve(localDir);
-    const excluded = createExcluder(options.exclude);
-    const result = S3FileManager.#emptyResult(dryRun);
-    const store = this.#openStore(location);
-    const remote = new Map<string, string>();
-    try {
-      for await (const entry of store.list(signal ? { signal } : {})) {
-        if (entry.kind !== "object" || entry.key.endsWith("/") || excluded(entry.key)) continue;
-        remote.set(entry.key, entry.etag);
-      }
-    } catch (error) {
-      throw toS3ObjectError(error, `Listing of ${prefixUrl}`);
-    } finally {
-      await store.close();
-    }
-    const jobs: Job[] = [];
-    for (const [key, etag] of remote) {
-      const url = formatLocation(location, key);
-      let localPath: string;
-      try {
-        localPath = pathInside(root, key.split("/"), `The object ${url}`);
-      } catch (error) {
-        result.items.push({
-          url,
-          localPath: "",
-          action: "download",
-          status: "failed",
-          bytes: 0,
-          error: error as Error,
-        });
-        result.failed++;
-        continue;
-      }
-      jobs.push({
-        file: this.file(url, { localPath }),
-        action: "download",
-        wouldTransfer: async (file) => {
-          const local = await file.localState(signal ? { signal } : {});
-          return !(local.exists && !local.changed && local.syncedEtag === etag);
-        },
-        run: (file, onBytes) =>
-          file.download({
-            remoteEtag: etag,
-            ...(options.force ? { force: true } : {}),
-            ...(signal ? { signal } : {}),
-            onProgress: (p) => onBytes(p.loadedBytes),
-          }),
-      });
-    }
-    await this.#run(jobs, signal, dryRun, result);
-    if (options.mirror && result.failed === 0) {
-      for await (const rel of walk(root, excluded)) {
-        signal?.throwIfAborted();
-        if (remote.has(rel)) continue;
-        const localPath = pathInside(root, rel.split("/"), `The local file ${rel}`);
-        const item: BatchItem = {
-          url: formatLocation(location, rel),
-          localPath,
-          action: "delete-local",
-          status: dryRun ? "planned" : "deleted",
-          bytes: 0,
-        };
-        if (!dryRun) {
-          await rm(localPath, { force: true });
-          result.deleted++;
-        }
-        result.items.push(item);
-      }
-    }
-    return result;
+  downloadPrefix(prefixUrl: string, localDir: string, options: PrefixSyncOptions = {}): Promise<PrefixSyncResult> {
+    return this.#sync("download", localDir, prefixUrl, options);
   }
 
   /**
-   * Upload the files under `localDir` to `prefixUrl` (key = relative path). Unchanged files cost no request;
-   * changed ones go up with `If-Match`, so a remote change is a per-item `object.conflict`. With `mirror`,
-   * objects under the prefix without a local file are deleted afterwards (never excluded keys, only when
-   * every upload succeeded).
+   * Make the objects under `prefixUrl` match the files under `localDir` (key = relative path), through the
+   * shared sync engine: the local folder is the source, so a changed file replaces the object (as `aws s3 sync`
+   * and rclone do; {@link S3File.upload} is the one with `If-Match`). With `delete`, objects under the prefix
+   * without a local file are deleted afterwards, within every delete rail of the engine.
+   * @throws SyncError `sync.sourceNotFound` (missing folder), `sync.emptySource`, `sync.tooManyDeletes` before any change.
    */
-  async uploadPrefix(localDir: string, prefixUrl: string, options: PrefixSyncOptions = {}): Promise<BatchResult> {
+  uploadPrefix(localDir: string, prefixUrl: string, options: PrefixSyncOptions = {}): Promise<PrefixSyncResult> {
+    return this.#sync("upload", localDir, prefixUrl, options);
+  }
+
+  /** The state file: the caller's, else one per direction, folder and location under `cacheDir` when given, else the engine's default. */
+  #statePath(
+    direction: SyncDirection,
+    localDir: string,
+    location: Location,
+    statePath: string | false | undefined,
+  ): { statePath?: string | false } {
+    if (statePath !== undefined) return { statePath };
+    const cacheDir = this.#options.cacheDir;
+    if (cacheDir === undefined) return {};
+    const file = basename(
+      defaultStatePath(
+        { direction, local: resolve(localDir), remote: formatLocation(location, "") } satisfies StateMeta,
+        this.#options.endpoint,
+      ),
+    );
+    return { statePath: join(resolve(cacheDir), "sync-state", file) };
+  }
+
+  async #sync(
+    direction: SyncDirection,
+    localDir: string,
+    prefixUrl: string,
+    options: PrefixSyncOptions,
+  ): Promise<PrefixSyncResult> {
     const { signal, dryRun = false } = options;
     const location = this.#prefixLocation(prefixUrl);
-    const root = resolve(localDir);
-    const excluded = createExcluder(options.exclude);
-    const result = S3FileManager.#emptyResult(dryRun);
-    const local = new Set<string>();
-    const jobs: Job[] = [];
+    const store = this.#openStore(location);
+    const started = performance.now();
+    const logger = this.#options.logger;
     try {
-      for await (const rel of walk(root, excluded)) {
-        local.add(rel);
-        jobs.push({
-          file: this.file(formatLocation(location, rel), { localPath: join(root, ...rel.split("/")) }),
-          action: "upload",
-          wouldTransfer: async (file) => (await file.localState(signal ? { signal } : {})).changed,
-          run: (file, onBytes) =>
-            file.upload({
-              ...(options.force ? { force: true } : {}),
-              ...(signal ? { signal } : {}),
-              onProgress: (p) => onBytes(p.loadedBytes),
-            }),
-        });
+      const plan = await planSync({
+        direction,
+        local: resolve(localDir),
+        store,
+        exclude: options.exclude ?? [],
+        include: options.include ?? [],
+        delete: Boolean(options.delete || options.mirror),
+        ...(options.maxDelete !== undefined ? { maxDelete: options.maxDelete } : {}),
+        ...(options.maxDeletePercent !== undefined ? { maxDeletePercent: options.maxDeletePercent } : {}),
+        allowEmptySource: options.allowEmptySource ?? false,
+        ...(options.compare ? { compare: options.compare } : {}),
+        ...this.#statePath(direction, localDir, location, options.statePath),
+        ...(this.#options.endpoint ? { endpoint: this.#options.endpoint } : {}),
+        ...(signal ? { signal } : {}),
+        ...(logger ? { logger } : {}),
+      });
+      if (dryRun) {
+        const summary = summaryOf(plan, true);
+        summary.durationMs = Math.round(performance.now() - started);
+        return { ...summary, plan };
       }
-    } catch (error) {
-      throw toS3ObjectError(error, `Walk of ${root}`);
+      const onProgress = this.#options.onProgress;
+      const summary = await applySyncPlan(plan, {
+        store,
+        concurrency: this.#concurrency,
+        ...(onProgress ? { onProgress } : {}),
+        ...(signal ? { signal } : {}),
+        ...(logger ? { logger } : {}),
+      });
+      summary.durationMs = Math.round(performance.now() - started);
+      return summary;
+    } finally {
+      await store.close();
     }
-    await this.#run(jobs, signal, dryRun, result);
-    if (options.mirror && result.failed === 0) {
-      const store = this.#openStore(location);
-      try {
-        const doomed: string[] = [];
-        for await (const entry of store.list(signal ? { signal } : {})) {
-          if (entry.kind !== "object" || local.has(entry.key) || excluded(entry.key)) continue;
-          doomed.push(entry.key);
-        }
-        const out = dryRun ? { deleted: doomed, errors: [] } : await store.deleteMany(doomed, signal ? { signal } : {});
-        for (const key of out.deleted) {
-          result.items.push({
-            url: formatLocation(location, key),
-            localPath: join(root, ...key.split("/")),
-            action: "delete-remote",
-            status: dryRun ? "planned" : "deleted",
-            bytes: 0,
-          });
-          if (!dryRun) result.deleted++;
-        }
-        for (const e of out.errors) {
-          result.items.push({
-            url: formatLocation(location, e.key),
-            localPath: join(root, ...e.key.split("/")),
-            action: "delete-remote",
-            status: "failed",
-            bytes: 0,
-            error: new S3ObjectError(
-              "object.remote",
-              `Delete of ${formatLocation(location, e.key)} failed: ${e.code} ${e.message}.`,
-            ),
-          });
-          result.failed++;
-        }
-      } catch (error) {
-        throw toS3ObjectError(error, `Mirror of ${prefixUrl}`);
-      } finally {
-        await store.close();
-      }
-    }
-    return result;
   }
 
   /** Release the shared client (only one this manager created). */
