@@ -45,6 +45,8 @@ import { isSha256Hex } from "./trust/remote-input.ts";
 export const MAX_DELETE_BATCH = 1000;
 export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_PART_SIZE_BYTES = 8 * 1024 * 1024;
+/** File parts read and in flight at once per store (see `partSlots`). */
+const MAX_FILE_PARTS_IN_FLIGHT = 8;
 
 export function formatRange(range: ByteRange): string {
   if ("suffix" in range) return `bytes=-${range.suffix}`;
@@ -138,14 +140,15 @@ export function createS3ObjectStore(
   const { bucket, prefix } = location;
   // A part read from a file holds its bytes until it is sent. The socket pool has `concurrency` sockets, so more
   // parts than that in flight (many files × partConcurrency) would only wait for a socket while holding memory:
-  // a part takes a slot before it reads its bytes. Memory for file parts: at most `concurrency × partSizeBytes`.
-  const partSlots = createLimit(options.concurrency ?? 16);
+  // a part takes a slot before it reads its bytes. At most 8 slots (aws cli sends 10 parts at once): memory for
+  // file parts stays at 8 × partSizeBytes (64 MiB) however many files are in flight.
+  const partSlots = createLimit(Math.min(options.concurrency ?? 16, MAX_FILE_PARTS_IN_FLIGHT));
   // Part buffers are reused (a fresh 8 MiB buffer per part grows the RSS until the next GC): at most one per slot.
   const spareBuffers = new Map<number, Buffer[]>();
   const takeBuffer = (bytes: number) => spareBuffers.get(bytes)?.pop() ?? Buffer.allocUnsafeSlow(bytes);
   const giveBuffer = (buffer: Buffer) => {
     const spare = spareBuffers.get(buffer.length) ?? [];
-    if (spare.length < (options.concurrency ?? 16)) spare.push(buffer);
+    if (spare.length < MAX_FILE_PARTS_IN_FLIGHT) spare.push(buffer);
     spareBuffers.set(buffer.length, spare);
   };
   const url = formatLocation(location);
