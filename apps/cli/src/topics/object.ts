@@ -1,23 +1,17 @@
 // Helpers shared by `s3kit object sync-down` and `sync-up`. They live outside commands/, where oclif would take
-// every module for a command.
+// every module for a command. Both run on the shared sync engine (through S3FileManager's prefix sync), with the
+// one set of sync flags (sync-flags.ts) and photo-sync's plan and summary output.
 import { Flags } from "@oclif/core";
-import { type BatchItem, type BatchResult, S3FileManager } from "@toolkit/s3-object";
-import type { Logger, ProgressCallback } from "@toolkit/shared";
+import { type PrefixSyncResult, S3FileManager } from "@toolkit/s3-object";
+import type { Logger, ProgressCallback, SyncPlan } from "@toolkit/shared";
 import type { CliClientOptions } from "../base-command.ts";
-import { formatBytes } from "../progress-bar.ts";
+import { syncFlags } from "../sync-flags.ts";
+import { count, printPlan, printSummary } from "./photo-sync.ts";
 
-/** The flags of both prefix syncs; only the meaning of --mirror and --force differs by direction. */
-export function prefixSyncFlags(help: { mirror: string; force: string }) {
+/** The flags of both prefix syncs: the shared sync flags, concurrency and the cache folder. */
+export function prefixSyncFlags(help: { deletes: string }) {
   return {
-    exclude: Flags.string({
-      description: "Glob of relative paths to leave out (repeatable)",
-      multiple: true,
-      multipleNonGreedy: true,
-      helpValue: "<glob>",
-    }),
-    mirror: Flags.boolean({ description: `${help.mirror} (also --delete, as in photo-sync)`, aliases: ["delete"] }),
-    "dry-run": Flags.boolean({ description: "Show what would be done; change nothing", aliases: ["dryrun"] }),
-    force: Flags.boolean({ description: help.force }),
+    ...syncFlags({ deletes: help.deletes }),
     concurrency: Flags.integer({ description: "Objects transferred at once", default: 8, min: 1, max: 256 }),
     "cache-dir": Flags.string({ description: "Where the sync state is kept", helpValue: "<dir>" }),
   };
@@ -38,29 +32,24 @@ export function managerFor(
 }
 
 /**
- * Print what a prefix sync did (failures on stderr, one line per change, a summary) and return the result with
- * errors reduced to `{ code, message }` for --json.
+ * Print what a prefix sync did (a dry run: the plan; else the summary) unless --json, and return what --json
+ * prints: the plan on a dry run, else the summary.
  */
-export function reportBatch(
-  log: (line: string) => void,
-  result: BatchResult,
-  direction: "downloaded" | "uploaded",
-): BatchResult {
-  const from = (item: BatchItem) => (direction === "downloaded" ? item.url : item.localPath);
-  const to = (item: BatchItem) => (direction === "downloaded" ? item.localPath : item.url);
-  for (const item of result.items) {
-    if (item.status === "failed") process.stderr.write(`failed: ${item.url}: ${item.error?.message}\n`);
-    else if (item.status === "planned") log(`would ${item.action} ${from(item)} → ${to(item)}`);
-    else if (item.status !== "unchanged") log(`${item.status} ${to(item)}`);
+export function reportSync(
+  out: { log: (line: string) => void; note: (line: string) => void; json: boolean },
+  title: string,
+  result: PrefixSyncResult,
+): PrefixSyncResult | SyncPlan {
+  if (result.plan) {
+    if (!out.json) printPlan(out.log, title, result.plan);
+    return result.plan;
   }
-  log(
-    `${result.dryRun ? "dry run: " : ""}${result.transferred} ${direction} (${formatBytes(result.bytes)}), ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.failed} failed`,
-  );
-  return {
-    ...result,
-    items: result.items.map((i) => ({
-      ...i,
-      error: i.error ? { code: (i.error as { code?: string }).code, message: i.error.message } : undefined,
-    })),
-  } as BatchResult;
+  if (!out.json) printSummary(out.log, out.note, title, result, "done");
+  return result;
+}
+
+/** The one line of a partial failure (exit 3). */
+export function partialLine(result: PrefixSyncResult, items: string): string {
+  const others = result.transferred + result.skipped > 0 ? "; the others are in place." : ".";
+  return `${count(result.failed)} ${items} failed${others}`;
 }

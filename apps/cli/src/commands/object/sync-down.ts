@@ -1,42 +1,42 @@
 import { Args } from "@oclif/core";
-import type { BatchResult } from "@toolkit/s3-object";
+import type { PrefixSyncResult } from "@toolkit/s3-object";
+import type { SyncPlan } from "@toolkit/shared";
 import { BaseCommand } from "../../base-command.ts";
 import { checkDestinationFolder } from "../../preflight.ts";
-import { managerFor, prefixSyncFlags, reportBatch } from "../../topics/object.ts";
+import { syncOptionsOf } from "../../sync-flags.ts";
+import { managerFor, partialLine, prefixSyncFlags, reportSync } from "../../topics/object.ts";
 
 export default class ObjectSyncDown extends BaseCommand<typeof ObjectSyncDown> {
   static override summary = "Download every object under a prefix into a directory";
   static override description = [
-    "Objects listed with the ETag last synced and an unchanged local file cost no request. Changed objects are downloaded to temp files, verified and renamed into place. Local files with edits not uploaded are not overwritten (per-item object.localChanges) unless --force.",
-    "--exclude globs apply to paths relative to the prefix (nothing is excluded by default). --mirror then deletes local files the prefix does not hold: only inside <dir>, never excluded ones, and only if every download succeeded. --dry-run prints the plan.",
-    "Exit codes: 0 done, 1 failed, 2 usage error, 3 some objects failed, 130 interrupted.",
+    "Runs on the shared sync engine, like photo-sync restore: objects unchanged since the last sync cost no request; changed ones are downloaded to temp files, verified (s3kit-sha256, else MD5 or the multipart ETag) and renamed into place. The prefix is the source, so a changed object replaces the local file. A key that cannot be a safe local path (`..`, `.`, `//`, NUL) is one failed item.",
+    "--include/--exclude globs apply to paths relative to the prefix (nothing is excluded by default). --delete (alias --mirror) then deletes local files the prefix does not hold, within the delete rails: an empty or missing prefix deletes nothing without --allow-empty-source; more than 50 % of <dir> (--max-delete-percent) or more than --max-delete files stops before any change; only inside <dir>, never excluded files, and only if every download succeeded. --dry-run prints the plan.",
+    "Exit codes: 0 done, 1 failed (nothing changed when a delete rail stops the run), 2 usage error, 3 some objects failed, 130 interrupted.",
   ].join("\n\n");
   static override examples = [
     "<%= config.bin %> object sync-down s3://my-bucket/data/ ./data",
-    "<%= config.bin %> object sync-down s3://my-bucket/data/ ./data --mirror --exclude .git --dry-run",
+    "<%= config.bin %> object sync-down s3://my-bucket/data/ ./data --delete --exclude '.git/**' --dry-run",
   ];
   static override args = {
     prefix: Args.string({ description: "s3://bucket/prefix/ (or file:///dir)", required: true }),
     dir: Args.string({ description: "Local directory", required: true }),
   };
   static override flags = prefixSyncFlags({
-    mirror: "Delete local files the prefix does not hold (never excluded ones)",
-    force: "Overwrite local edits not uploaded",
+    deletes: "Delete local files the prefix does not hold (within the delete rails)",
   });
 
-  async run(): Promise<BatchResult> {
+  async run(): Promise<PrefixSyncResult | SyncPlan> {
     const { args, flags } = this;
     await checkDestinationFolder(args.dir, "download");
+    const sync = syncOptionsOf(flags, (line) => this.note(line));
     await using manager = managerFor(this, flags);
-    const result = await manager.downloadPrefix(args.prefix, args.dir, {
-      exclude: flags.exclude ?? [],
-      mirror: flags.mirror,
-      dryRun: flags["dry-run"],
-      force: flags.force,
-      signal: this.signal,
-    });
-    const json = reportBatch((line) => this.log(line), result, "downloaded");
-    if (result.failed > 0) return this.partial(json, `${result.failed} object(s) failed; the others are in place.`);
+    const result = await manager.downloadPrefix(args.prefix, args.dir, { ...sync, signal: this.signal });
+    const json = reportSync(
+      { log: (line) => this.log(line), note: (line) => this.note(line), json: this.jsonEnabled() },
+      "object sync-down",
+      result,
+    );
+    if (result.failed > 0) return this.partial(json, partialLine(result, "object(s)"));
     return json;
   }
 }
