@@ -1206,7 +1206,7 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     stats,
     verify,
     sync: (source, destination, syncOptions) =>
-      syncStore(deltaStore, source, destination, { concurrency, ...syncOptions }),
+      syncStore(deltaStore, store, source, destination, { concurrency, ...syncOptions }),
     engines: engineStatus,
     async close() {
       await cache.close();

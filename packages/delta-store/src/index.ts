@@ -26,5 +26,6 @@ export type { DeltaStoreOptions, EngineChoice } from "./options.ts";
 export { DEFAULT_DELTA_EXTENSIONS } from "./options.ts";
 export type { ReferenceCacheOptions } from "./reference-cache.ts";
 export { defaultCacheDir } from "./reference-cache.ts";
-export type { SyncFilter, SyncOptions, SyncResult } from "./sync.ts";
-export { createPathFilter, isLocalPath } from "./sync.ts";
+export type { SyncFilter } from "./path-filter.ts";
+export { createPathFilter } from "./path-filter.ts";
+export type { SyncOptions, SyncResult } from "./sync.ts";

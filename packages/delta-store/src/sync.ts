@@ -1,31 +1,54 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readdir, rm, stat } from "node:fs/promises";
-import { join, relative, resolve, sep } from "node:path";
-import { forEachConcurrent, isAbortError, type ProgressCallback } from "@toolkit/shared";
-import picomatch from "picomatch";
+import { utimes } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import {
+  applySyncPlan,
+  checkDeleteRails,
+  createPathFilter as createEngineFilter,
+  type DeleteManyResult,
+  formatLocation,
+  isSyncError,
+  type Location,
+  type ObjectStore,
+  type ProgressCallback,
+  planSync,
+  type RemoteFileInfo,
+  type SyncFailure,
+  type SyncPlan,
+  type SyncSummary,
+  summaryOf,
+} from "@toolkit/shared";
 import type { DeltaStore, PutOptions } from "./delta-store.ts";
 import { DeltaError } from "./errors.ts";
 import type { EngineChoice } from "./options.ts";
+import { createPathFilter, type SyncFilter } from "./path-filter.ts";
 
-/** One `--exclude` / `--include` rule; later rules win, as in `aws s3 sync`. */
-export interface SyncFilter {
-  type: "exclude" | "include";
-  /** A glob on the path relative to the synced folder (`*.tmp`, `logs/**`); without `/` it also matches base names. */
-  pattern: string;
-}
+// delta-store's sync is a thin user of the shared sync engine (`planSync` / `applySyncPlan` of
+// `@toolkit/shared`): the engine scans, filters (its one rclone-like dialect), plans, applies and keeps every
+// delete rail; this module supplies the deltaspace's listing (logical files, original sizes), the per-item
+// put/get (encode / reconstruct) and the per-item delete (which also releases unused references).
 
 export interface SyncOptions {
-  /** Delete files at the destination that the source does not have (filters apply). @default false */
+  /** Delete destination files that the source does not have, within the engine's delete rails. @default false */
   delete?: boolean;
   /** Plan only: report what would be transferred and deleted. @default false */
   dryRun?: boolean;
-  /** Ordered rules; everything is included unless a rule excludes it. */
-  filters?: SyncFilter[];
-  /** Shorthand: exclude rules (applied before `include`). */
+  /** Globs of relative paths to leave out (the engine's dialect: rclone-like, see `@toolkit/shared`). */
   exclude?: string[];
-  /** Shorthand: include rules (applied after `exclude`, so they re-include). */
+  /** Globs of relative paths to take part; when given, every other path is left out. */
   include?: string[];
+  /**
+   * Ordered rules, later rules win (`delta cp --recursive`'s dialect), applied to the plan's transfers.
+   * Not with `delete` (the delete rails count with the engine's filter only).
+   */
+  filters?: SyncFilter[];
+  /** Delete rail 3: refuse a plan deleting more files than this (given alone, it replaces the share limit). */
+  maxDelete?: number;
+  /** Delete rail 3: refuse a plan deleting more than this share of the destination's files. @default 50 */
+  maxDeletePercent?: number;
+  /** Delete rail 2: let an empty source delete every destination file. @default false */
+  allowEmptySource?: boolean;
+  /** The engine's state file (makes a no-change re-run cheap); `false` for none. @default in the cache folder */
+  statePath?: string | false;
   /** Files transferred at once. @default the store's `concurrency` */
   concurrency?: number;
   /** Upload options (per file). */
@@ -44,9 +67,17 @@ export interface SyncResult {
   skipped: string[];
   /** Keys or paths deleted (or to delete) at the destination. */
   deleted: string[];
-  failed: { key: string; error: string }[];
+  /** Failed items: listing problems (a corrupt or hostile entry), scan errors, transfers, deletes. */
+  failed: { key: string; code: string; error: string }[];
   /** Bytes of the transferred files. */
   bytes: number;
+  /** Why `delete` deleted nothing (a listing or transfer error, rail 4/5). */
+  deleteBlocked?: string;
+  warnings: string[];
+  /** The engine's summary of the run. */
+  summary: SyncSummary;
+  /** The engine's plan (dry runs only). */
+  plan?: SyncPlan;
 }
 
 /** A local path: absolute, or starting with `./`, `../`, `.` or `~/`… (store keys never look like that). */
@@ -62,203 +93,264 @@ export function isLocalPath(value: string): boolean {
   );
 }
 
+/** Temp files of an interrupted `get` (`<name>.<id>.s3kit-part`): never anyone's data, never synced. */
+const TEMP_FILES = "*.s3kit-part";
+
 /**
- * A predicate over relative paths from `--exclude` / `--include` rules (everything included unless a rule
- * excludes it; later rules win). Patterns are picomatch globs; one without `/` also matches base names.
+ * The delta store's object store seen from `prefix` (a folder, ending in `/`): keys relative to it, and a
+ * location and URL of its own, so the engine's prefix boundary (rail 6) and state file are the sync's.
  */
-export function createPathFilter(
-  options: Pick<SyncOptions, "filters" | "exclude" | "include">,
-): (path: string) => boolean {
-  const rules: SyncFilter[] = [
-    ...(options.exclude ?? []).map((pattern) => ({ type: "exclude" as const, pattern })),
-    ...(options.include ?? []).map((pattern) => ({ type: "include" as const, pattern })),
-    ...(options.filters ?? []),
-  ];
-  const compiled = rules.map((rule) => ({
-    type: rule.type,
-    match: picomatch(rule.pattern, { dot: true, basename: !rule.pattern.includes("/") }),
-  }));
-  return (path) => {
-    let included = true;
-    for (const rule of compiled) if (rule.match(path)) included = rule.type === "include";
-    return included;
+function storeAt(base: ObjectStore, prefix: string): ObjectStore {
+  const location: Location =
+    base.location.kind === "s3"
+      ? { kind: "s3", bucket: base.location.bucket, prefix: base.location.prefix + prefix }
+      : { kind: "file", root: join(base.location.root, ...prefix.split("/").filter((s) => s !== "")) };
+  const k = (key: string) => prefix + key;
+  const strip = (key: string) => key.slice(prefix.length);
+  const listUploads = base.listMultipartUploads?.bind(base);
+  const abortUpload = base.abortMultipartUpload?.bind(base);
+  return {
+    location,
+    url: formatLocation(location),
+    head: async (key, options) => {
+      const info = await base.head(k(key), options);
+      return info && { ...info, key };
+    },
+    get: async (key, options) => Object.assign(await base.get(k(key), options), { key }),
+    getBytes: (key, options) => base.getBytes(k(key), options),
+    put: (key, body, options) => base.put(k(key), body, options),
+    delete: (key, options) => base.delete(k(key), options),
+    deleteMany: async (keys, options) => {
+      const all: string[] = [];
+      for await (const key of keys) all.push(k(key));
+      const out = await base.deleteMany(all, options);
+      return { deleted: out.deleted.map(strip), errors: out.errors.map((e) => ({ ...e, key: strip(e.key) })) };
+    },
+    list: async function* (options = {}) {
+      const { prefix: under, startAfter, ...rest } = options;
+      for await (const entry of base.list({
+        ...rest,
+        prefix: prefix + (under ?? ""),
+        ...(startAfter !== undefined ? { startAfter: k(startAfter) } : {}),
+      })) {
+        yield entry.kind === "prefix" ? { ...entry, prefix: strip(entry.prefix) } : { ...entry, key: strip(entry.key) };
+      }
+    },
+    copy: (source, destination, options) => base.copy(k(source), k(destination), options),
+    ...(listUploads
+      ? {
+          listMultipartUploads: async function* (options?: { signal?: AbortSignal }) {
+            for await (const upload of listUploads(options)) {
+              if (upload.key.startsWith(prefix)) yield { ...upload, key: strip(upload.key) };
+            }
+          },
+        }
+      : {}),
+    ...(abortUpload
+      ? { abortMultipartUpload: (key: string, id: string, options?: { signal?: AbortSignal }) => abortUpload(k(key), id, options) }
+      : {}),
+    // The delta store owns the base store's sockets.
+    close: async () => {},
   };
 }
 
-async function walk(root: string): Promise<Map<string, { path: string; size: number }>> {
-  const files = new Map<string, { path: string; size: number }>();
-  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
-  });
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    const rel = relative(root, path).split(sep).join("/").normalize("NFC");
-    if (rel.split("/").some((s) => s.endsWith(".s3kit-part"))) continue;
-    files.set(rel, { path, size: (await stat(path)).size });
-  }
-  return files;
-}
-
-async function hashFile(path: string, algorithm: "sha256" | "md5", signal?: AbortSignal): Promise<string> {
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(path, signal ? { signal } : {})) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-interface RemoteFile {
-  size: number;
-  sha256?: string;
-  etag?: string;
-}
-
-async function sameContent(local: { path: string; size: number }, remote: RemoteFile, signal?: AbortSignal) {
-  if (local.size !== remote.size) return false;
-  if (remote.sha256) return (await hashFile(local.path, "sha256", signal)) === remote.sha256;
-  const etag = remote.etag?.replace(/"/g, "");
-  if (etag && /^[0-9a-f]{32}$/.test(etag)) return (await hashFile(local.path, "md5", signal)) === etag;
-  return true;
-}
-
 /**
- * Sync a local directory and a store prefix. The direction follows the arguments: a local path (absolute or
- * starting with `./` / `../`) as `source` uploads; as `destination` it downloads. Files are compared by size
- * and SHA-256 (never by which side is newer), so a download never skips a changed remote file.
+ * Sync a local directory and a store prefix through the shared sync engine. The direction follows the
+ * arguments: a local path (absolute or starting with `./` / `../`) as `source` uploads; as `destination` it
+ * downloads. Items are compared as the engine does (size and mtime, with its state file); a download sets
+ * each file's mtime to the stored file's LastModified. Listing entries that cannot be read (corrupt or hostile
+ * metadata) are failed items and block every delete of the run.
+ * @throws SyncError `sync.sourceNotFound` (rail 1), `sync.emptySource` (rail 2), `sync.tooManyDeletes`
+ * (rail 3) before any change, `sync.aborted`; DeltaError `delta.invalidOptions`.
  */
 export async function syncStore(
-  store: DeltaStore,
+  deltaStore: DeltaStore,
+  base: ObjectStore,
   source: string,
   destination: string,
   options: SyncOptions = {},
 ): Promise<SyncResult> {
   const sourceLocal = isLocalPath(source);
-  const destinationLocal = isLocalPath(destination);
-  if (sourceLocal === destinationLocal) {
+  if (sourceLocal === isLocalPath(destination)) {
     throw new DeltaError(
       "delta.invalidOptions",
       `sync: exactly one of \`${source}\` and \`${destination}\` must be a local path (absolute or starting with ./); the other is a store prefix.`,
     );
   }
+  if (options.filters && options.filters.length > 0 && options.delete) {
+    throw new DeltaError(
+      "delta.invalidOptions",
+      "sync: ordered `filters` cannot be combined with `delete`; give `exclude` / `include` (the engine's filter) instead.",
+    );
+  }
   const { signal } = options;
-  const concurrency = options.concurrency ?? 4;
-  const included = createPathFilter(options);
-  const prefixArg = sourceLocal ? destination : source;
+  const upload = sourceLocal;
+  const prefixArg = (upload ? destination : source).replace(/^\/+/, "");
   const prefix = prefixArg === "" || prefixArg.endsWith("/") ? prefixArg : `${prefixArg}/`;
-  const dir = resolve(sourceLocal ? source : destination);
+  const local = resolve(upload ? source : destination);
+  const store = storeAt(base, prefix);
+  const exclude = [...(options.exclude ?? []), TEMP_FILES];
+  const include = options.include ?? [];
+  const engineFilter = createEngineFilter(exclude, include);
+
+  // Listing entries that cannot be used (their metadata is corrupt or hostile): failed items, never listed to
+  // the engine (so never transferred over, compared or deleted), and they block every delete (rail 4).
+  const problems = new Map<string, string>();
+  const list = async function* ({ signal: listSignal }: { signal?: AbortSignal }): AsyncIterable<RemoteFileInfo> {
+    problems.clear();
+    for await (const entry of deltaStore.list(prefix, listSignal ? { signal: listSignal } : {})) {
+      if (entry.kind === "folder" || !entry.key.startsWith(prefix)) continue;
+      const key = entry.key.slice(prefix.length);
+      if (entry.problem !== undefined) {
+        if (engineFilter.accepts(key)) problems.set(key, entry.problem);
+        continue;
+      }
+      const lastModifiedMs = entry.lastModified.getTime();
+      // mtimeMs: a download sets each file's mtime to this, so the next run compares without a HEAD.
+      yield { key, size: entry.size, etag: entry.etag, lastModifiedMs, mtimeMs: lastModifiedMs };
+    }
+  };
+
+  const plan = await planSync({
+    direction: upload ? "upload" : "download",
+    local,
+    store,
+    exclude,
+    include,
+    delete: options.delete ?? false,
+    ...(options.maxDelete !== undefined ? { maxDelete: options.maxDelete } : {}),
+    ...(options.maxDeletePercent !== undefined ? { maxDeletePercent: options.maxDeletePercent } : {}),
+    allowEmptySource: options.allowEmptySource ?? false,
+    ...(options.statePath !== undefined ? { statePath: options.statePath } : {}),
+    list,
+    ...(signal ? { signal } : {}),
+  });
+  addListingProblems(plan, problems);
+  if (options.filters && options.filters.length > 0) keepOrdered(plan, createPathFilter({ filters: options.filters }));
+
+  const storeKey = (key: string) => (upload ? prefix + key : key);
   const result: SyncResult = {
-    direction: sourceLocal ? "upload" : "download",
+    direction: plan.direction,
     dryRun: options.dryRun ?? false,
     transferred: [],
-    skipped: [],
+    skipped: plan.skips.map((s) => storeKey(s.key)),
     deleted: [],
     failed: [],
     bytes: 0,
+    warnings: [],
+    summary: summaryOf(plan, true),
   };
-
-  const remote = new Map<string, RemoteFile>();
-  for await (const entry of store.list(prefix, signal ? { signal } : {})) {
-    if (entry.kind === "folder") continue;
-    const rel = entry.key.slice(prefix.length);
-    remote.set(rel, {
-      size: entry.size,
-      ...(entry.sha256 ? { sha256: entry.sha256 } : {}),
-      ...(entry.kind === "direct" ? { etag: entry.etag } : {}),
-    });
-  }
-  const local = await walk(dir);
-  signal?.throwIfAborted();
-
-  const plan: { rel: string; size: number }[] = [];
-  if (sourceLocal) {
-    for (const [rel, file] of local) {
-      if (!included(rel)) continue;
-      const r = remote.get(rel);
-      if (r && (await sameContent(file, r, signal))) result.skipped.push(prefix + rel);
-      else plan.push({ rel, size: file.size });
-    }
-  } else {
-    for (const [rel, r] of remote) {
-      if (!included(rel)) continue;
-      const l = local.get(rel);
-      if (l && (await sameContent(l, r, signal))) result.skipped.push(rel);
-      else plan.push({ rel, size: r.size });
-    }
-  }
-  const toDelete = options.delete
-    ? sourceLocal
-      ? [...remote.keys()].filter((rel) => !local.has(rel) && included(rel))
-      : [...local.keys()].filter((rel) => !remote.has(rel) && included(rel))
-    : [];
-
-  const totalBytes = plan.reduce((sum, p) => sum + p.size, 0);
   if (result.dryRun) {
-    result.transferred = plan.map((p) => (sourceLocal ? prefix + p.rel : p.rel)).sort();
-    result.bytes = totalBytes;
-    result.deleted = toDelete.map((rel) => (sourceLocal ? prefix + rel : rel));
-    return result;
+    result.transferred = plan.transfers.map((t) => storeKey(t.key));
+    result.bytes = plan.totals.transferBytes;
+    if (!plan.deleteBlocked) result.deleted = plan.deletes.map((d) => storeKey(d.key));
+    return finish(result, plan.errors, storeKey, plan);
   }
 
-  let doneBytes = 0;
-  let doneItems = 0;
-  const report = (current?: string) =>
-    options.onProgress?.({
-      loadedBytes: doneBytes,
-      totalBytes,
-      completedItems: doneItems,
-      totalItems: plan.length,
-      ...(current ? { current } : {}),
-    });
   const putOptions: PutOptions = {
     ...(options.maxRatio !== undefined ? { maxRatio: options.maxRatio } : {}),
     ...(options.engine ? { engine: options.engine } : {}),
     ...(options.noDelta !== undefined ? { noDelta: options.noDelta } : {}),
-    ...(signal ? { signal } : {}),
   };
-  await forEachConcurrent(
-    plan,
-    concurrency,
-    async ({ rel, size }) => {
-      const key = prefix + rel;
-      try {
-        if (sourceLocal) {
-          await store.put(local.get(rel)!.path, key, putOptions);
-          result.transferred.push(key);
-        } else {
-          const target = resolve(dir, ...rel.split("/"));
-          if (!target.startsWith(dir + sep))
-            throw new DeltaError("delta.invalidKey", `${key} would be written outside ${dir}.`);
-          await store.get(key, target, signal ? { signal } : {});
-          result.transferred.push(rel);
-        }
-        result.bytes += size;
-      } catch (error) {
-        if (isAbortError(error) || signal?.aborted) throw error;
-        result.failed.push({ key, error: (error as Error).message });
+  const transferred: string[] = [];
+  const deletedKeys: string[] = [];
+  const summary = await applySyncPlan(plan, {
+    store,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    // DeltaStore.put / get retry their own requests; a failed item is reported, not replayed whole.
+    attempts: 1,
+    transfer: async (item, context) => {
+      const onProgress: ProgressCallback = (p) => context.onBytes(p.loadedBytes);
+      const itemSignal = context.signal ? { signal: context.signal } : {};
+      if (upload) {
+        const put = await deltaStore.put(item.path, prefix + item.key, { ...putOptions, ...itemSignal, onProgress });
+        transferred.push(prefix + item.key);
+        // The stored object's ETag is not known here; the engine's next run adopts the listed one.
+        return { etag: "", size: put.fileBytes };
       }
-      doneBytes += size;
-      doneItems++;
-      report(key);
+      const got = await deltaStore.get(prefix + item.key, item.path, { ...itemSignal, onProgress });
+      // The file gets the stored file's LastModified, which the listing gives as its mtime (no HEAD next run).
+      const mtime = new Date(item.mtimeMs);
+      await utimes(item.path, mtime, mtime);
+      transferred.push(item.key);
+      return { etag: item.etag ?? "", size: got.bytes };
     },
-    signal ? { signal } : {},
-  );
-
-  result.transferred.sort();
-  if (toDelete.length > 0) {
-    if (sourceLocal) {
-      const wanted = new Set(toDelete.map((rel) => prefix + rel));
-      const out = await store.deletePrefix(prefix, { filter: (key) => wanted.has(key), ...(signal ? { signal } : {}) });
-      result.deleted.push(...out.deleted);
-      result.failed.push(...out.failed);
-    } else {
-      for (const rel of toDelete) {
-        signal?.throwIfAborted();
-        await rm(local.get(rel)!.path, { force: true });
-        result.deleted.push(rel);
-      }
-    }
+    deleteItems: async (keys, context): Promise<DeleteManyResult> => {
+      const wanted = new Set(keys.map((key) => prefix + key));
+      const out = await deltaStore.deletePrefix(prefix, {
+        filter: (key) => wanted.has(key),
+        ...(context.signal ? { signal: context.signal } : {}),
+      });
+      const strip = (key: string) => key.slice(prefix.length).replace(/\.delta$/, "");
+      deletedKeys.push(...out.deleted);
+      return {
+        deleted: out.deleted.map(strip),
+        errors: out.failed.map((f) => ({ key: strip(f.key), code: "delta.storage", message: f.error })),
+      };
+    },
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(signal ? { signal } : {}),
+  }).catch((error: unknown) => {
+    if (isSyncError(error, "sync.aborted") && error.summary) result.summary = error.summary;
+    throw error;
+  });
+  result.summary = summary;
+  result.transferred = transferred.sort();
+  result.bytes = summary.transferredBytes;
+  if (upload) result.deleted = deletedKeys.sort();
+  else if (summary.deleted > 0) {
+    const failedDeletes = new Set(summary.failures.filter((f) => f.action === "delete").map((f) => f.key));
+    result.deleted = plan.deletes.filter((d) => !failedDeletes.has(d.key)).map((d) => d.key);
   }
-  result.deleted.sort();
-  result.skipped.sort();
+  return finish(result, summary.failures, storeKey);
+}
+
+function finish(
+  result: SyncResult,
+  failures: readonly SyncFailure[],
+  storeKey: (key: string) => string,
+  plan?: SyncPlan,
+): SyncResult {
+  result.failed = failures.map((f) => ({
+    key: f.key !== undefined ? storeKey(f.key) : (f.path ?? ""),
+    code: f.code,
+    error: f.message,
+  }));
+  result.warnings = [...result.summary.warnings];
+  if (result.summary.deleteBlocked) result.deleteBlocked = result.summary.deleteBlocked;
+  if (plan) result.plan = plan;
   return result;
+}
+
+/** Listing problems become the plan's listing errors, and the delete rails are decided again with them. */
+function addListingProblems(plan: SyncPlan, problems: ReadonlyMap<string, string>): void {
+  if (problems.size === 0) return;
+  for (const [key, message] of problems) {
+    plan.errors.push({ action: "list", key, code: "delta.integrity", message: `${key}: ${message}` });
+  }
+  plan.totals.errors = plan.errors.length;
+  if (!plan.delete) return;
+  const upload = plan.direction === "upload";
+  const block = checkDeleteRails({
+    source: upload ? plan.local : plan.remote,
+    destination: upload ? plan.remote : plan.local,
+    sourceCount: plan.totals.sourceFiles,
+    destinationCount: plan.totals.destinationFiles,
+    deleteCount: plan.deletes.length,
+    errorCount: plan.errors.length,
+    maxDelete: plan.maxDelete,
+    maxDeletePercent: plan.maxDeletePercent,
+    allowEmptySource: plan.allowEmptySource,
+  });
+  if (block) plan.deleteBlocked = block;
+}
+
+/** `cp --recursive`'s ordered rules, applied to what the plan transfers and skips (it deletes nothing). */
+function keepOrdered(plan: SyncPlan, accepts: (path: string) => boolean): void {
+  plan.transfers = plan.transfers.filter((t) => accepts(t.key));
+  plan.skips = plan.skips.filter((s) => accepts(s.key));
+  plan.totals.transferFiles = plan.transfers.length;
+  plan.totals.transferBytes = plan.transfers.reduce((n, t) => n + t.size, 0);
+  plan.totals.skipFiles = plan.skips.length;
+  plan.totals.skipBytes = plan.skips.reduce((n, s) => n + s.size, 0);
 }
