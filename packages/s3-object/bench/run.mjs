@@ -110,7 +110,7 @@ async function measure(tool, operation, fn) {
   return row;
 }
 
-// BENCH_CPU_PROF=<dir>: each s3-object process writes a V8 CPU profile there (`--cpu-prof`; sampling costs ~1-2 % CPU).
+// BENCH_CPU_PROF=<dir>: each s3-object process writes a V8 CPU profile there (`--cpu-prof`; it inflates CPU time, so compare profiled runs only with profiled runs).
 const profDir = process.env.BENCH_CPU_PROF;
 const profArgs = (name) =>
   profDir

@@ -181,7 +181,7 @@ try {
 const md = [
   `# Issue 15 (c): first upload of ${COUNT} × ${MIB} MiB`,
   "",
-  `Same data, same run, moto behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}. Each tool is its own process under GNU time (client CPU = user+sys, peak RSS). The uploadFile rows run the sync engine's upload of one file (what photo-sync does per file) over all files, 16 at once, without planning or state, once with the 16 MiB threshold (3 × 8 MiB parts) and once with one PUT per file.${profDir ? " s3kit processes ran with --cpu-prof (sampling adds about 1-2 % CPU)." : ""} Other work ran on this 2-core machine at the same time: client CPU and requests are the primary figures, wall times are indicative.`,
+  `Same data, same run, moto behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}. Each tool is its own process under GNU time (client CPU = user+sys, peak RSS). The uploadFile rows run the sync engine's upload of one file (what photo-sync does per file) over all files, 16 at once, without planning or state, once with the 16 MiB threshold (3 × 8 MiB parts) and once with one PUT per file.${profDir ? " s3kit processes ran with --cpu-prof, which adds a lot of CPU on a loaded machine (up to 2× here): compare their CPU only with other profiled runs." : ""} Other work ran on this 2-core machine at the same time: client CPU and requests are the primary figures, wall times are indicative.`,
   "",
   "| tool | wall ms | client CPU ms | peak RSS MiB | requests | by method | exit |",
   "|---|---:|---:|---:|---:|---|---:|",
