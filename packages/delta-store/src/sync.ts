@@ -147,7 +147,10 @@ function storeAt(base: ObjectStore, prefix: string): ObjectStore {
         }
       : {}),
     ...(abortUpload
-      ? { abortMultipartUpload: (key: string, id: string, options?: { signal?: AbortSignal }) => abortUpload(k(key), id, options) }
+      ? {
+          abortMultipartUpload: (key: string, id: string, options?: { signal?: AbortSignal }) =>
+            abortUpload(k(key), id, options),
+        }
       : {}),
     // The delta store owns the base store's sockets.
     close: async () => {},
