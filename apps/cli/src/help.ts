@@ -119,8 +119,10 @@ const JSON_SHAPES: Readonly<Record<string, string>> = {
   "object:get": "{ url, transferred, bytes, etag, verified, localPath }",
   "object:put": "{ url, transferred, bytes, etag, localPath }",
   "object:status": "{ status, url, localPath, local: { size }, remote: { size, etag, lastModified } }",
-  "object:sync-up": "{ items: [{ key, action, error? }], transferred, unchanged, deleted, failed, bytes, dryRun }",
-  "object:sync-down": "{ items: [{ key, action, error? }], transferred, unchanged, deleted, failed, bytes, dryRun }",
+  "object:sync-up":
+    "the summary { scanned, transferred, skipped, deleted, failed, failures: [{ key, code, message }], warnings, … } (with --dry-run: the plan)",
+  "object:sync-down":
+    "the summary { scanned, transferred, skipped, deleted, failed, failures: [{ key, code, message }], warnings, … } (with --dry-run: the plan)",
   "table:init": "{ table, created, addedIndexes }",
   "table:get": "the item with its id and version",
   "table:put": "the stored item with its id and version",
