@@ -1,6 +1,6 @@
 // One table of include/exclude cases (FILTER_CASES from @toolkit/shared/testing) run through every sync command
 // that is on the shared engine: each must select exactly the table's files for the same --include/--exclude.
-// object sync-up/sync-down and delta sync join this list when they run on the engine (issue 12).
+// object sync-up/sync-down run the same table against moto in object-sync-rails.test.ts; delta sync joins this list.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";

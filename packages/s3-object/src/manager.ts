@@ -86,7 +86,7 @@ interface Job {
 
 /**
  * Many objects at once, sharing one client: `downloadAll`, `uploadAll`, and directory-style
- * `downloadPrefix` / `uploadPrefix` with excludes, mirror and dry run.
+ * `downloadPrefix` / `uploadPrefix`, which run on the shared sync engine (filters, delete rails, dry run).
  */
 export class S3FileManager implements AsyncDisposable {
   readonly #options: S3FileManagerOptions;
