@@ -280,3 +280,33 @@ describe("mb and rb against the S3 server", () => {
     );
   });
 });
+
+describe("consistent flags and help", () => {
+  it("object status takes the local copy as a positional, like get and put", async () => {
+    const store = join(home, "status-store");
+    await mkdir(store);
+    await writeFile(join(cwd, "s.txt"), "s\n");
+    const target = `${url(store)}/s.txt`;
+    expect((await run(["object", "put", "./s.txt", target])).code).toBe(0);
+    const r = await run(["object", "status", target, "./s.txt", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "same", localPath: join(cwd, "s.txt") });
+  });
+
+  it("--dryrun is --dry-run in photo-sync too", async () => {
+    const r = await run(["photo-sync", "./src", url(join(home, "dryrun-target")), "--dryrun", "--json"]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(home, "dryrun-target", "a", "one.txt"))).toBe(false);
+  });
+
+  it("topic pages end with examples; --json help names the shape", async () => {
+    for (const topic of ["kv", "delta", "object", "table"]) {
+      const page = await run([topic]);
+      expect(page.stdout, topic).toMatch(new RegExp(`EXAMPLES\\n\\s+\\$ s3kit ${topic} `));
+    }
+    const help = await run(["kv", "get", "--help"]);
+    expect(help.stdout.replace(/\s+/g, " ")).toContain(
+      "--json Print JSON on stdout instead of text: { key, value, modified }",
+    );
+  });
+});
