@@ -262,6 +262,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       const error: Record<string, unknown> = { code: text.code ?? errorCodeFor(err, exitCode), message };
       const body: Record<string, unknown> = { error };
       if (err instanceof PartialFailureError && err.result !== undefined) body.result = err.result;
+      // An interrupted sync carries the summary so far (`summary`): --json shows it as the human output does.
+      else if (err && typeof err === "object" && "summary" in err && err.summary !== undefined)
+        body.result = err.summary;
       this.logJson(body);
     } else {
       process.stderr.write(`error: ${printable(message)}\n`);

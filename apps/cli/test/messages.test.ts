@@ -2,7 +2,7 @@
 // flags and commands, never the library's options or functions). Runs the built binary; file:// stores and
 // local files only, plus moto for the bucket commands. Build first: `pnpm --filter s3kit... build`.
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,7 +10,7 @@ import { HeadBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createS3Client } from "@toolkit/shared";
 import { startS3Server, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliOptions, type CliRun, runCli } from "./run-cli.ts";
+import { type CliOptions, type CliRun, runCli, startCli } from "./run-cli.ts";
 
 /** Library words that must never reach a CLI user. */
 const LIBRARY_WORDS =
@@ -308,5 +308,30 @@ describe("consistent flags and help", () => {
     expect(help.stdout.replace(/\s+/g, " ")).toContain(
       "--json Print JSON on stdout instead of text: { key, value, modified }",
     );
+  });
+});
+
+describe("photo-sync --json on Ctrl-C", () => {
+  it("prints the error and the summary so far (exit 130)", async () => {
+    const src = join(home, "many");
+    await mkdir(src);
+    for (let i = 0; i < 1500; i++) await writeFile(join(src, `f${i}.jpg`), `${i}\n`);
+    const dst = join(home, "many-dst");
+    const { child, done } = startCli(["photo-sync", src, url(dst), "--json", "--concurrency", "1"], {
+      env: { XDG_CACHE_HOME: join(home, ".cache") },
+    });
+    // Interrupt once a few files are there (a condition, not a time).
+    for (;;) {
+      const copied = existsSync(dst) ? (await readdir(dst)).length : 0;
+      if (copied >= 5 || child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGINT");
+    const r = await done;
+    expect(r.code).toBe(130);
+    const body = JSON.parse(r.stdout);
+    expect(body.error).toMatchObject({ code: "photoSync.aborted" });
+    expect(body.result).toMatchObject({ aborted: true, scanned: 1500 });
+    expect(body.result.transferred).toBeGreaterThan(0);
   });
 });
