@@ -336,6 +336,40 @@ describe.each(["s3", "file"] as const)("delta-store on %s", (kind) => {
     );
   });
 
+  it("sync: a listed entry with corrupt metadata is a failed item and blocks every delete, both ways", async () => {
+    const { store, raw } = await openFresh(kind, "syncprob");
+    const dir = await tempDir("syncprob");
+    const versions = await writeVersions(dir, 3, 100_000);
+    for (const v of versions) await store.put(v.path, `app/${v.name}`);
+    const [first, bad, third] = versions as [(typeof versions)[0], (typeof versions)[0], (typeof versions)[0]];
+    const badKey = `app/${bad.name}.delta`;
+    const info = await raw.head(badKey);
+    await raw.put(badKey, await raw.getBytes(badKey), { metadata: { ...info!.metadata, "dg-file-size": "-1" } });
+
+    // Upload from a folder holding only the first file: the other two would go, but a listing problem blocks it.
+    const local = join(dir, "local");
+    await mkdir(local);
+    await writeFile(join(local, first.name), first.bytes);
+    const up = await store.sync(local, "app", { delete: true, maxDeletePercent: 100, statePath: false });
+    expect(up.failed).toEqual([expect.objectContaining({ key: `app/${bad.name}`, code: "delta.integrity" })]);
+    expect(up.deleted).toEqual([]);
+    expect(up.deleteBlocked).toMatch(/.+/);
+    const keys = await rawKeys(raw, "app/");
+    expect(keys).toContain(`app/${third.name}.delta`);
+    expect(keys).toContain(badKey);
+
+    // Download: the bad entry is one failed item, the others arrive, the local-only file stays.
+    const dest = join(dir, "dest");
+    await mkdir(dest);
+    await writeFile(join(dest, "extra.bin"), "mine");
+    const down = await store.sync("app", dest, { delete: true, maxDeletePercent: 100, statePath: false });
+    expect(down.failed.map((f) => f.key)).toEqual([bad.name]);
+    expect(down.transferred.sort()).toEqual([first.name, third.name].sort());
+    expect(down.deleted).toEqual([]);
+    expect(existsSync(join(dest, "extra.bin"))).toBe(true);
+    expect(existsSync(join(dest, bad.name))).toBe(false);
+  });
+
   it("deletes the reference only when nothing depends on it", async () => {
     const { store, raw } = await openFresh(kind, "rm");
     const dir = await tempDir("rm");
