@@ -135,7 +135,7 @@ const JSON_SHAPES: Readonly<Record<string, string>> = {
   "delta:ls": "{ files: [{ key, kind, size, storedSize, lastModified }], totalBytes, totalStoredBytes, failed: [...] }",
   "delta:rm": "{ dryRun, key } (--recursive: { dryRun, deleted: [keys] })",
   "delta:sync":
-    "{ direction, dryRun, transferred: [keys], skipped: [keys], deleted: [keys], failed: [{ key, error }], bytes }",
+    "{ direction, dryRun, transferred: [keys], skipped: [keys], deleted: [keys], failed: [{ key, code, error }], bytes, deleteBlocked?, warnings, summary: the engine's summary, plan? (with --dry-run) }",
   "delta:stats": "{ prefix, files, deltas, directs, references, originalBytes, storedBytes, savedBytes, savings }",
   "delta:verify": "{ key, valid, kind, expectedSha256, actualSha256, engine, error? }",
 };
