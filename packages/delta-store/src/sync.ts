@@ -2,7 +2,7 @@ import { utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   applySyncPlan,
-  checkDeleteRails,
+  checkPlanRails,
   createPathFilter as createEngineFilter,
   type DeleteManyResult,
   formatLocation,
@@ -333,18 +333,7 @@ function addListingProblems(plan: SyncPlan, problems: ReadonlyMap<string, string
   }
   plan.totals.errors = plan.errors.length;
   if (!plan.delete) return;
-  const upload = plan.direction === "upload";
-  const block = checkDeleteRails({
-    source: upload ? plan.local : plan.remote,
-    destination: upload ? plan.remote : plan.local,
-    sourceCount: plan.totals.sourceFiles,
-    destinationCount: plan.totals.destinationFiles,
-    deleteCount: plan.deletes.length,
-    errorCount: plan.errors.length,
-    maxDelete: plan.maxDelete,
-    maxDeletePercent: plan.maxDeletePercent,
-    allowEmptySource: plan.allowEmptySource,
-  });
+  const block = checkPlanRails(plan);
   if (block) plan.deleteBlocked = block;
 }
 

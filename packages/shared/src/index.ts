@@ -101,6 +101,7 @@ export {
   applySyncPlan,
   cacheDirectory,
   checkDeleteRails,
+  checkPlanRails,
   createPathFilter,
   DEFAULT_MAX_DELETE_PERCENT,
   defaultStatePath,

@@ -11,7 +11,7 @@ import { isInsideFolder } from "./local-paths.ts";
 import { type ApplySyncPlanOptions, applyOptionsSchema, parseSyncOptions, type TransferResult } from "./options.ts";
 import { planContext } from "./plan.ts";
 import type { PlannedTransfer, SyncPlan } from "./plan-types.ts";
-import { checkDeleteRails } from "./rails.ts";
+import { checkPlanRails } from "./rails.ts";
 import { type StateMeta, SyncState } from "./state.ts";
 import type { SyncFailure, SyncSummary } from "./summary.ts";
 import { uploadFile } from "./upload-file.ts";
@@ -103,21 +103,7 @@ export async function applySyncPlan(plan: SyncPlan, options: ApplySyncPlanOption
   const filter = known?.filter ?? createPathFilter(plan.exclude ?? [], plan.include ?? []);
 
   // Rails 2 to 4, checked again on the plan as given (it may have been read back from JSON or edited).
-  const block =
-    plan.deleteBlocked ??
-    (plan.deletes.length > 0
-      ? checkDeleteRails({
-          source: upload ? plan.local : plan.remote,
-          destination: upload ? plan.remote : plan.local,
-          sourceCount: plan.totals.sourceFiles,
-          destinationCount: plan.totals.destinationFiles,
-          deleteCount: plan.deletes.length,
-          errorCount: plan.errors.length,
-          maxDelete: plan.maxDelete,
-          maxDeletePercent: plan.maxDeletePercent,
-          allowEmptySource: plan.allowEmptySource === true,
-        })
-      : undefined);
+  const block = plan.deleteBlocked ?? checkPlanRails(plan);
   if (block && block.code !== "scanErrors") {
     throw new SyncError(block.code === "emptySource" ? "sync.emptySource" : "sync.tooManyDeletes", block.message);
   }

@@ -36,7 +36,7 @@ export type {
   TransferReason,
 } from "./plan-types.ts";
 export type { DeleteRailsInput } from "./rails.ts";
-export { checkDeleteRails, DEFAULT_MAX_DELETE_PERCENT } from "./rails.ts";
+export { checkDeleteRails, checkPlanRails, DEFAULT_MAX_DELETE_PERCENT } from "./rails.ts";
 export type { StateEntry, StateMeta } from "./state.ts";
 export { defaultStatePath, SyncState } from "./state.ts";
 export type { SyncFailure, SyncSummary } from "./summary.ts";

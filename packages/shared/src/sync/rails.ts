@@ -1,4 +1,4 @@
-import type { DeleteBlock } from "./plan-types.ts";
+import type { DeleteBlock, SyncPlan } from "./plan-types.ts";
 
 /** @default share limit of delete rail 3, in percent of the destination's items. */
 export const DEFAULT_MAX_DELETE_PERCENT = 50;
@@ -65,4 +65,25 @@ export function checkDeleteRails(input: DeleteRailsInput): DeleteBlock | undefin
     };
   }
   return undefined;
+}
+
+/**
+ * The delete rails decided again on a finished plan (one read back from JSON, or with errors a caller added,
+ * such as listing problems of its own layout): the same rules as {@link checkDeleteRails}.
+ * @returns the block, or `undefined` when the plan's deletes may go ahead (or it has none).
+ */
+export function checkPlanRails(plan: SyncPlan): DeleteBlock | undefined {
+  if (plan.deletes.length === 0) return undefined;
+  const upload = plan.direction === "upload";
+  return checkDeleteRails({
+    source: upload ? plan.local : plan.remote,
+    destination: upload ? plan.remote : plan.local,
+    sourceCount: plan.totals.sourceFiles,
+    destinationCount: plan.totals.destinationFiles,
+    deleteCount: plan.deletes.length,
+    errorCount: plan.errors.length,
+    maxDelete: plan.maxDelete,
+    maxDeletePercent: plan.maxDeletePercent,
+    allowEmptySource: plan.allowEmptySource === true,
+  });
 }
