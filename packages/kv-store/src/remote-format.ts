@@ -15,14 +15,28 @@ export const TRAILER_BYTES = 24;
 const ENTRY_FIXED_BYTES = 2 + 1 + 8 + 8 + 4 + 4;
 const FLAG_TOMBSTONE = 1;
 
-const segmentSchema = z.object({
-  id: z.string().min(1),
-  key: z.string().startsWith(SEGMENTS_PREFIX),
-  size: z.number().int().nonnegative(),
-  indexOffset: z.number().int().nonnegative(),
-  indexLength: z.number().int().nonnegative(),
-  entries: z.number().int().nonnegative(),
-});
+/**
+ * A segment key as this library writes it (`segments/<id>.kvseg`): one plain name below the segments folder.
+ * A manifest naming anything else (`segments/../x`, a nested path) is corrupt or hostile: refused as
+ * `kv.integrity` naming the manifest, never sent to the store.
+ */
+const segmentKeySchema = z
+  .string()
+  .regex(/^segments\/[0-9A-Za-z_-]{1,128}\.kvseg$/, "a segment key is segments/<id>.kvseg");
+
+const segmentSchema = z
+  .object({
+    id: z.string().min(1),
+    key: segmentKeySchema,
+    size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    indexOffset: z.number().int().nonnegative(),
+    indexLength: z.number().int().nonnegative(),
+    entries: z.number().int().nonnegative(),
+  })
+  .refine((s) => s.indexOffset + s.indexLength <= s.size, {
+    message: "the footer index lies beyond the segment's size",
+    path: ["indexOffset"],
+  });
 
 const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
@@ -32,7 +46,7 @@ const manifestSchema = z.object({
   generation: z.number().int().nonnegative(),
   updatedAt: z.string(),
   segments: z.array(segmentSchema),
-  retired: z.array(z.object({ key: z.string().startsWith(SEGMENTS_PREFIX), retiredAt: z.number() })),
+  retired: z.array(z.object({ key: segmentKeySchema, retiredAt: z.number() })),
 });
 
 /** One immutable segment as the manifest lists it. */
