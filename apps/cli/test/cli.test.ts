@@ -465,10 +465,10 @@ describe("hostile input (issue 13): readers change nothing outside their target"
         ]);
         expect(existsSync(join(box.target, name)), what).toBe(false);
       } else if (item.key === "lies/hash-is-path.txt") {
-        // s3-object treats a malformed s3kit-sha256 as absent and verifies the MD5 ETag instead: the path in
-        // it is never used. (The kit expects a failure; reported to s3-object's owner.)
-        expect(result.code, what).toBe(0);
-        expect(result.stdout, what).toMatch(/verified: md5/);
+        // A malformed s3kit-sha256 (here a path) fails the download before anything is written.
+        expect(result.code, what).toBe(1);
+        expect(lines(result.stderr), what).toEqual([expect.stringMatching(/^error: .*s3kit-sha256/)]);
+        expect(existsSync(join(box.target, name)), what).toBe(false);
       } else {
         expect(result.code, `${what}: ${result.stderr}`).toBe(0);
         const bytes = readFileSync(join(box.target, name));
