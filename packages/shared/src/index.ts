@@ -8,6 +8,12 @@ export {
 } from "./clients.ts";
 export type { Limit } from "./concurrency.ts";
 export { createLimit, forEachConcurrent } from "./concurrency.ts";
+export type {
+  ConditionalWritesMode,
+  ConditionalWritesOptions,
+  ConditionalWritesProbeOptions,
+} from "./conditional-writes.ts";
+export { checkConditionWithHead, conditionalWritesWarning, withConditionalWrites } from "./conditional-writes.ts";
 export type { ObjectStoreErrorCode } from "./errors.ts";
 export { abortReason, isAbortError, isObjectStoreError, ObjectStoreError } from "./errors.ts";
 export {

@@ -179,6 +179,17 @@ export interface OpenObjectStoreOptions {
    * link, which a file store never follows, or a FIFO, socket or device). Each is also logged as a warning.
    */
   onSkippedEntry?: (entry: SkippedEntry) => void;
+  /**
+   * How `put` / `delete` with `ifMatch` / `ifNoneMatch` are enforced (see `withConditionalWrites`): `native`
+   * sends the headers alone; `headFirst` HEADs the key first and refuses as S3 would (then still sends them);
+   * `probe` (`s3://` only) learns once with `probeConditionalPut` (cached a day) whether PutObject honours them
+   * and falls back to `headFirst`, with one warning, where it does not. @default "native"
+   */
+  conditionalWrites?: import("./conditional-writes.ts").ConditionalWritesMode;
+  /** `conditionalWrites: "probe"`: the probe's answer cache (`cacheDir`, `maxAgeMs`, `cache: false` to probe again). */
+  conditionalWritesProbe?: Pick<import("./probe.ts").ProbeStoreOptions, "cache" | "cacheDir" | "maxAgeMs">;
+  /** Called once with a one-line message when the store falls back to a weaker check (also logged at `warn`). */
+  onWarning?: (message: string) => void;
 }
 
 /** An entry of a `file://` store that a listing skipped, with why. */

@@ -1,3 +1,4 @@
+import { withConditionalWrites } from "./conditional-writes.ts";
 import { ObjectStoreError } from "./errors.ts";
 import { createFileObjectStore } from "./file-object-store.ts";
 import { type Location, parseLocation } from "./location.ts";
@@ -6,11 +7,27 @@ import { createS3ObjectStore } from "./s3-object-store.ts";
 
 /**
  * Open the object store at a location: `s3://bucket/prefix` (S3 or an S3-compatible endpoint) or
- * `file:///abs/dir` (a real store on the local disk, same semantics).
+ * `file:///abs/dir` (a real store on the local disk, same semantics). `conditionalWrites` other than `native`
+ * wraps the store with `withConditionalWrites`.
  */
 export function openObjectStore(location: string | Location, options: OpenObjectStoreOptions = {}): ObjectStore {
   const parsed = typeof location === "string" ? parseLocation(location) : location;
-  return parsed.kind === "s3" ? createS3ObjectStore(parsed, options) : createFileObjectStore(parsed, options);
+  const store = parsed.kind === "s3" ? createS3ObjectStore(parsed, options) : createFileObjectStore(parsed, options);
+  const mode = options.conditionalWrites ?? "native";
+  if (mode === "native") return store;
+  return withConditionalWrites(store, {
+    mode,
+    probe: {
+      ...(options.client ? { client: options.client } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...options.conditionalWritesProbe,
+    },
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
 }
 
 /**
