@@ -1,7 +1,11 @@
 // photo-sync benchmark: s3kit photo-sync against rclone, `aws s3 sync` and `s3cmd sync` (where installed),
 // same data, same run, same local S3 server (moto) behind a counting proxy. Every tool runs as a child process
 // under GNU time (wall, user+sys CPU, peak RSS). Writes bench/results/photo-sync.{md,json} at the repo root.
-// Sizes (issue 5): (a) first upload of 5,000 × 64 KiB, (b) the no-change re-run, (c) 10 × 64 MiB.
+// Backup (issue 15): (a) first upload of 2,000 × 64 KiB, (b) the no-change re-run, (c) first upload of 24 × 24 MiB
+// (camera raw size); peers rclone (`--transfers 16 --fast-list`), `aws s3 sync` and `s3cmd sync` (a generated config
+// file for the proxy; the credentials are moto's and are never printed). Results: bench/results/<BENCH_RESULT_NAME ??
+// "photo-sync">.{md,json}; BENCH_CPU_PROF=<dir> makes the s3kit backup runs write V8 CPU profiles there (summarise
+// with packages/shared/bench/top-costs.mjs; the profiler inflates CPU, so never compare a profiled run's CPU).
 // Restore (issue 12), against `aws s3 sync` (download) and `rclone copy` into an empty folder: (d) 2,000 × 64 KiB,
 // (e) 24 × 24 MiB; written to bench/results/photo-sync-restore.{md,json}.
 // Scale down with PHOTO_SYNC_BENCH_FILES / PHOTO_SYNC_BENCH_BIG / PHOTO_SYNC_BENCH_RESTORE_FILES /
@@ -18,10 +22,13 @@ import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } f
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const cli = join(root, "apps/cli/bin/run.js");
-const SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_FILES ?? 5000);
+const SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_FILES ?? 2000);
 const SMALL_BYTES = 64 * 1024;
-const BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_BIG ?? 10);
-const BIG_BYTES = 64 * 1024 * 1024;
+const BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_BIG ?? 24);
+const BIG_MIB = Number(process.env.PHOTO_SYNC_BENCH_BIG_MIB ?? 24);
+const BIG_BYTES = BIG_MIB * 1024 * 1024;
+const RESULT_NAME = process.env.BENCH_RESULT_NAME ?? "photo-sync";
+const PROF_DIR = process.env.BENCH_CPU_PROF;
 const RESTORE_SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_FILES ?? 2000);
 const RESTORE_BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_BIG ?? 24);
 const RESTORE_BIG_BYTES = 24 * 1024 * 1024;
@@ -46,7 +53,8 @@ function makeFiles(dir, count, bytes, name, ext) {
 if (PARTS.includes("backup")) {
   makeFiles(smallDir, SMALL_COUNT, SMALL_BYTES, "IMG", "jpg");
   mkdirSync(bigDir, { recursive: true });
-  for (let i = 0; i < BIG_COUNT; i++) writeFileSync(join(bigDir, `pano-${i}.tif`), randomBytes(BIG_BYTES));
+  for (let i = 0; i < BIG_COUNT; i++)
+    writeFileSync(join(bigDir, `RAW_${String(i).padStart(4, "0")}.dng`), randomBytes(BIG_BYTES));
 }
 
 const env = {
@@ -67,13 +75,24 @@ writeFileSync(
   `[default]\naccess_key = ${server.credentials.accessKeyId}\nsecret_key = ${server.credentials.secretAccessKey}\nhost_base = ${proxyHost}\nhost_bucket = ${proxyHost}\nuse_https = False\nbucket_location = us-east-1\nsignature_v2 = False\n`,
 );
 
+// PHOTO_SYNC_BENCH_CPU_PROF=<dir>: each s3kit restore writes a V8 CPU profile there (`--cpu-prof` inflates CPU
+// time: compare profiled runs only with profiled runs). PHOTO_SYNC_BENCH_RESTORE_NAME: file name of the restore
+// results (e.g. photo-sync-restore-before), default photo-sync-restore.
+const restoreProfDir = process.env.PHOTO_SYNC_BENCH_CPU_PROF;
+const restoreProfArgs = (name) =>
+  restoreProfDir ? ["--cpu-prof", "--cpu-prof-dir", restoreProfDir, "--cpu-prof-name", `${name}.cpuprofile`] : [];
+const RESTORE_NAME = process.env.PHOTO_SYNC_BENCH_RESTORE_NAME ?? "photo-sync-restore";
+
 /** Each tool: how to sync a local folder to s3://bucket/prefix. */
 const tools = [
   {
     name: "s3kit photo-sync",
     version: `s3kit ${JSON.parse(readFileSync(join(root, "apps/cli/package.json"), "utf8")).version}`,
-    cmd: (dir, bucket, prefix) => [
+    cmd: (dir, bucket, prefix, profName) => [
       process.execPath,
+      ...(PROF_DIR && profName
+        ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${RESULT_NAME}-${profName}.cpuprofile`]
+        : []),
       cli,
       "photo-sync",
       dir,
@@ -84,6 +103,7 @@ const tools = [
     ],
     restore: (bucket, prefix, dir) => [
       process.execPath,
+      ...restoreProfArgs(`restore-${prefix}`),
       cli,
       "photo-sync",
       "restore",
@@ -97,7 +117,15 @@ const tools = [
   which("rclone") && {
     name: "rclone copy",
     version: spawnSync("rclone", ["version"], { encoding: "utf8" }).stdout.split("\n")[0],
-    cmd: (dir, bucket, prefix) => ["rclone", "copy", dir, `bench:${bucket}/${prefix}`],
+    cmd: (dir, bucket, prefix) => [
+      "rclone",
+      "copy",
+      "--transfers",
+      "16",
+      "--fast-list",
+      dir,
+      `bench:${bucket}/${prefix}`,
+    ],
     restore: (bucket, prefix, dir) => ["rclone", "copy", `bench:${bucket}/${prefix}`, dir],
     env: {
       ...rcloneEnv,
@@ -217,12 +245,12 @@ async function measure(tool, scenario, argv, into) {
 
 for (const tool of PARTS.includes("backup") ? tools : []) {
   const { bucket, url } = await createTestBucket(server, "bench-ps");
-  for (const [scenario, dir, prefix] of [
-    [`(a) first upload ${SMALL_COUNT} × 64 KiB`, smallDir, "small"],
-    ["(b) no-change re-run", smallDir, "small"],
-    [`(c) ${BIG_COUNT} × 64 MiB`, bigDir, "big"],
+  for (const [scenario, dir, prefix, profName] of [
+    [`(a) first upload ${SMALL_COUNT} × 64 KiB`, smallDir, "small", "a"],
+    ["(b) no-change re-run", smallDir, "small", "b"],
+    [`(c) first upload ${BIG_COUNT} × ${BIG_MIB} MiB`, bigDir, "big", "c"],
   ]) {
-    await measure(tool, scenario, tool.cmd(dir, bucket, prefix), rows);
+    await measure(tool, scenario, tool.cmd(dir, bucket, prefix, profName), rows);
   }
   await emptyBucket(url); // moto keeps objects in memory
 }
@@ -298,21 +326,48 @@ const tableOf = (rows, ratios) => [
       `| ${r.scenario} | ${fmt(r.fastestPeer)} | ${fmt(r.wallSpeedup)} | ${fmt(r.cpuRatioVsFastest)} | ${fmt(r.fewestRequestsPeer)} | ${fmt(r.requestRatio)} |`,
   ),
 ];
+/** Issue 15's goals per backup scenario: s3kit against rclone, aws, the lowest-CPU and the fastest peer. */
+const goalsOf = (rows) =>
+  [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
+    const of = (prefix) => rows.find((r) => r.tool.startsWith(prefix) && r.scenario === scenario && r.exitCode === 0);
+    const me = of("s3kit");
+    const peers = rows.filter((r) => r.tool !== "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
+    const least = (key) => peers.reduce((a, b) => (a && a[key] <= b[key] ? a : b), undefined);
+    const ratio = (key, peer) => (me?.[key] && peer?.[key] ? +(me[key] / peer[key]).toFixed(2) : null);
+    return {
+      scenario,
+      cpuVsRclone: ratio("cpuMs", of("rclone")),
+      cpuVsAws: ratio("cpuMs", of("aws")),
+      cpuVsBestPeer: ratio("cpuMs", least("cpuMs")),
+      bestCpuPeer: least("cpuMs")?.tool ?? null,
+      wallVsFastestPeer: ratio("wallMs", least("wallMs")),
+      fastestPeer: least("wallMs")?.tool ?? null,
+      rssVsAws: ratio("peakRssMiB", of("aws")),
+    };
+  });
+const goals = goalsOf(rows);
 const md = [
   "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
   "",
-  `Same data, same run, same local S3 server (moto) behind a counting proxy: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) ${BIG_COUNT} files × 64 MiB. Every tool runs as a child process with its defaults (s3kit: 16 files at once; rclone: 4 transfers; aws cli: 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
+  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
   "",
   ...tableOf(rows, ratios),
   "",
-  "Targets (issue 5): fewest requests on (b); wall time at least 1.5× better than the fastest peer on (a) and (b).",
+  "Issue 15 goals: (a) CPU ≤ rclone's, wall ≤ the fastest peer's; (b) CPU ≤ 0.7× the best peer's; (c) wall ≤ the fastest peer's, CPU ≤ 0.8× aws's, peak RSS ≤ 2× aws's.",
+  "",
+  "| scenario | CPU ÷ rclone | CPU ÷ aws | CPU ÷ best peer (which) | wall ÷ fastest peer (which) | peak RSS ÷ aws |",
+  "|---|---:|---:|---|---|---:|",
+  ...goals.map(
+    (g) =>
+      `| ${g.scenario} | ${fmt(g.cpuVsRclone)} | ${fmt(g.cpuVsAws)} | ${fmt(g.cpuVsBestPeer)} (${fmt(g.bestCpuPeer)}) | ${fmt(g.wallVsFastestPeer)} (${fmt(g.fastestPeer)}) | ${fmt(g.rssVsAws)} |`,
+  ),
 ];
 mkdirSync(join(root, "bench/results"), { recursive: true });
 if (PARTS.includes("backup")) {
-  writeFileSync(join(root, "bench/results/photo-sync.md"), `${md.join("\n")}\n`);
+  writeFileSync(join(root, `bench/results/${RESULT_NAME}.md`), `${md.join("\n")}\n`);
   writeFileSync(
-    join(root, "bench/results/photo-sync.json"),
-    `${JSON.stringify({ smallCount: SMALL_COUNT, smallBytes: SMALL_BYTES, bigCount: BIG_COUNT, bigBytes: BIG_BYTES, rows, ratios }, null, 2)}\n`,
+    join(root, `bench/results/${RESULT_NAME}.json`),
+    `${JSON.stringify({ smallCount: SMALL_COUNT, smallBytes: SMALL_BYTES, bigCount: BIG_COUNT, bigBytes: BIG_BYTES, rows, ratios, goals }, null, 2)}\n`,
   );
   process.stdout.write(`${md.join("\n")}\n`);
 }
@@ -321,13 +376,13 @@ if (PARTS.includes("restore")) {
   const restoreMd = [
     "# @toolkit/photo-sync restore — against aws s3 sync (download) and rclone copy",
     "",
-    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.`,
+    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.${restoreProfDir ? " Every s3kit process ran under `--cpu-prof`, which inflates its CPU time." : ""} ${new Date().toISOString()}; the 2-core machine is shared with other work running at the same time (moto shares the cores too), so wall times are noisy: client CPU and requests are the primary figures.`,
     "",
     ...tableOf(restoreRows, restoreRatios),
   ];
-  writeFileSync(join(root, "bench/results/photo-sync-restore.md"), `${restoreMd.join("\n")}\n`);
+  writeFileSync(join(root, `bench/results/${RESTORE_NAME}.md`), `${restoreMd.join("\n")}\n`);
   writeFileSync(
-    join(root, "bench/results/photo-sync-restore.json"),
+    join(root, `bench/results/${RESTORE_NAME}.json`),
     `${JSON.stringify({ smallCount: RESTORE_SMALL_COUNT, bigCount: RESTORE_BIG_COUNT, bigBytes: RESTORE_BIG_BYTES, rows: restoreRows, ratios: restoreRatios }, null, 2)}\n`,
   );
   process.stdout.write(`${restoreMd.join("\n")}\n`);
