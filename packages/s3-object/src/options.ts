@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type Logger, MIN_PART_SIZE_BYTES, type ProgressCallback } from "@toolkit/shared";
+import { type ConditionalWritesMode, type Logger, MIN_PART_SIZE_BYTES, type ProgressCallback } from "@toolkit/shared";
 import { z } from "zod";
 import { S3ObjectError } from "./errors.ts";
 
@@ -34,6 +34,16 @@ export interface ConnectionOptions {
   /** SDK attempts per request (adaptive retries on throttling, 5xx, resets). @default 5 */
   maxAttempts?: number;
   logger?: Logger;
+  /**
+   * How `If-Match` / `If-None-Match` writes are enforced. `probe`: learn once per endpoint and bucket whether
+   * PutObject honours them (`probeConditionalPut`: four requests on `.s3kit/probe/…` before the first
+   * conditional write, then cached a day) and, where it does not, HEAD the object before each conditional
+   * write (a race window remains) and warn once. `headFirst`: always HEAD first. `native`: the headers alone.
+   * `file://` objects are always exact. @default "probe"
+   */
+  conditionalWrites?: ConditionalWritesMode;
+  /** Called once per endpoint with a one-line warning (conditional writes fall back to a HEAD check). Also logged at `warn`. */
+  onWarning?: (message: string) => void;
 }
 
 /** Options of one {@link S3File}. */
@@ -80,6 +90,8 @@ const connectionShape = {
   logger: z
     .custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).warn === "function")
     .optional(),
+  conditionalWrites: z.enum(["native", "headFirst", "probe"]).optional(),
+  onWarning: z.function().optional(),
 };
 
 const fileShape = {

@@ -205,6 +205,9 @@ export class S3File implements AsyncDisposable {
       ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
       concurrency: o.partConcurrency ?? DEFAULT_PART_CONCURRENCY,
       ...(o.logger ? { logger: o.logger } : {}),
+      // Issue 17: a store that ignores If-Match would make write-back last-writer-wins; probe, else HEAD first.
+      conditionalWrites: o.conditionalWrites ?? "probe",
+      ...(o.onWarning ? { onWarning: o.onWarning } : {}),
     });
     return this.#store;
   }
