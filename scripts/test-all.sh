@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command (2) of the README: install everything, then lint, type-check, test every package against the real
-# local servers, and run the consumer test on packed tarballs.
+# local servers, run the consumer test on packed tarballs, and follow the README as a new user does (its install
+# commands, then every line of its Examples against a local moto: scripts/newcomer.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,13 +14,18 @@ pnpm -r --workspace-concurrency=1 exec attw --pack . --profile esm-only --format
 results=$(mktemp -d)
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
 pnpm test:consumer | tee "$results/consumer.log"
-# One closing line for the whole run: vitest's tests plus the consumer test's checks.
+node scripts/newcomer.mjs | tee "$results/newcomer.log"
+# One closing line for the whole run: vitest's tests plus the consumer test's and the newcomer script's checks.
 node -e '
   const fs = require("node:fs");
   const v = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-  const c = fs.readFileSync(process.argv[2], "utf8").match(/(\d+) passed, (\d+) failed/);
-  const passed = v.numPassedTests + Number(c[1]);
-  const failed = v.numFailedTests + Number(c[2]);
+  let passed = v.numPassedTests;
+  let failed = v.numFailedTests;
+  for (const log of process.argv.slice(2)) {
+    const c = fs.readFileSync(log, "utf8").match(/(\d+) passed, (\d+) failed/);
+    passed += Number(c[1]);
+    failed += Number(c[2]);
+  }
   console.log(`total: ${passed} passed, ${failed} failed`);
-' "$results/vitest.json" "$results/consumer.log"
+' "$results/vitest.json" "$results/consumer.log" "$results/newcomer.log"
 rm -rf "$results"
