@@ -86,6 +86,8 @@ export interface PutResult {
   reason?: "noDelta" | "notEligible" | "ratioExceeded" | "noEngine" | "referenceChanged" | "referenceUnusable";
   /** The reason in words, when there is more to say (which engine was missing, what limit was hit). */
   detail?: string;
+  /** Warnings this put raised, once per store (the conditional-write fallback: see `DeltaStoreOptions.onWarning`). */
+  warnings?: string[];
 }
 
 export interface GetOptions {
@@ -186,6 +188,11 @@ export type { EngineStatus } from "./engines/describe.ts";
 /** A DeltaGlider-compatible store of files as deltas against per-folder references. */
 export interface DeltaStore {
   readonly url: string;
+  /**
+   * Every warning this store gave so far, each once (today: conditional writes checked with a HEAD first because
+   * the endpoint ignores them). Also passed to `onWarning` and the logger as they happen.
+   */
+  readonly warnings: readonly string[];
   /** Store a local file under a logical key (`app/app-1.2.0.zip`). */
   put(localPath: string, key: string, options?: PutOptions): Promise<PutResult>;
   /** Reconstruct a file into `localPath`; the file appears only after its SHA-256 matched. */
@@ -314,6 +321,12 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
   const logger: Logger = options.logger ?? silentLogger;
   const location = typeof options.location === "string" ? parseLocation(options.location) : options.location;
   const ownStore = options.store === undefined;
+  /** Warnings so far (each once): the conditional-write fallback (issue 17). */
+  const warnings: string[] = [];
+  const onWarning = (message: string) => {
+    warnings.push(message);
+    options.onWarning?.(message);
+  };
   const store: ObjectStore =
     options.store ??
     openObjectStore(location, {
@@ -323,6 +336,9 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       ...(options.credentials ? { credentials: options.credentials } : {}),
       concurrency: Math.max(16, options.concurrency ?? 8),
       logger,
+      // The reference's If-None-Match and the If-Match deletes: probe the endpoint, else HEAD first (issue 17).
+      conditionalWrites: options.conditionalWrites ?? "probe",
+      onWarning,
     });
   /** Key prefix inside the bucket: `dg-ref-key` is bucket-relative, as DeltaGlider writes it. */
   const bucketPrefix = location.kind === "s3" ? location.prefix : "";
@@ -503,9 +519,10 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     const noDelta = putOptions.noDelta ?? options.noDelta ?? false;
     const ratioLimit = putOptions.maxRatio ?? maxRatio;
     const engineChoice = putOptions.engine ?? defaultEngine;
+    const warningsBefore = warnings.length;
     const finish = (result: PutResult) => {
       report(size);
-      return result;
+      return warnings.length > warningsBefore ? { ...result, warnings: warnings.slice(warningsBefore) } : result;
     };
     const forms = await headForms(key, signal);
     if (noDelta) return finish(await putDirect(path, key, info, "noDelta", signal, forms));
@@ -1198,6 +1215,9 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
 
   const deltaStore: DeltaStore = {
     url,
+    get warnings() {
+      return [...warnings];
+    },
     put,
     get,
     list,
@@ -1205,8 +1225,13 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     deletePrefix,
     stats,
     verify,
-    sync: (source, destination, syncOptions) =>
-      syncStore(deltaStore, store, source, destination, { concurrency, ...syncOptions }),
+    async sync(source, destination, syncOptions) {
+      const before = warnings.length;
+      const result = await syncStore(deltaStore, store, source, destination, { concurrency, ...syncOptions });
+      for (const warning of warnings.slice(before))
+        if (!result.warnings.includes(warning)) result.warnings.push(warning);
+      return result;
+    },
     engines: engineStatus,
     async close() {
       await cache.close();

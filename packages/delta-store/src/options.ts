@@ -1,4 +1,4 @@
-import type { Location, Logger, ObjectStore } from "@toolkit/shared";
+import type { ConditionalWritesMode, Location, Logger, ObjectStore } from "@toolkit/shared";
 import { z } from "zod";
 import { DeltaError } from "./errors.ts";
 import type { ReferenceCacheOptions } from "./reference-cache.ts";
@@ -77,6 +77,15 @@ export interface DeltaStoreOptions {
   /** Requests in flight for listings (HEAD per delta), `sync` and bulk deletes. @default 8 */
   concurrency?: number;
   logger?: Logger;
+  /**
+   * How the reference's `If-None-Match: *` and the `If-Match` deletes are enforced on the store this opens
+   * (not on a `store` you pass). `probe`: learn once per endpoint and bucket whether PutObject honours them
+   * (`probeConditionalPut`, four requests then cached a day) and otherwise HEAD first, with one warning;
+   * `headFirst`: always HEAD first; `native`: the headers alone. @default "probe"
+   */
+  conditionalWrites?: ConditionalWritesMode;
+  /** Called once with a one-line warning when conditional writes fall back to a HEAD check (also `warnings`, logged at `warn`). */
+  onWarning?: (message: string) => void;
 }
 
 const engineSchema = z.enum(["auto", "xdelta3", "xdelta3-wasm", "zstd"]);
@@ -104,6 +113,8 @@ const optionsSchema = z.object({
   zstdLevel: z.number().int().min(1).max(22).optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   logger: z.custom<Logger>().optional(),
+  conditionalWrites: z.enum(["native", "headFirst", "probe"]).optional(),
+  onWarning: z.custom<(message: string) => void>((v) => typeof v === "function", "expected a function").optional(),
 });
 
 function describe(value: unknown, path: string): string {
