@@ -253,6 +253,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       ? { message: oneLineMessage(this.signal.reason) }
       : cliError(err, oneLineMessage(err), typeof ownCode === "string" ? ownCode : undefined, {
           profile: this.flags?.profile ?? process.env.AWS_PROFILE,
+          db: (this.flags as { db?: string } | undefined)?.db, // kv commands: the fix names the file
         });
     if (text.exitCode !== undefined) exitCode = text.exitCode;
     this.#exitCode = exitCode;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cliError, credentialsMessage, dedupeSegments, fixPlurals, flagOf } from "./messages.ts";
+import { cliError, credentialsMessage, dedupeSegments, fixPlurals, flagOf, regionMessage } from "./messages.ts";
 
 const coded = (code: string, message: string, cause?: unknown) =>
   Object.assign(new Error(message, cause ? { cause } : undefined), { code });
@@ -14,7 +14,7 @@ describe("cliError", () => {
     [
       "kv.conflict",
       '2 key(s) changed both locally and in s3://b/p/ since the last pull: "a", "b"; pull with onConflict "local", "remote" or "newest" to settle them.',
-      '2 keys changed both locally and in s3://b/p/ since the last pull: "a", "b"; settle them with `s3kit kv pull --on-conflict local|remote|newest`.',
+      '2 keys changed both in <path> and in s3://b/p/ since the last pull: "a", "b"; keep this file\'s values with `s3kit kv pull --db <path> --on-conflict local` (or `remote` for the remote\'s, `newest` for the later write of each), then `s3kit kv push --db <path>`.',
     ],
     [
       "kv.codecMismatch",
@@ -42,8 +42,51 @@ describe("cliError", () => {
       "Put s3://b/k failed: Put s3://b/k failed: network: socket hang up.",
       "Put s3://b/k failed: network: socket hang up.",
     ],
+    [
+      "object.notFound",
+      "Download of s3://b/reports/q3.csv: Get s3://b/reports/q3.csv failed: notFound: The specified key does not exist..",
+      "Download of s3://b/reports/q3.csv failed: it does not exist; `s3kit ls s3://b/reports/` lists what is there.",
+    ],
+    [
+      "object.notFound",
+      "Download of file:///d/none.csv: Get file:///d/none.csv failed: notFound.",
+      "Download of file:///d/none.csv failed: it does not exist; `s3kit ls file:///d/` lists what is there.",
+    ],
+    [
+      "object.notFound",
+      "Upload of s3://nob/x.csv: Put s3://nob/x.csv failed: noSuchBucket: The specified bucket does not exist; create the bucket or check the name and endpoint.",
+      "Upload of s3://nob/x.csv failed: the bucket nob does not exist; make it with `s3kit mb s3://nob`, or check the name and --endpoint-url.",
+    ],
+    [
+      "noSuchBucket",
+      "List s3://nob/ failed: noSuchBucket: The specified bucket does not exist; create the bucket or check the name and endpoint.",
+      "List s3://nob/ failed: the bucket nob does not exist; make it with `s3kit mb s3://nob`, or check the name and --endpoint-url.",
+    ],
   ])("%s in CLI words", (code, library, cli) => {
     expect(cliError(coded(code, library), library, code)).toEqual({ message: cli });
+  });
+
+  it("kv.conflict names the --db the user gave", () => {
+    const line =
+      '1 key(s) changed both locally and in s3://b/p/ since the last pull: "k"; pull with onConflict "local", "remote" or "newest" to settle them.';
+    expect(cliError(coded("kv.conflict", line), line, "kv.conflict", { db: "./$b.db" }).message).toBe(
+      "1 key changed both in ./$b.db and in s3://b/p/ since the last pull: \"k\"; keep this file's values with `s3kit kv pull --db ./$b.db --on-conflict local` (or `remote` for the remote's, `newest` for the later write of each), then `s3kit kv push --db ./$b.db`.",
+    );
+  });
+
+  it("no region is its own category (exit 1) naming --region and AWS_REGION", () => {
+    const sdk = new Error("Region is missing");
+    const wrapped = coded(
+      "network",
+      "List s3://b/ failed: Region is missing; check the endpoint and the network.",
+      sdk,
+    );
+    expect(cliError(wrapped, wrapped.message, "network")).toEqual({
+      message:
+        "no AWS region set: pass --region <name>, set AWS_REGION, or set `region` for the profile in ~/.aws/config.",
+      code: "region",
+      exitCode: 1,
+    });
   });
 
   it("a bad endpoint names --endpoint-url (exit 2)", () => {
@@ -83,6 +126,9 @@ describe("fixPlurals", () => {
     ["scanned   1 files  2 B", "scanned   1 file  2 B"],
     ["11 files", "11 files"],
     ["2.1 files", "2.1 files"],
+    ["ListBuckets ok: 1 buckets", "ListBuckets ok: 1 bucket"],
+    ["pushed 1 values and 1 deletions", "pushed 1 value and 1 deletion"],
+    ["1 prefixes", "1 prefix"],
   ])("%j → %j", (input, output) => expect(fixPlurals(input)).toBe(output));
 });
 
@@ -98,4 +144,15 @@ describe("dedupeSegments", () => {
 it("flagOf turns an option into its flag", () => {
   expect(flagOf("maxDelete")).toBe("--max-delete");
   expect(flagOf("endpoint")).toBe("--endpoint-url");
+});
+
+it("regionMessage: missing, empty and refused regions", () => {
+  expect(regionMessage(new Error("Region is missing"))).toMatch(/^no AWS region set: pass --region <name>/);
+  expect(regionMessage(new Error('Region not accepted: region="" is not a valid hostname component.'))).toMatch(
+    /^no AWS region set/,
+  );
+  expect(regionMessage(new Error('Region not accepted: region="eu west" is not a valid hostname component.'))).toBe(
+    'the region "eu west" is not a region name: pass --region <name> (e.g. eu-west-1) or correct AWS_REGION / the profile\'s `region`.',
+  );
+  expect(regionMessage(new Error("connect ECONNREFUSED"))).toBeUndefined();
 });

@@ -7,7 +7,8 @@
  * Rules, in order:
  * 1. Credentials errors (anywhere in the cause chain) are their own category: code `credentials`, exit 1, with
  *    the variables or profile to set.
- * 2. An invalid endpoint names `--endpoint-url` (exit 2).
+ * 2. No region (the SDK's "Region is missing") is its own category too: code `region`, exit 1, with what to set.
+ *    An invalid endpoint names `--endpoint-url` (exit 2).
  * 3. The code's own CLI wording ({@link WORDING}), keyed by the error's `code`: it replaces the library's hint
  *    (the part that names an option or a function) with the flag or command that does the same.
  * 4. Everywhere: a leading function name (`openKv: invalid …`) goes, `` `optionName` `` in "invalid `x`" becomes
@@ -26,6 +27,8 @@ export interface CliErrorText {
 /** What the command knows that the error does not: the profile in use (`--profile`, else AWS_PROFILE). */
 export interface MessageContext {
   profile?: string | undefined;
+  /** The command's `--db` (kv commands): the fix names the file the user gave. */
+  db?: string | undefined;
 }
 
 interface ErrorShape {
@@ -85,6 +88,22 @@ export function credentialsMessage(error: unknown, context: MessageContext = {})
   return undefined;
 }
 
+/**
+ * No region, or one the SDK refuses (`AWS_REGION=` set empty gives `region=""`): what to set. The SDK's own
+ * words ("Region is missing"; "Region not accepted") would otherwise end in the network hint.
+ */
+export function regionMessage(error: unknown, line = ""): string | undefined {
+  const said = [line, ...chain(error).map((e) => text(e.message))].join("\n");
+  const refused = /Region not accepted: region="([^"]*)"/.exec(said);
+  if (/\bRegion is missing\b/.test(said) || refused?.[1] === "") {
+    return "no AWS region set: pass --region <name>, set AWS_REGION, or set `region` for the profile in ~/.aws/config.";
+  }
+  if (refused) {
+    return `the region "${refused[1]}" is not a region name: pass --region <name> (e.g. eu-west-1) or correct AWS_REGION / the profile's \`region\`.`;
+  }
+  return undefined;
+}
+
 /** An option name as the CLI flag that sets it (`maxDelete` → `--max-delete`). */
 export function flagOf(option: string): string {
   const special: Record<string, string> = { endpoint: "--endpoint-url", tableName: "--table" };
@@ -112,9 +131,10 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
   ],
   "kv.offline": [[/offline: true/g, "no remote"]],
   "kv.conflict": [
+    [/ changed both locally and in /, " changed both in {db} and in "],
     [
       /; pull with onConflict "local", "remote" or "newest" to settle them\.?$/,
-      "; settle them with `s3kit kv pull --on-conflict local|remote|newest`.",
+      "; keep this file's values with `s3kit kv pull --db {db} --on-conflict local` (or `remote` for the remote's, `newest` for the later write of each), then `s3kit kv push --db {db}`.",
     ],
   ],
   "kv.codecMismatch": [[/; open it with codec: "([\w-]+)"\.?$/, (_m, codec) => `; use --codec ${codec}.`]],
@@ -142,11 +162,37 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
   ],
   "object.notFound": [[/; download\(\) or write it first\.?$/, "; get it with `s3kit object get` or write it first."]],
   "*": [
+    // `Download of URL: Get URL failed: …` → `Download of URL failed: …` (the store's operation said again).
+    [/^(\w+) of (\S+): (?:Get|Head|Put|List|Copy|Delete) \2 failed: /, "$1 of $2 failed: "],
+    // The store's codes for a missing object or bucket, in words, with the command that helps.
+    [
+      /(?<=^|\s)((?:s3|file):\/\/\S+) failed: notFound(?:: The specified key does not exist)?\.*$/,
+      (_m, url) => `${url} failed: it does not exist; \`s3kit ls ${parentOf(url)}\` lists what is there.`,
+    ],
+    [
+      /(?<=^|\s)(s3:\/\/([^/\s]+)\S*) failed: noSuchBucket: .*$/,
+      (_m, url, bucket) =>
+        `${url} failed: the bucket ${bucket} does not exist; make it with \`s3kit mb s3://${bucket}\`, or check the name and --endpoint-url.`,
+    ],
+    [/([^.])\.\.$/, "$1."],
     // `fn: invalid …` / `fn(): invalid …`: the function is the library's, not the user's.
     [/^(?:[A-Za-z][\w.]*(?:\(\))?): (?=invalid )/, ""],
     [/\binvalid `(\w+)`/g, (_m, option) => `invalid ${flagOf(option)}`],
   ],
 };
+
+/** The listing one level up: `s3://b/a/k.csv` → `s3://b/a/`, `s3://b/k` → `s3://b/`. */
+function parentOf(url: string): string {
+  const trimmed = url.replace(/\/+$/, "");
+  const scheme = /^[a-z0-9]+:\/\/[^/]*\/?/.exec(trimmed)?.[0] ?? "";
+  const cut = trimmed.lastIndexOf("/");
+  return cut >= scheme.length ? trimmed.slice(0, cut + 1) : `${scheme.replace(/\/?$/, "/")}`;
+}
+
+/** `n word` with the noun agreeing: `count(1, "file")` → `1 file`, `count(2, "entry", "entries")` → `2 entries`. */
+export function counted(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? singular : plural}`;
+}
 
 /** Counts agree with their noun: `1 object(s)` → `1 object`, `2 file(s)` → `2 files`, `1 files` → `1 file`. */
 export function fixPlurals(line: string): string {
@@ -157,10 +203,11 @@ export function fixPlurals(line: string): string {
         : `${n} ${word.endsWith("y") && !/[aeiou]y$/.test(word) ? `${word.slice(0, -1)}ie` : word}s`,
     )
     .replace(
-      /(?<![\w.,])1 (file|object|item|key|delta|request|change|folder|upload|download|conflict|segment|version|failure|error|warning|link)s\b/g,
+      /(?<![\w.,])1 (file|object|item|key|delta|request|change|folder|upload|download|conflict|segment|version|failure|error|warning|link|bucket|value|deletion|path|part)s\b/g,
       "1 $1",
     )
-    .replace(/(?<![\w.,])1 entries\b/g, "1 entry");
+    .replace(/(?<![\w.,])1 entries\b/g, "1 entry")
+    .replace(/(?<![\w.,])1 prefixes\b/g, "1 prefix");
 }
 
 /**
@@ -207,6 +254,8 @@ export function cliError(
 ): CliErrorText {
   const credentials = credentialsMessage(error, context);
   if (credentials !== undefined) return { message: credentials, code: "credentials", exitCode: 1 };
+  const region = regionMessage(error, line);
+  if (region !== undefined) return { message: region, code: "region", exitCode: 1 };
   const endpoint = /invalid `?endpoint`?(?: \(("[^"]*"|[^)]*)\))?/i.exec(line);
   if (endpoint && /endpoint/.test(line) && (code === undefined || /invalid/i.test(code))) {
     const value = endpoint[1] ? ` ${endpoint[1]}` : "";
@@ -219,7 +268,9 @@ export function cliError(
   for (const [pattern, replacement] of [...(code ? (WORDING[code] ?? []) : []), ...(WORDING["*"] ?? [])]) {
     message =
       typeof replacement === "string"
-        ? message.replace(pattern, replacement)
+        ? replacement.includes("{db}")
+          ? message.replace(pattern, () => replacement.replaceAll("{db}", context.db ?? "<path>"))
+          : message.replace(pattern, replacement)
         : message.replace(pattern, (...m: unknown[]) =>
             replacement(...(m.filter((x) => typeof x === "string") as string[])),
           );

@@ -138,7 +138,7 @@ describe("kv names flags and commands", () => {
     const conflict = await run(["kv", "pull", "--db", "b.db", "--on-conflict", "error"]);
     expect(conflict.code).toBe(1);
     expect(errorLine(conflict)).toBe(
-      `1 key changed both locally and in ${remote}/ since the last pull: "k"; settle them with \`s3kit kv pull --on-conflict local|remote|newest\`.`,
+      `1 key changed both in b.db and in ${remote}/ since the last pull: "k"; keep this file's values with \`s3kit kv pull --db b.db --on-conflict local\` (or \`remote\` for the remote's, \`newest\` for the later write of each), then \`s3kit kv push --db b.db\`.`,
     );
 
     const codec = await run(["kv", "get", "k", "--db", "a.db", "--codec", "string"]);
@@ -162,6 +162,19 @@ describe("object names object put / object get --force", () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe(
       `Download of ${target}: the local copy ${join(cwd, "obj.txt")} has changes not uploaded; upload them with \`s3kit object put\`, or discard them with \`s3kit object get --force\`.`,
+    );
+  });
+});
+
+describe("a missing object or bucket is said in words, once, with the command that helps", () => {
+  it("object get of a key that is not there: exit 1, the listing to look at", async () => {
+    const store = join(home, "missing-store");
+    await mkdir(join(store, "reports"), { recursive: true });
+    const target = `${url(store)}/reports/q3.csv`;
+    const r = await run(["object", "get", target, "./q3.csv"]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      `Download of ${target} failed: it does not exist; \`s3kit ls ${url(store)}/reports/\` lists what is there.`,
     );
   });
 });
@@ -221,6 +234,38 @@ describe("a destination that is a file fails before the first transfer (exit 1, 
   });
 });
 
+describe("excluded folders", () => {
+  it("a whole excluded .lrdata folder counts as 1, and the summary says a folder counts as 1", async () => {
+    const lib = join(home, "lib-excluded");
+    await mkdir(join(lib, "Cat Previews.lrdata", "0"), { recursive: true });
+    for (const n of [1, 2, 3]) await writeFile(join(lib, "Cat Previews.lrdata", "0", `p${n}.lrprev`), "p");
+    await writeFile(join(lib, "IMG_1.jpg"), "jpg");
+    const plan = await run(["photo-sync", lib, url(join(home, "lib-excluded-dst")), "--dry-run"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/^ {2}excluded +1 {2}\(files or whole folders: a folder counts as 1\)$/m);
+    const done = await run(["photo-sync", lib, url(join(home, "lib-excluded-dst"))]);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/^ {2}excluded +1 {2}\(files or whole folders: a folder counts as 1\)$/m);
+    expect(done.stdout).toMatch(/uploaded\s+1 file\b/);
+  });
+});
+
+describe("no region is its own category", () => {
+  it("ls with no region (unset, or set empty) and no endpoint: exit 1, what to set", async () => {
+    // An undefined value leaves the variable out of the child's environment.
+    const unset = { AWS_REGION: undefined as unknown as string };
+    for (const env of [unset, { AWS_REGION: "" }]) {
+      const r = await run(["ls", "s3://some-bucket/", "--json"], { env });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toEqual({
+        code: "region",
+        message:
+          "no AWS region set: pass --region <name>, set AWS_REGION, or set `region` for the profile in ~/.aws/config.",
+      });
+    }
+  });
+});
+
 describe("counts agree with their noun", () => {
   it("photo-sync of one file says 1 file", async () => {
     const r = await run(["photo-sync", "./src", url(join(home, "plural"))]);
@@ -262,6 +307,19 @@ describe("mb and rb against the S3 server", () => {
       const missing = await run(["rb", `s3://${bucket}`], at);
       expect(missing.code).toBe(1);
       expect(errorLine(missing)).toBe(`s3://${bucket} does not exist; check the name and --endpoint-url.`);
+
+      // A missing bucket elsewhere: said once, with mb.
+      await writeFile(join(cwd, "up.txt"), "up\n");
+      const put = await run(["object", "put", "./up.txt", `s3://${bucket}/up.txt`], at);
+      expect(put.code).toBe(1);
+      expect(errorLine(put)).toBe(
+        `Upload of s3://${bucket}/up.txt failed: the bucket ${bucket} does not exist; make it with \`s3kit mb s3://${bucket}\`, or check the name and --endpoint-url.`,
+      );
+      const list = await run(["ls", `s3://${bucket}/`], at);
+      expect(list.code).toBe(1);
+      expect(errorLine(list)).toBe(
+        `List s3://${bucket}/ failed: the bucket ${bucket} does not exist; make it with \`s3kit mb s3://${bucket}\`, or check the name and --endpoint-url.`,
+      );
     } finally {
       client.destroy();
     }

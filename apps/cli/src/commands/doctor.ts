@@ -392,9 +392,28 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
       ["s3kit", r.cli.version],
       ["node", `${r.node.version} (${r.node.supported ? "ok" : "too old"}, needs ${r.node.required})`],
       ["profile", `${r.profile.value} (${r.profile.source})`],
-      ["region", r.region.value ? `${r.region.value} (${r.region.source})` : "none resolved"],
-      ["s3 endpoint", `${r.endpoints.s3.value ?? r.s3.endpoint} (${r.endpoints.s3.source})`],
-      ["dynamodb endpoint", `${r.endpoints.dynamodb.value ?? "AWS default"} (${r.endpoints.dynamodb.source})`],
+      [
+        "region",
+        r.region.value
+          ? `${r.region.value} (${r.region.source})`
+          : "none set: pass --region, set AWS_REGION, or set `region` in the profile",
+      ],
+      [
+        "s3 endpoint",
+        r.endpoints.s3.value
+          ? `${r.endpoints.s3.value} (${r.endpoints.s3.source})`
+          : r.region.value
+            ? `${r.s3.endpoint} (AWS, from the region)`
+            : `AWS, per region (none set: probed ${r.s3.endpoint})`,
+      ],
+      [
+        "dynamodb endpoint",
+        r.endpoints.dynamodb.value
+          ? `${r.endpoints.dynamodb.value} (${r.endpoints.dynamodb.source})`
+          : r.region.value
+            ? `https://dynamodb.${r.region.value}.amazonaws.com (AWS, from the region)`
+            : "AWS, per region (none set)",
+      ],
       [
         "credentials",
         r.credentials.resolved

@@ -10,6 +10,16 @@ import { syncFlags, syncOptionsOf } from "../sync-flags.ts";
 const SHOWN_ITEMS = 20;
 export const count = (n: number) => n.toLocaleString("en-US");
 
+/**
+ * The filters' row: the scan leaves a matching folder out whole without reading it (a Lightroom previews cache
+ * holds thousands of files), so the count is of paths, a folder counting as 1; the row says so.
+ */
+const excludedRow = (n: number): [string, string, string] => [
+  "excluded",
+  count(n),
+  n > 0 ? "(files or whole folders: a folder counts as 1)" : "",
+];
+
 /** Failures on stderr, the first 20 of them. */
 export function printFailures(summary: Pick<SyncSummary, "failures">): void {
   for (const failure of summary.failures.slice(0, SHOWN_ITEMS)) {
@@ -41,7 +51,7 @@ export function printPlan(log: (line: string) => void, title: string, plan: Sync
       ["would skip", `${count(t.skipFiles)} files`, formatBytes(t.skipBytes)],
       ["would delete", `${count(t.deleteFiles)} items`, formatBytes(t.deleteBytes)],
       ["extraneous", `${count(t.extraneous)} items`, plan.delete ? "" : "(kept: no --delete)"],
-      ["excluded", count(t.excluded), ""],
+      excludedRow(t.excluded),
       ["errors", count(t.errors), ""],
     ]),
   );
@@ -66,7 +76,7 @@ export function printSummary(
       ["skipped", `${count(summary.skipped)} files`, formatBytes(summary.skippedBytes)],
       ["deleted", `${count(summary.deleted)} items`, ""],
       ["failed", count(summary.failed), ""],
-      ["excluded", count(summary.excluded), ""],
+      excludedRow(summary.excluded),
       ["time", `${(summary.durationMs / 1000).toFixed(1)} s`, ""],
     ]),
   );
