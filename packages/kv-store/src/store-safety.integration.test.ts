@@ -71,6 +71,43 @@ describe("kv push on a store that ignores conditional writes", () => {
     client.destroy();
   });
 
+  it("compact is refused the same way (nothing written), and compacts with singleWriter", async () => {
+    const { url, bucket, client } = await createTestBucket(server, "kv-unsafe-compact");
+    const remote = `${url}dbs/compact`;
+    // Two segments, pushed straight to moto.
+    const writer = await openKv({ path: localPath("compact-w"), remote, remoteOptions: testClientOptions(server) });
+    await writer.set("a", 1);
+    await writer.push();
+    await writer.set("a", 2);
+    await writer.set("b", 3);
+    await writer.push();
+    const keys = async () =>
+      ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map(
+        (o) => `${o.Key} ${o.ETag}`,
+      );
+    const before = await keys();
+
+    const viaStrip = { ...testClientOptions(server, strip.endpoint), maxAttempts: 2 };
+    const unsafe = await openKv({ path: localPath("compact-u"), remote, remoteOptions: viaStrip });
+    const error = await unsafe.compact({ graceMs: 0 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isKvError(error, "kv.unsafeStore"), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^Refusing to compact ${remote}/?: the endpoint ${strip.endpoint} ignores conditional PutObject`),
+    );
+    expect(await keys()).toEqual(before);
+
+    const single = await openKv({ path: localPath("compact-s"), remote, remoteOptions: viaStrip, singleWriter: true });
+    const compacted = await single.compact({ graceMs: 0 });
+    expect(compacted).toMatchObject({ segmentsBefore: 2, segmentsAfter: 1, liveKeys: 2 });
+    const reader = await openKv({ path: localPath("compact-r"), remote, remoteOptions: testClientOptions(server) });
+    expect(Object.fromEntries(await collect(reader.entries()))).toEqual({ a: 2, b: 3 });
+    for (const db of [writer, unsafe, single, reader]) await db.close();
+    client.destroy();
+  });
+
   it("a store that honours them pushes as before, and the probe costs no request at push time", async () => {
     const { url, client } = await createTestBucket(server, "kv-safe");
     client.destroy();

@@ -30,17 +30,22 @@ export async function learnConditionalPut(remote: Remote, signal?: AbortSignal):
 }
 
 /**
+ * Called before the first remote write of a push or a compaction (both swap the manifest conditionally).
  * @throws KvError `kv.unsafeStore` when the endpoint ignores conditional PutObject and no single writer was
  * declared, naming the endpoint and the way out.
  */
-export async function assertSafeToPush(remote: Remote, signal?: AbortSignal): Promise<void> {
+export async function assertSafeToPush(
+  remote: Remote,
+  signal?: AbortSignal,
+  what: "push" | "compact" = "push",
+): Promise<void> {
   if (remote.singleWriter || remote.store.location.kind !== "s3") return;
   await learnConditionalPut(remote, signal);
   const probe: ConditionalPutProbe | undefined = remote.conditionalPut;
   if (!probe || probe.honoured) return;
   throw new KvError(
     "kv.unsafeStore",
-    `Refusing to push to ${remote.url}: the endpoint ${probe.endpoint} ignores conditional PutObject (If-None-Match: ${probe.ifNoneMatch.result}, If-Match: ${probe.ifMatch.result}), so two writers could overwrite each other's changes. If only one process ever writes there, declare it: singleWriter: true (CLI: --single-writer). Check with \`s3kit doctor ${remote.url}\`.`,
+    `Refusing to ${what === "push" ? "push to" : "compact"} ${remote.url}: the endpoint ${probe.endpoint} ignores conditional PutObject (If-None-Match: ${probe.ifNoneMatch.result}, If-Match: ${probe.ifMatch.result}), so two writers could overwrite each other's changes. If only one process ever writes there, declare it: singleWriter: true (CLI: --single-writer). Check with \`s3kit doctor ${remote.url}\`.`,
   );
 }
 

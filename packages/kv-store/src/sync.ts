@@ -560,6 +560,8 @@ export async function compact(
       };
     }
     checkCodec(ctx, fetched.manifest);
+    // Before any write: the manifest swap is as unsafe as a push's where conditional PutObject is ignored.
+    if (attempt === 0) await assertSafeToPush(remote, signal, "compact");
     const m = fetched.manifest;
     const footers = await readFooters(ctx, m.segments, signal);
     const latest = new Map<string, { entry: SegmentEntry; segment: SegmentRef }>();
