@@ -195,19 +195,21 @@ describe("ls s3://", () => {
     expect(json).toEqual({ error: { code: "invalidLocation", message: expect.stringContaining("ftp://host/dir") } });
   });
 
-  it("a missing bucket exits 1 with noSuchBucket", async () => {
+  it("a missing bucket exits 1: one line naming s3kit mb; --json keeps the code noSuchBucket", async () => {
     const result = await run(["ls", "s3://s3kit-missing-bucket-4711/", "--endpoint-url", server.endpoint]);
     expect(result.code).toBe(1);
     const err = lines(result.stderr);
     expect(err).toHaveLength(1);
-    expect(err[0]).toMatch(/^error: .*noSuchBucket/);
+    expect(err[0]).toMatch(/^error: .*the bucket s3kit-missing-bucket-4711 does not exist; make it with `s3kit mb/);
+    const json = await run(["ls", "s3://s3kit-missing-bucket-4711/", "--endpoint-url", server.endpoint, "--json"]);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: "noSuchBucket" });
     expect(result.stderr).not.toContain("    at "); // no stack trace without --debug
   });
 
   it("--debug adds the stack trace", async () => {
     const result = await run(["ls", "s3://s3kit-missing-bucket-4711/", "--endpoint-url", server.endpoint, "--debug"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^error: .*noSuchBucket/m);
+    expect(result.stderr).toMatch(/^error: .*the bucket s3kit-missing-bucket-4711 does not exist/m);
     expect(result.stderr).toContain("    at ");
   });
 });
