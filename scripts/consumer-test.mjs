@@ -59,8 +59,10 @@ for (const [name, file] of Object.entries(packed)) {
 // 3. Lean installs: each library alone, and the CLI installed the README's way, stay under their budgets (MB of
 // node_modules on disk, as `du -sb`). The DynamoDB SDK only comes with dynamo-table; no @types/* at run time.
 const MB = 1024 * 1024;
-// kv-store's issue target is 40 MB; better-sqlite3 (a required dependency) is 27 MB by itself (prebuilds for 8
-// platforms plus its C sources), so the check holds today's 46 MB from growing until the binding changes.
+// kv-store's issue target is 40 MB; better-sqlite3 (a required dependency) is 26.9 MB by itself with
+// node-addon-api (prebuilds for 8 platforms 16.5 MB, SQLite's C sources 9.9 MB), and the S3 SDK (11.5 MB) and zod
+// (6.0 MB) that every library needs leave 13 MB, so 40 MB cannot be met with this binding. The check holds
+// today's 45.9 MB from growing, and a second one holds everything but better-sqlite3 to what photo-sync installs.
 const budgets = {
   "@toolkit/kv-store": 48,
   "@toolkit/photo-sync": 25,
@@ -73,6 +75,15 @@ for (const [name, limit] of Object.entries(budgets)) {
   alone[name] = dir;
   const bytes = diskBytes(join(dir, "node_modules"));
   check(`${name} alone installs ${(bytes / MB).toFixed(1)} MB (budget ${limit} MB)`, bytes <= limit * MB);
+  if (name === "@toolkit/kv-store") {
+    const sqlite =
+      diskBytes(join(dir, "node_modules/better-sqlite3")) + diskBytes(join(dir, "node_modules/node-addon-api"));
+    const rest = bytes - sqlite;
+    check(
+      `${name} alone is better-sqlite3 ${(sqlite / MB).toFixed(1)} MB + ${(rest / MB).toFixed(1)} MB of the rest (budget 21 MB: shared, the S3 SDK, zod, ulid)`,
+      rest <= 21 * MB,
+    );
+  }
   const installed = run("npm", ["ls", "--all", "--parseable"], { cwd: dir }).stdout;
   check(
     `${name} alone installs no @aws-sdk/client-dynamodb and no @types/*`,

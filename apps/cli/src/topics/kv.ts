@@ -52,7 +52,7 @@ export async function openForReading(options: OpenKvOptions<"json">, note: (mess
   } catch (error) {
     if (!isKvError(error, "kv.conflict")) throw error;
     note(
-      `not pulling: ${error.keys?.length ?? 0} key(s) changed both here and in the remote; showing the local file (settle with \`kv pull --on-conflict newest|local|remote\`)`,
+      `not pulling: ${error.keys?.length ?? 0} key(s) changed both here and in the remote; showing the local file (\`s3kit kv pull --db ${options.path} --on-conflict local\` keeps it, \`--on-conflict remote\` takes the remote's)`,
     );
     return openKv({ ...options, pullOnOpen: false });
   }
