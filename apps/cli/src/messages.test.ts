@@ -30,7 +30,12 @@ describe("cliError", () => {
     [
       "table.notFound",
       "list: table app does not exist; create it with ensureTable() (or `s3kit table init`)",
-      "list: table app does not exist; create it with `s3kit table init`",
+      "list: table app does not exist; create it with `s3kit table init --table app`",
+    ],
+    [
+      "table.request",
+      "list Note: table nope does not exist; create it with ensureTable() (or `s3kit table init`)",
+      "list Note: table nope does not exist; create it with `s3kit table init --table nope`",
     ],
     [
       "object.localChanges",

@@ -112,6 +112,10 @@ export function flagOf(option: string): string {
 
 type Rewrite = readonly [RegExp, string | ((...groups: string[]) => string)];
 
+/** dynamo-table's "no such table" hint, in both codes that carry it: the command, with the table's name. */
+const TABLE_MISSING = /table (\S+) does not exist; create it with ensureTable\(\) \(or `s3kit table init`\)/;
+const TABLE_INIT = "table $1 does not exist; create it with `s3kit table init --table $1`";
+
 /**
  * Per error code: the library's hint (an option or a function) → the CLI's (a flag or a command). Each pair
  * is a `String.replace` on the message; codes are exact, or `*` for every code.
@@ -146,10 +150,11 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
   "table.corruptItem": [
     [/\(list with `skipInvalid` to read the others\)/, "(`s3kit table list --skip-invalid` reads the others)"],
   ],
-  "table.notFound": [
-    [/; create it with ensureTable\(\) \(or `s3kit table init`\)/, "; create it with `s3kit table init`"],
+  "table.notFound": [[TABLE_MISSING, TABLE_INIT]],
+  "table.request": [
+    [TABLE_MISSING, TABLE_INIT],
+    [/ensureTable\(\)/g, "`s3kit table init`"],
   ],
-  "table.request": [[/ensureTable\(\)/g, "`s3kit table init`"]],
   "object.localChanges": [
     [
       /; upload\(\) them, or download\(\{ force: true \}\) to discard them\.?$/,

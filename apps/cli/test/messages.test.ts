@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HeadBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createS3Client } from "@toolkit/shared";
-import { startS3Server, testClientOptions, uniqueName } from "@toolkit/shared/testing";
+import { startDynamoDbServer, startS3Server, testClientOptions, uniqueName } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliOptions, type CliRun, runCli, startCli } from "./run-cli.ts";
 
@@ -145,6 +145,18 @@ describe("kv names flags and commands", () => {
     expect(codec.code).toBe(1);
     expect(errorLine(codec)).toBe(
       `The remote ${remote}/ was written with codec \`json\`, not \`string\`; use --codec json.`,
+    );
+  });
+});
+
+describe("table names s3kit table init with the table", () => {
+  it("a table that does not exist: exit 1, the init command for it", async () => {
+    const server = await startDynamoDbServer();
+    const table = uniqueName("cli-missing-table");
+    const r = await run(["table", "list", "--table", table, "--type", "Note"], { endpoint: server.endpoint });
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(
+      `list Note: table ${table} does not exist; create it with \`s3kit table init --table ${table}\``,
     );
   });
 });
