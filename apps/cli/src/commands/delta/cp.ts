@@ -70,6 +70,7 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
         });
         for (const key of result.transferred)
           this.log(`${dryRun ? "(dryrun) " : ""}${upload ? "upload" : "download"}: ${key}`);
+        for (const warning of result.warnings) this.note(`warning: ${warning}`);
         if (result.failed.length > 0) {
           return this.partial(
             result,
@@ -104,8 +105,10 @@ export default class DeltaCp extends BaseCommand<typeof DeltaCp> {
         );
         // Why it was stored directly, or that an asked-for engine mixes formats in the deltaspace.
         if (result.detail) this.note(`note: ${result.detail}`);
-        return result;
+        return { ...result, warnings: [...store.warnings] };
       } finally {
+        // Once, also when the put failed: e.g. conditional writes checked with a HEAD first (issue 17).
+        for (const warning of store.warnings) this.note(`warning: ${warning}`);
         await store.close();
       }
     }

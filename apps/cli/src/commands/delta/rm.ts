@@ -50,8 +50,9 @@ export default class DeltaRm extends BaseCommand<typeof DeltaRm> {
         });
         for (const key of result.deleted) this.log(`${dryRun ? "(dryrun) " : ""}delete: ${store.url}${key}`);
         for (const ref of result.referencesDeleted) this.log(`delete: ${store.url}${ref} (no dependents left)`);
-        if (result.failed.length > 0) return this.partial(result, `${result.failed.length} deletes failed`);
-        return result;
+        const withWarnings = { ...result, warnings: [...store.warnings] };
+        if (result.failed.length > 0) return this.partial(withWarnings, `${result.failed.length} deletes failed`);
+        return withWarnings;
       }
       if (dryRun) {
         this.log(`(dryrun) delete: ${store.url}${target.path}`);
@@ -59,8 +60,10 @@ export default class DeltaRm extends BaseCommand<typeof DeltaRm> {
       }
       const result = await store.delete(target.path, { signal: this.signal });
       this.log(`delete: ${store.url}${target.path}${result.referenceDeleted ? " (and its reference.bin)" : ""}`);
-      return result;
+      return { ...result, warnings: [...store.warnings] };
     } finally {
+      // Once, also when the delete failed: e.g. conditional writes checked with a HEAD first (issue 17).
+      for (const warning of store.warnings) this.note(`warning: ${warning}`);
       await store.close();
     }
   }

@@ -26,11 +26,17 @@ export default class ObjectPut extends BaseCommand<typeof ObjectPut> {
     }),
   };
 
-  async run(): Promise<UploadResult & { url: string }> {
+  async run(): Promise<UploadResult & { url: string; warnings: string[] }> {
     const { args, flags } = this;
+    const warnings: string[] = [];
     await using file = new S3File(args.url, {
       ...this.clientOptions(),
       logger: this.logger,
+      // Once per endpoint: e.g. conditional writes checked with a HEAD first (issue 17). Also in --json.
+      onWarning: (message) => {
+        warnings.push(message);
+        this.note(`warning: ${message}`);
+      },
       localPath: args.file,
       ...(flags["content-type"] ? { contentType: flags["content-type"] } : {}),
       ...(flags["cache-dir"] ? { cacheDir: flags["cache-dir"] } : {}),
@@ -41,6 +47,6 @@ export default class ObjectPut extends BaseCommand<typeof ObjectPut> {
         ? `uploaded ${result.localPath} → ${file.url} (${formatBytes(result.bytes)})`
         : `unchanged ${result.localPath} → ${file.url} (nothing transferred)`,
     );
-    return { url: file.url, ...result };
+    return { url: file.url, ...result, warnings };
   }
 }
