@@ -63,6 +63,16 @@ describe("cliError", () => {
       "Upload of s3://nob/x.csv failed: the bucket nob does not exist; make it with `s3kit mb s3://nob`, or check the name and --endpoint-url.",
     ],
     [
+      "kv.remote",
+      "Cannot read the manifest at s3://nob/x/: the bucket does not exist; create it or check the name and endpoint",
+      "Cannot read the manifest at s3://nob/x/: the bucket nob does not exist; make it with `s3kit mb s3://nob`, or check the name and --endpoint-url.",
+    ],
+    [
+      "delta.notFound",
+      "No file releases/app/none.zip in s3://b/: check the key with `list`.",
+      "No file releases/app/none.zip in s3://b/: `s3kit delta ls s3://b/releases/app/` lists what is there.",
+    ],
+    [
       "noSuchBucket",
       "List s3://nob/ failed: noSuchBucket: The specified bucket does not exist; create the bucket or check the name and endpoint.",
       "List s3://nob/ failed: the bucket nob does not exist; make it with `s3kit mb s3://nob`, or check the name and --endpoint-url.",

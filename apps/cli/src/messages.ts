@@ -147,6 +147,16 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
     [/: singleWriter: true \(CLI: --single-writer\)/, " with --single-writer"],
     [/\bsingleWriter(?:: true)?/g, "--single-writer"],
   ],
+  "delta.notFound": [
+    [
+      /^No file (\S+) in (\S+?): check the key with `list`\.?$/,
+      (_m, key, root) => {
+        const dir = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : "";
+        const folder = `${root}${root.endsWith("/") ? "" : "/"}${dir}`;
+        return `No file ${key} in ${root}: \`s3kit delta ls ${folder}\` lists what is there.`;
+      },
+    ],
+  ],
   "table.corruptItem": [
     [/\(list with `skipInvalid` to read the others\)/, "(`s3kit table list --skip-invalid` reads the others)"],
   ],
@@ -178,6 +188,11 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
       /(?<=^|\s)(s3:\/\/([^/\s]+)\S*) failed: noSuchBucket: .*$/,
       (_m, url, bucket) =>
         `${url} failed: the bucket ${bucket} does not exist; make it with \`s3kit mb s3://${bucket}\`, or check the name and --endpoint-url.`,
+    ],
+    [
+      /(s3:\/\/([^/\s]+)\S*): the bucket does not exist; create it or check the name and endpoint\.?$/,
+      (_m, url, bucket) =>
+        `${url}: the bucket ${bucket} does not exist; make it with \`s3kit mb s3://${bucket}\`, or check the name and --endpoint-url.`,
     ],
     [/([^.])\.\.$/, "$1."],
     // `fn: invalid …` / `fn(): invalid …`: the function is the library's, not the user's.
