@@ -13,7 +13,7 @@
 // PHOTO_SYNC_BENCH_TOOLS=s3kit,aws only the tools whose names start so.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +57,26 @@ if (PARTS.includes("backup")) {
     writeFileSync(join(bigDir, `RAW_${String(i).padStart(4, "0")}.dng`), randomBytes(BIG_BYTES));
 }
 
+/**
+ * The backup runs use s3kit as a release installs it: the CLI with the oclif manifest `npm pack` generates, so a
+ * run imports only its own command. This tree has no manifest (it would go stale between builds), and oclif then
+ * imports every command at start (kv, table, delta, object: SQLite, the DynamoDB client, …), about 0.4 s of CPU per
+ * run that no installed s3kit pays. PHOTO_SYNC_BENCH_CLI=tree runs apps/cli/bin/run.js as it is.
+ */
+function installedCli() {
+  if (process.env.PHOTO_SYNC_BENCH_CLI === "tree") return { path: cli, layout: "the source tree, no oclif manifest" };
+  const dir = join(work, "s3kit-cli");
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  copyFileSync(join(root, "apps/cli/bin/run.js"), join(dir, "bin/run.js"));
+  copyFileSync(join(root, "apps/cli/package.json"), join(dir, "package.json"));
+  symlinkSync(join(root, "apps/cli/dist"), join(dir, "dist"));
+  symlinkSync(join(root, "apps/cli/node_modules"), join(dir, "node_modules"));
+  const made = spawnSync(join(root, "apps/cli/node_modules/.bin/oclif"), ["manifest", dir], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`oclif manifest failed: ${made.stderr}`);
+  return { path: join(dir, "bin/run.js"), layout: "as installed (with the oclif manifest a release ships)" };
+}
+const backupCli = PARTS.includes("backup") ? installedCli() : { path: cli, layout: "" };
+
 const env = {
   ...process.env,
   AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
@@ -93,7 +113,7 @@ const tools = [
       ...(PROF_DIR && profName
         ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${RESULT_NAME}-${profName}.cpuprofile`]
         : []),
-      cli,
+      backupCli.path,
       "photo-sync",
       dir,
       `s3://${bucket}/${prefix}`,
@@ -349,7 +369,7 @@ const goals = goalsOf(rows);
 const md = [
   "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
   "",
-  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
+  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit ${backupCli.layout}: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
   "",
   ...tableOf(rows, ratios),
   "",

@@ -1,5 +1,7 @@
 // Summarise V8 CPU profiles (`node --cpu-prof`): self time per function and per area, highest first.
 //   node packages/shared/bench/top-costs.mjs <file.cpuprofile>... [--top 15]
+// Also inclusive time by phase: loading modules (Node's module loader on the stack), the sync engine's plan and
+// apply, and the rest (oclif, output, the event loop's own work).
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -38,11 +40,36 @@ for (const file of args) {
     const area = areaOf(callFrame);
     areas.set(area, (areas.get(area) ?? 0) + us);
   }
+  // Phases: the first of these found walking up a sample's stack.
+  const parentOf = new Map();
+  for (const n of nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const phaseOf = new Map();
+  const phaseOfNode = (id) => {
+    if (phaseOf.has(id)) return phaseOf.get(id);
+    const { callFrame } = byId.get(id);
+    const url = callFrame.url ?? "";
+    let phase;
+    if (url.includes("internal/modules/") || callFrame.functionName === "compileForInternalLoader")
+      phase = "loading modules";
+    else if (callFrame.functionName === "planSync") phase = "sync plan (scan, list, compare)";
+    else if (callFrame.functionName === "applySyncPlan") phase = "sync apply (transfers, state)";
+    else phase = parentOf.has(id) ? phaseOfNode(parentOf.get(id)) : "other (oclif, output, event loop)";
+    phaseOf.set(id, phase);
+    return phase;
+  };
+  const phases = new Map();
+  for (const [id, us] of self) {
+    if (byId.get(id).callFrame.functionName === "(idle)") continue;
+    const phase = phaseOfNode(id);
+    phases.set(phase, (phases.get(phase) ?? 0) + us);
+  }
   const pct = (us) => `${((100 * us) / total).toFixed(1)} %`;
   const ms = (us) => `${(us / 1000).toFixed(0)} ms`;
   console.log(`\n## ${basename(file)}: ${ms(total)} sampled (not idle)\n`);
   console.log("| area | self time | share |\n|---|---:|---:|");
   for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1])) console.log(`| ${a} | ${ms(us)} | ${pct(us)} |`);
+  console.log("\n| phase (inclusive) | time | share |\n|---|---:|---:|");
+  for (const [p, us] of [...phases].sort((x, y) => y[1] - x[1])) console.log(`| ${p} | ${ms(us)} | ${pct(us)} |`);
   console.log(`\n| top ${top} functions (self time) | self | share |\n|---|---:|---:|`);
   for (const [f, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top))
     console.log(`| \`${f.replaceAll("|", "\\|")}\` | ${ms(us)} | ${pct(us)} |`);

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { createRequire } from "node:module";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -7,6 +5,13 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { z } from "zod";
 import { ObjectStoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+
+// node:http and node:https through require(), not `import`: an ES module import of a built-in builds a facade over
+// all its exports, and node:http's lazy WebSocket getters then load undici — about 60–90 ms of CPU at every
+// start of the CLI (issue 15 (b)), for two Agent classes.
+const requireBuiltin = createRequire(import.meta.url);
+const { Agent: HttpAgent } = requireBuiltin("node:http") as typeof import("node:http");
+const { Agent: HttpsAgent } = requireBuiltin("node:https") as typeof import("node:https");
 
 const clientOptionsSchema = z.strictObject({
   region: z

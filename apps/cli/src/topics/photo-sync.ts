@@ -8,7 +8,12 @@ import { formatBytes } from "../progress-bar.ts";
 import { syncFlags, syncOptionsOf } from "../sync-flags.ts";
 
 const SHOWN_ITEMS = 20;
-export const count = (n: number) => n.toLocaleString("en-US");
+/**
+ * `1,234,567`: thousands separators as `toLocaleString("en-US")` gives for integers, without it: its first call
+ * loads ICU's number formatting, about 30 ms of CPU at every run (issue 15 (b)).
+ */
+export const count = (n: number) =>
+  Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ",") : n.toLocaleString("en-US");
 
 /**
  * The filters' row: the scan leaves a matching folder out whole without reading it (a Lightroom previews cache

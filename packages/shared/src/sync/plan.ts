@@ -218,8 +218,8 @@ export async function planSync(options: PlanSyncOptions): Promise<SyncPlan> {
     const skip = () => skips.push({ key: object.key, size: sourceSize });
     if (object.size !== file.size) return add("size");
     if (opts.compare === "size") return skip();
-    const localInfo: LocalFileInfo = { ...file, path: pathOf(file) };
     if (opts.compare === "checksum") {
+      const localInfo: LocalFileInfo = { ...file, path: pathOf(file) };
       deferred.push(async () => {
         const { same, sha256 } = await sameContent(localInfo, object, state, store, {
           partSizeBytes: opts.partSizeBytes,

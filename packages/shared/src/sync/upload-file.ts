@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { close, createReadStream, fstat, open, read, type Stats } from "node:fs";
 import type { ObjectStore, PutOptions, PutResult } from "../object-store.ts";
 import { partSizeFor } from "./local-hash.ts";
 import { syncMetadata } from "./metadata.ts";
@@ -21,6 +20,40 @@ export interface UploadFileOptions {
   onBytes?: (loadedBytes: number) => void;
 }
 
+const call = <T>(fn: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
+
+/** The file's size and mtime as it is opened (one `open` and one `fstat`, not a `stat` of the path first). */
+async function openFile(path: string): Promise<{ fd: number; stats: Stats }> {
+  const fd = await call<number>((done) => open(path, "r", done));
+  try {
+    return { fd, stats: await call<Stats>((done) => fstat(fd, done)) };
+  } catch (error) {
+    await closeFile(fd);
+    throw error;
+  }
+}
+
+const closeFile = (fd: number) => new Promise<void>((resolve) => close(fd, () => resolve()));
+
+/**
+ * The whole of an open file of `size` bytes, in one buffer: reads until end of file into `size + 1` bytes, so a
+ * file that grew or shrank since its `fstat` is `ECHANGED`. Per small file that is open, fstat, read, close:
+ * `stat` + `readFile` made six file-system calls (readFile reads again to find the end).
+ */
+async function readWhole(fd: number, size: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    signal?.throwIfAborted();
+    const n = await call<number>((done) => read(fd, buffer, filled, buffer.length - filled, filled, done));
+    if (n === 0) break;
+    filled += n;
+  }
+  if (filled !== size) throw Object.assign(new Error("the file changed while it was read"), { code: "ECHANGED" });
+  return buffer.subarray(0, size);
+}
+
 /** The file as uploaded. */
 export interface UploadFileResult extends PutResult {
   mtimeMs: number;
@@ -38,11 +71,19 @@ export async function uploadFile(
   options: UploadFileOptions,
 ): Promise<UploadFileResult> {
   const { signal } = options;
+  signal?.throwIfAborted();
   // The file may have changed since the plan: upload what is there now, and record that.
-  const now = await stat(path);
-  const size = now.size;
-  const mtimeMs = now.mtimeMs;
+  const { fd, stats } = await openFile(path);
+  const size = stats.size;
+  const mtimeMs = stats.mtimeMs;
   const multipart = size > options.multipartThresholdBytes;
+  // A small file is read whole from this descriptor; a large one is streamed in parts from its path.
+  let bytes: Buffer | undefined;
+  try {
+    if (!multipart) bytes = await readWhole(fd, size, signal);
+  } finally {
+    await closeFile(fd);
+  }
   const partSizeBytes = partSizeFor(size, options.partSizeBytes);
   const unchanged = options.planned && options.planned.size === size && options.planned.mtimeMs === mtimeMs;
   const putOptions: PutOptions = {
@@ -69,12 +110,8 @@ export async function uploadFile(
     const { signal: _signal, ...streamOptions } = putOptions;
     result = await store.put(key, createReadStream(path, signal ? { signal } : {}), { ...streamOptions, metadata });
   } else {
-    const bytes = await readFile(path, signal ? { signal } : {});
-    if (bytes.length !== size) {
-      throw Object.assign(new Error("the file changed while it was read"), { code: "ECHANGED" });
-    }
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    result = await store.put(key, bytes, { ...putOptions, metadata: syncMetadata({ mtimeMs, sha256 }) });
+    const sha256 = createHash("sha256").update(bytes!).digest("hex");
+    result = await store.put(key, bytes!, { ...putOptions, metadata: syncMetadata({ mtimeMs, sha256 }) });
   }
   if (result.size !== size) {
     throw Object.assign(new Error(`the file changed during the upload (${size} → ${result.size} bytes)`), {
