@@ -87,9 +87,9 @@ export function conditionalWritesWarning(storeUrl: string, probe: ConditionalPut
   return `the endpoint ${probe.endpoint} does not honour conditional PutObject (If-None-Match: ${describeProbe(probe.ifNoneMatch)}; If-Match: ${describeProbe(probe.ifMatch)}), so conditional writes to ${storeUrl} are checked with a HEAD first: a race window remains between the HEAD and the write (see \`s3kit doctor ${storeUrl}\`)`;
 }
 
-function probeFailedWarning(storeUrl: string, endpoint: string, error: unknown): string {
+function probeFailedMessage(storeUrl: string, endpoint: string, error: unknown): string {
   const why = (error as Error)?.message ?? String(error);
-  return `could not learn whether the endpoint ${endpoint} honours conditional PutObject (${why.replace(/\.$/, "")}), so conditional writes to ${storeUrl} are checked with a HEAD first: a race window remains between the HEAD and the write (see \`s3kit doctor ${storeUrl}\`)`;
+  return `could not learn whether the endpoint ${endpoint} honours conditional PutObject (${why.replace(/\.$/, "")}); this conditional write to ${storeUrl} is checked with a HEAD first`;
 }
 
 /**
@@ -124,14 +124,15 @@ export function withConditionalWrites(store: ObjectStore, options: ConditionalWr
   const mode = options.mode ?? "native";
   if (mode === "native" || (mode === "probe" && store.location.kind !== "s3")) return store;
   let decided: Decision | undefined = mode === "headFirst" ? "headFirst" : undefined;
-  let deciding: Promise<Decision> | undefined;
+  let deciding: Promise<Decision | "unknown"> | undefined;
 
   const warn = (message: string) => {
     once(options.onWarning, message, () => options.onWarning?.(message));
     once(options.logger, message, () => options.logger?.warn(`conditional writes: ${message}`));
   };
 
-  async function learn(signal: AbortSignal | undefined): Promise<Decision> {
+  /** `unknown`: the probe failed (this write HEADs first; the next one probes again). */
+  async function learn(signal: AbortSignal | undefined): Promise<Decision | "unknown"> {
     const location = store.location;
     if (location.kind !== "s3") return "native";
     const p = options.probe ?? {};
@@ -163,8 +164,10 @@ export function withConditionalWrites(store: ObjectStore, options: ConditionalWr
       probe = await abortable(entry.probe, signal);
     } catch (error) {
       if (signal?.aborted || isAbortError(error)) throw error;
-      warn(probeFailedWarning(store.url, endpoint, error));
-      return "headFirst";
+      // No bucket, no access to the probe key, no network: the write itself will most likely fail the same way,
+      // so no user-facing warning; this write is checked with a HEAD first and the next one probes again.
+      options.logger?.warn(`conditional writes: ${probeFailedMessage(store.url, endpoint, error)}`);
+      return "unknown";
     }
     if (probe.honoured) return "native";
     warn(conditionalWritesWarning(store.url, probe));
@@ -178,7 +181,9 @@ export function withConditionalWrites(store: ObjectStore, options: ConditionalWr
         deciding = undefined;
       });
       try {
-        decided = await abortable(deciding, signal);
+        const learnt = await abortable(deciding, signal);
+        if (learnt === "unknown") return "headFirst";
+        decided = learnt;
         return decided;
       } catch (error) {
         // Another caller's abort ended the shared decision: decide again under our own signal.
