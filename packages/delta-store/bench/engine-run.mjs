@@ -1,5 +1,5 @@
 // One engine over one corpus, in its own process so that peak RSS belongs to this engine alone.
-// Usage: node engine-run.mjs <engine> <corpusDir> <s3Endpoint> <region> <accessKeyId> <secretAccessKey>
+// Usage: node engine-run.mjs <engine> <corpusDir> <s3Endpoint> <region> <accessKeyId> <secretAccessKey> [xdelta3Path]
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { createS3Client, openObjectStore } from "@toolkit/shared";
 import { createTestBucket } from "@toolkit/shared/testing";
 import { createDeltaStore } from "../dist/index.js";
 
-const [engine, corpusDir, endpoint, region, accessKeyId, secretAccessKey] = process.argv.slice(2);
+const [engine, corpusDir, endpoint, region, accessKeyId, secretAccessKey, xdelta3Path] = process.argv.slice(2);
 const credentials = { accessKeyId, secretAccessKey };
 /** CPU of this process plus the children it waited for (the xdelta3 binary), in ms, from /proc. */
 function cpuMs() {
@@ -27,7 +27,7 @@ const { bucket, client } = await createTestBucket(
 const cacheDir = await mkdtemp(join(tmpdir(), "s3kit-delta-bench-"));
 // Count requests with SDK middleware (every HTTP request, retries included).
 const requests = [];
-const counted = createS3Client({ endpoint, region, credentials, requestTimeoutMs: 30_000 });
+const counted = createS3Client({ endpoint, region, credentials, socketTimeoutMs: 30_000 });
 counted.middlewareStack.add(
   (next, context) => (args) => {
     requests.push(context.commandName);
@@ -42,6 +42,7 @@ const store = createDeltaStore({
   engine,
   maxRatio: 0.5,
   cache: { dir: cacheDir },
+  ...(xdelta3Path ? { xdelta3Path } : {}),
 });
 let originalBytes = 0;
 const results = [];
@@ -57,11 +58,14 @@ for (const name of files) {
 const putMs = performance.now() - put0;
 const cpu1 = cpuMs();
 const putRequests = requests.length;
+const putRequestsByCommand = {};
+for (const c of requests) putRequestsByCommand[c] = (putRequestsByCommand[c] ?? 0) + 1;
 // Get from a cold cache, as a fresh machine would.
 await rm(cacheDir, { recursive: true, force: true });
 const outDir = await mkdtemp(join(tmpdir(), "s3kit-delta-bench-out-"));
 const get0 = performance.now();
-for (const name of files) {
+// S3KIT_BENCH_PUT_ONLY=1 (profile.mjs): no gets, so that a CPU profile shows the puts alone.
+for (const name of process.env.S3KIT_BENCH_PUT_ONLY ? [] : files) {
   await store.get(`app/${name}`, join(outDir, name));
   process.stderr.write(`${engine} get ${name}\n`);
 }
@@ -86,6 +90,7 @@ process.stdout.write(
     putCpuMs: { self: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children },
     getCpuMs: { self: cpu2.self - cpu1.self, children: cpu2.children - cpu1.children },
     putRequests,
+    putRequestsByCommand,
     getRequests,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     perFile: results,

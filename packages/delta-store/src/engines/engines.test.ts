@@ -12,7 +12,13 @@ import { describeEngines } from "./describe.ts";
 import type { DeltaEngine } from "./engine.ts";
 import { isVcdiff, vcdiffSecondaryCompressor } from "./engine.ts";
 import { type Engines, selectEncoder } from "./select.ts";
-import { createNativeXdelta3Engine, sourceWindowBytes } from "./xdelta3-native.ts";
+import {
+  createNativeXdelta3Engine,
+  DEFAULT_XDELTA3_LEVEL,
+  encodeFlags,
+  INPUT_WINDOW_BYTES,
+  sourceWindowBytes,
+} from "./xdelta3-native.ts";
 import { createWasmXdelta3Engine, WASM_MAX_TARGET_BYTES } from "./xdelta3-wasm.ts";
 import { createZstdEngine, zstdWindowLog } from "./zstd.ts";
 
@@ -72,6 +78,42 @@ describe("engines", () => {
     const { delta } = await roundTrip(engine, 2 * 1024 * 1024);
     expect(isVcdiff(delta)).toBe(true);
     expect(vcdiffSecondaryCompressor(delta)).toBe(true);
+  });
+
+  it("native xdelta3 encodes with the measured flags, and a plain `xdelta3 -d -s` (DeltaGlider's read) rebuilds it", async () => {
+    const engine = createNativeXdelta3Engine();
+    const { ref, next } = await roundTrip(engine, 3 * 1024 * 1024 + 17);
+    expect(encodeFlags(3 * 1024 * 1024 + 17)).toEqual([
+      "-e",
+      "-f",
+      `-${DEFAULT_XDELTA3_LEVEL}`,
+      "-N",
+      "-B",
+      String(4 * 1024 * 1024),
+      "-W",
+      String(INPUT_WINDOW_BYTES),
+    ]);
+    const delta = join(dir, "xdelta3-new.vcdiff");
+    const encoded = await engine.encode({
+      referencePath: ref,
+      referenceSize: 3 * 1024 * 1024 + 17,
+      targetPath: join(dir, "xdelta3-new"),
+      targetSize: next.length,
+      outputPath: delta,
+      maxOutputBytes: next.length,
+    });
+    expect(encoded.deltaCmd).toBe(
+      `xdelta3 ${encodeFlags(3 * 1024 * 1024 + 17).join(" ")} -s reference.bin xdelta3-new`,
+    );
+    const out = join(dir, "xdelta3-plain-out");
+    execFileSync("xdelta3", ["-d", "-f", "-s", ref, delta, out]);
+    expect((await readFile(out)).equals(next)).toBe(true);
+  });
+
+  it("native xdelta3 refuses a level outside 1–9", () => {
+    for (const level of [0, 10, 2.5]) {
+      expect(() => createNativeXdelta3Engine("xdelta3", { level })).toThrow(/level/);
+    }
   });
 
   it("xdelta3-wasm round-trips below its limit and refuses above it", async () => {
@@ -156,7 +198,10 @@ describe("engines", () => {
   });
 
   it("sizes windows to the data", () => {
-    expect(sourceWindowBytes(1000)).toBe(64 * 1024 * 1024);
+    expect(sourceWindowBytes(0)).toBe(1024 * 1024);
+    expect(sourceWindowBytes(1000)).toBe(1024 * 1024);
+    expect(sourceWindowBytes(1024 * 1024 + 1)).toBe(2 * 1024 * 1024);
+    expect(sourceWindowBytes(10_000_000)).toBe(16 * 1024 * 1024);
     expect(sourceWindowBytes(100 * 1024 * 1024)).toBe(128 * 1024 * 1024);
     expect(sourceWindowBytes(10 * 1024 ** 3)).toBe(256 * 1024 * 1024);
     expect(zstdWindowLog(1, 1)).toBe(20);
