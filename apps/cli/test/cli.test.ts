@@ -518,7 +518,10 @@ describe("--debug logs request metadata, never bodies (issue 13 #9)", () => {
     expect(put.code).toBe(0);
     expect(put.stderr).not.toContain(marker);
     expect(put.stderr.length).toBeLessThan(16 * 1024);
-    const line = lines(put.stderr).find((l) => l.startsWith("debug: s3 PutObject 200"));
+    // The upload's own PutObject (a conditional-write probe under .s3kit/probe/ may come first).
+    const line = lines(put.stderr).find(
+      (l) => l.startsWith("debug: s3 PutObject 200") && l.includes('"key":"debug/body.txt"'),
+    );
     expect(line).toBeDefined();
     const fields = JSON.parse(line!.slice(line!.indexOf("{")));
     expect(fields).toMatchObject({ operation: "PutObject", bucket, key: "debug/body.txt", status: 200 });
