@@ -76,6 +76,12 @@ function installedCli() {
   return { path: join(dir, "bin/run.js"), layout: "as installed (with the oclif manifest a release ships)" };
 }
 const backupCli = PARTS.includes("backup") ? installedCli() : { path: cli, layout: "" };
+// The restore runs use the same layout (PHOTO_SYNC_BENCH_CLI=tree: the source tree, as the first restore results).
+const restoreCli = !PARTS.includes("restore")
+  ? { path: cli, layout: "" }
+  : PARTS.includes("backup")
+    ? backupCli
+    : installedCli();
 
 const env = {
   ...process.env,
@@ -124,7 +130,7 @@ const tools = [
     restore: (bucket, prefix, dir) => [
       process.execPath,
       ...restoreProfArgs(`restore-${prefix}`),
-      cli,
+      restoreCli.path,
       "photo-sync",
       "restore",
       `s3://${bucket}/${prefix}`,
@@ -396,7 +402,7 @@ if (PARTS.includes("restore")) {
   const restoreMd = [
     "# @toolkit/photo-sync restore — against aws s3 sync (download) and rclone copy",
     "",
-    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.${restoreProfDir ? " Every s3kit process ran under `--cpu-prof`, which inflates its CPU time." : ""} ${new Date().toISOString()}; the 2-core machine is shared with other work running at the same time (moto shares the cores too), so wall times are noisy: client CPU and requests are the primary figures.`,
+    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit (the CLI ${restoreCli.layout}) 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.${restoreProfDir ? " Every s3kit process ran under `--cpu-prof`, which inflates its CPU time." : ""} ${new Date().toISOString()}; the 2-core machine is shared with other work running at the same time (moto shares the cores too), so wall times are noisy: client CPU and requests are the primary figures.`,
     "",
     ...tableOf(restoreRows, restoreRatios),
   ];
