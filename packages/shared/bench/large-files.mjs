@@ -5,9 +5,10 @@
 // Writes bench/results/<BENCH_RESULT_NAME ?? "large-files">.{md,json}.
 //   BENCH_CPU_PROF=<dir>  s3kit processes write V8 CPU profiles there (summarise with top-costs.mjs)
 //   LARGE_FILES_COUNT / LARGE_FILES_MIB  scale the data set (default 24 × 24)
+//   LARGE_FILES_CLI=tree  run apps/cli/bin/run.js as it is (default: as installed, with the oclif manifest)
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +31,23 @@ const data = join(work, "data");
 mkdirSync(data);
 for (let i = 0; i < COUNT; i++)
   writeFileSync(join(data, `RAW_${String(i).padStart(4, "0")}.dng`), randomBytes(MIB * 1024 * 1024));
+/**
+ * s3kit photo-sync as a release installs it: with the oclif manifest `npm pack` generates, so a run imports only its
+ * own command (this tree has none, and oclif then imports every command at start: ~0.4 s of CPU, ~20 MiB).
+ */
+function installedCli() {
+  if (process.env.LARGE_FILES_CLI === "tree") return cli;
+  const dir = join(work, "s3kit-cli");
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  copyFileSync(join(root, "apps/cli/bin/run.js"), join(dir, "bin/run.js"));
+  copyFileSync(join(root, "apps/cli/package.json"), join(dir, "package.json"));
+  symlinkSync(join(root, "apps/cli/dist"), join(dir, "dist"));
+  symlinkSync(join(root, "apps/cli/node_modules"), join(dir, "node_modules"));
+  const made = spawnSync(join(root, "apps/cli/node_modules/.bin/oclif"), ["manifest", dir], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`oclif manifest failed: ${made.stderr}`);
+  return join(dir, "bin/run.js");
+}
+const photoSyncCli = installedCli();
 const env = {
   ...process.env,
   AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
@@ -55,7 +73,7 @@ const tools = [
     argv: (bucket) => [
       process.execPath,
       ...prof("photo-sync"),
-      cli,
+      photoSyncCli,
       "photo-sync",
       data,
       `s3://${bucket}/c`,
@@ -181,7 +199,7 @@ try {
 const md = [
   `# Issue 15 (c): first upload of ${COUNT} × ${MIB} MiB`,
   "",
-  `Same data, same run, moto behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}. Each tool is its own process under GNU time (client CPU = user+sys, peak RSS). The uploadFile rows run the sync engine's upload of one file (what photo-sync does per file) over all files, 16 at once, without planning or state, once with the 16 MiB threshold (3 × 8 MiB parts) and once with one PUT per file.${profDir ? " s3kit processes ran with --cpu-prof, which adds a lot of CPU on a loaded machine (up to 2× here): compare their CPU only with other profiled runs." : ""} Other work ran on this 2-core machine at the same time: client CPU and requests are the primary figures, wall times are indicative.`,
+  `Same data, same run, moto behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}. Each tool is its own process under GNU time (client CPU = user+sys, peak RSS); s3kit photo-sync runs ${photoSyncCli === cli ? "from the source tree (no oclif manifest)" : "as installed (with the oclif manifest a release ships)"}. The uploadFile rows run the sync engine's upload of one file (what photo-sync does per file) over all files, 16 at once, without planning or state, once with the 16 MiB threshold (3 × 8 MiB parts) and once with one PUT per file.${profDir ? " s3kit processes ran with --cpu-prof, which adds a lot of CPU on a loaded machine (up to 2× here): compare their CPU only with other profiled runs." : ""} Other work ran on this 2-core machine at the same time: client CPU and requests are the primary figures, wall times are indicative.`,
   "",
   "| tool | wall ms | client CPU ms | peak RSS MiB | requests | by method | exit |",
   "|---|---:|---:|---:|---:|---|---:|",
