@@ -101,7 +101,7 @@ describe.each(["s3", "file"] as const)("delta-store on %s", (kind) => {
     });
     // Bucket-relative, as DeltaGlider writes and reads it (the store sits at `releases/` in the bucket).
     expect(deltaInfo!.metadata["dg-ref-key"]).toBe(kind === "s3" ? "releases/app/reference.bin" : "app/reference.bin");
-    expect(deltaInfo!.metadata["dg-delta-cmd"]).toMatch(/^xdelta3 -e .*-9/);
+    expect(deltaInfo!.metadata["dg-delta-cmd"]).toMatch(/^xdelta3 -e -f -6 -N -B \d+ /);
     expect(deltaInfo!.metadata["dg-delta-size"]).toBe(String(deltaInfo!.size));
     // What DeltaGlider does on a read: `xdelta3 -d -s reference.bin <name>.delta` on the raw objects.
     const rawDir = join(dir, "raw");
