@@ -7,11 +7,12 @@
 //      serves DynamoDB too) that this script starts.
 // What is adapted, and only that: paths (`/path/to/s3kit` is this repository, `./tarballs` a temp folder, HOME a
 // temp folder holding `~/Pictures/Lightroom`), the endpoint (AWS_ENDPOINT_URL, as the README's emulator note
-// says) and emulator credentials. Each command's exit code and one key fact of its output are checked; an
+// says) and emulator credentials. Needs Python's moto (`pip install 'moto[server]'`), as the integration tests. Each command's exit code and one key fact of its output are checked; an
 // Examples line this script has no check for fails, so the README and the script cannot drift apart.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +20,10 @@ import { fileURLToPath } from "node:url";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const readme = readFileSync(join(repo, "README.md"), "utf8");
 const work = mkdtempSync(join(tmpdir(), "s3kit-newcomer-"));
-const tarballs = join(work, "tarballs");
+// S3KIT_NEWCOMER_TARBALLS=<dir>: reuse tarballs packed already (a quicker re-run while editing the README);
+// the README's repository line is then not run.
+const reused = process.env.S3KIT_NEWCOMER_TARBALLS;
+const tarballs = reused ? resolve(reused) : join(work, "tarballs");
 const project = join(work, "my-project");
 const home = join(work, "home");
 mkdirSync(project, { recursive: true });
@@ -65,14 +69,51 @@ const json = (text) => {
   }
 };
 
-// A local S3 (and DynamoDB) the way the tests get one: moto on 127.0.0.1, or S3KIT_TEST_S3_ENDPOINT when set.
-const testing = join(repo, "packages/shared/dist/testing/index.js");
-if (!existsSync(testing)) {
-  process.stderr.write("error: packages are not built; run `pnpm build` first (or `npm run test:all`).\n");
-  process.exit(1);
+/**
+ * moto on 127.0.0.1, as the README's emulator note says: one port for S3 and DynamoDB (a MinIO the tests may
+ * use instead serves no DynamoDB, so this script always starts moto). Its log goes to a file, never a pipe.
+ */
+async function startMoto() {
+  const port = await new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolvePort(free));
+    });
+  });
+  const log = openSync(join(work, "moto.log"), "w");
+  const child = spawn(
+    process.env.S3KIT_PYTHON ?? "python3",
+    ["-m", "moto.server", "-H", "127.0.0.1", "-p", `${port}`],
+    {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
+    },
+  );
+  closeSync(log);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`moto exited: ${readFileSync(join(work, "moto.log"), "utf8")}`);
+    const up = await fetch(`${endpoint}/moto-api/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (Date.now() > deadline) throw new Error("moto did not answer within 30 s (pip install 'moto[server]')");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    endpoint,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }
-const { startS3Server } = await import(testing);
-const server = await startS3Server();
+const server = await startMoto();
 
 // A new user's shell: a fresh HOME (no ~/.aws, no caches), emulator credentials, the endpoint in the standard
 // variable, and the installed CLI on PATH (what `npm i -g s3kit` gives; `npx s3kit` in the project is the same).
@@ -84,8 +125,8 @@ const userEnv = {
   XDG_CACHE_HOME: join(home, ".cache"),
   XDG_CONFIG_HOME: join(home, ".config"),
   AWS_ENDPOINT_URL: server.endpoint,
-  AWS_ACCESS_KEY_ID: server.credentials?.accessKeyId ?? "newcomer",
-  AWS_SECRET_ACCESS_KEY: server.credentials?.secretAccessKey ?? "newcomer-secret",
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "newcomer-secret-never-printed",
   AWS_EC2_METADATA_DISABLED: "true",
   NO_COLOR: "1",
   PATH: `${join(project, "node_modules/.bin")}:${process.env.PATH}`,
@@ -104,8 +145,11 @@ try {
     /pack-tarballs/.test(packLine ?? "") && /^npm install /.test(npmLine ?? "") && /npx s3kit/.test(tryLines[0] ?? ""),
     install.join("\n"),
   );
-  const packed = sh(adapt(packLine), repo, process.env);
-  check(`(${packed.seconds.toFixed(0)} s) ${packLine}`, packed.code === 0, packed.stderr + packed.stdout);
+  if (reused) process.stdout.write(`skip ${packLine} (S3KIT_NEWCOMER_TARBALLS=${tarballs})\n`);
+  else {
+    const packed = sh(adapt(packLine), repo, process.env);
+    check(`(${packed.seconds.toFixed(0)} s) ${packLine}`, packed.code === 0, packed.stderr + packed.stdout);
+  }
   const installed = sh(adapt(npmLine), project, userEnv);
   check(
     `(${installed.seconds.toFixed(0)} s) ${npmLine}, in an empty folder`,
