@@ -15,7 +15,7 @@ function cpuMs() {
   const self = process.cpuUsage();
   const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
   const ticks = Number(fields[13]) + Number(fields[14]); // cutime + cstime (fields 16, 17)
-  return { self: (self.user + self.system) / 1000, children: ticks * 10 };
+  return { self: (self.user + self.system) / 1000, selfSystem: self.system / 1000, children: ticks * 10 };
 }
 const files = readdirSync(corpusDir)
   .filter((n) => !n.startsWith("."))
@@ -87,7 +87,11 @@ process.stdout.write(
     storedRatio: stats.storedBytes / originalBytes,
     putMBps: originalBytes / 1e6 / (putMs / 1000),
     getMBps: originalBytes / 1e6 / (getMs / 1000),
-    putCpuMs: { self: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children },
+    putCpuMs: {
+      self: cpu1.self - cpu0.self,
+      selfSystem: cpu1.selfSystem - cpu0.selfSystem,
+      children: cpu1.children - cpu0.children,
+    },
     getCpuMs: { self: cpu2.self - cpu1.self, children: cpu2.children - cpu1.children },
     putRequests,
     putRequestsByCommand,

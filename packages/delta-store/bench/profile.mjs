@@ -1,6 +1,7 @@
 // Where put time goes (issue 15): runs engine-run.mjs under --cpu-prof for one engine over one corpus and prints
 // the Node process's top self-time functions, grouped, next to the engine child's CPU and the requests.
-// Usage: node bench/profile.mjs [engine=xdelta3] [corpus=prettier]   (after `pnpm bench` fetched the corpora)
+// Usage: node bench/profile.mjs [engine=xdelta3] [corpus=prettier] ["xdelta3 flags", e.g. "-9" for the flags
+// before issue 15, run through xdelta3-flags.sh]   (after `pnpm bench` fetched the corpora)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { startS3Server } from "@toolkit/shared/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const [engine = "xdelta3", corpusName = "prettier"] = process.argv.slice(2);
+const [engine = "xdelta3", corpusName = "prettier", flags] = process.argv.slice(2);
 const profDir = mkdtempSync(join(tmpdir(), "s3kit-delta-prof-"));
 const server = await startS3Server();
 const result = await new Promise((resolveRun, reject) => {
@@ -25,8 +26,16 @@ const result = await new Promise((resolveRun, reject) => {
       server.region,
       server.credentials.accessKeyId,
       server.credentials.secretAccessKey,
+      ...(flags ? [join(here, "xdelta3-flags.sh")] : []),
     ],
-    { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, S3KIT_BENCH_PUT_ONLY: "1" } },
+    {
+      stdio: ["ignore", "pipe", "ignore"],
+      env: {
+        ...process.env,
+        S3KIT_BENCH_PUT_ONLY: "1",
+        ...(flags ? { S3KIT_BENCH_XDELTA3_FLAGS: flags } : {}),
+      },
+    },
   );
   let out = "";
   child.stdout.setEncoding("utf8").on("data", (c) => {
@@ -70,7 +79,7 @@ for (const node of profile.nodes) {
 const total = profile.samples.length * dt;
 const lines = [];
 lines.push(
-  `${engine} over ${corpusName}: ${result.files} files, ${(result.originalBytes / 1e6).toFixed(1)} MB, put ${result.putMBps.toFixed(1)} MB/s, put CPU self ${result.putCpuMs.self.toFixed(0)} ms + engine child ${result.putCpuMs.children} ms, requests ${JSON.stringify(result.putRequestsByCommand)}`,
+  `${engine}${flags ? ` (encode flags ${flags})` : ""} over ${corpusName}: ${result.files} files, ${(result.originalBytes / 1e6).toFixed(1)} MB, put ${result.putMBps.toFixed(1)} MB/s, put CPU self ${result.putCpuMs.self.toFixed(0)} ms (of which kernel ${result.putCpuMs.selfSystem.toFixed(0)} ms) + engine child ${result.putCpuMs.children} ms, requests ${JSON.stringify(result.putRequestsByCommand)}`,
 );
 lines.push(`Node profile (whole process: start-up + puts), ${total.toFixed(0)} ms sampled:`);
 for (const [g, ms] of [...groups].sort((a, b) => b[1] - a[1]))
