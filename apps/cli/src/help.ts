@@ -117,7 +117,7 @@ const JSON_SHAPES: Readonly<Record<string, string>> = {
   "kv:pull": "{ updated, deleted, requests, conflicts: [{ key, winner }] }",
   "kv:compact": "{ segmentsBefore, segmentsAfter, liveKeys, droppedEntries, deletedObjects, requests }",
   "object:get": "{ url, transferred, bytes, etag, verified, localPath }",
-  "object:put": "{ url, transferred, bytes, etag, localPath }",
+  "object:put": "{ url, transferred, bytes, etag, localPath, warnings: [...] }",
   "object:status": "{ status, url, localPath, local: { size }, remote: { size, etag, lastModified } }",
   "object:sync-up":
     "the summary { scanned, transferred, skipped, deleted, failed, failures: [{ key, code, message }], warnings, … } (with --dry-run: the plan)",
@@ -131,9 +131,9 @@ const JSON_SHAPES: Readonly<Record<string, string>> = {
   "table:versions": "{ id, versions: [...] }",
   "table:restore": "the item as restored, with its new version",
   "delta:cp":
-    "one file: { key, stored, engine, fileBytes, storedBytes } (download: { key, path, bytes, kind, sha256Verified }); --recursive: { direction, dryRun, transferred: [keys], skipped, deleted, failed, bytes }",
+    "one file: { key, stored, engine, fileBytes, storedBytes, warnings: [...] } (download: { key, path, bytes, kind, sha256Verified }); --recursive: { direction, dryRun, transferred: [keys], skipped, deleted, failed, bytes, warnings }",
   "delta:ls": "{ files: [{ key, kind, size, storedSize, lastModified }], totalBytes, totalStoredBytes, failed: [...] }",
-  "delta:rm": "{ dryRun, key } (--recursive: { dryRun, deleted: [keys] })",
+  "delta:rm": "{ dryRun, key, warnings: [...] } (--recursive: { dryRun, deleted: [keys], warnings })",
   "delta:sync":
     "{ direction, dryRun, transferred: [keys], skipped: [keys], deleted: [keys], failed: [{ key, code, error }], bytes, deleteBlocked?, warnings, summary: the engine's summary, plan? (with --dry-run) }",
   "delta:stats": "{ prefix, files, deltas, directs, references, originalBytes, storedBytes, savedBytes, savings }",

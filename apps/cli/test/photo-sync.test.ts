@@ -319,6 +319,30 @@ describe("s3kit photo-sync", () => {
     expect(typo.code).toBe(1);
     expect(typo.stderr).toMatch(/^error: Refusing to delete: .*--allow-empty-source/);
     expect((await readdir(target)).length).toBeGreaterThan(0);
+    // Without --delete the same typo restores nothing and succeeds, but says so (stderr and --json).
+    const empty = await run([
+      "photo-sync",
+      "restore",
+      `${url}Lightroomm`,
+      join(work, "restored-typo"),
+      "--endpoint-url",
+      server.endpoint,
+    ]);
+    expect(empty.code).toBe(0);
+    expect(empty.stderr).toMatch(/^warning: nothing is stored under .*Lightroomm.*s3kit ls /m);
+    const emptyJson = await run([
+      "photo-sync",
+      "restore",
+      `${url}Lightroomm`,
+      join(work, "restored-typo"),
+      "--endpoint-url",
+      server.endpoint,
+      "--json",
+    ]);
+    expect(JSON.parse(emptyJson.stdout)).toMatchObject({
+      scanned: 0,
+      warnings: [expect.stringMatching(/^nothing is stored under/)],
+    });
   });
   test("Ctrl-C mid-restore stops with 130 and leaves no partial file; a re-run converges", async () => {
     const { dir, expected } = await library("restore-sigint", 30);

@@ -75,6 +75,18 @@ describe("kv push on a store that ignores conditional writes", () => {
     expect(JSON.parse(single.stdout)).toMatchObject({ pushed: 1 });
     const read = await direct(["kv", "get", "from-a", "--db", "reader2.db", "--remote", remote, "--json"]);
     expect(JSON.parse(read.stdout)).toMatchObject({ key: "from-a", value: 1 });
+
+    // compact rewrites the manifest too: the same rail, the same way past it.
+    const compact = await viaStrip(["kv", "compact", "--db", "a.db", "--grace-ms", "0"]);
+    expect(compact.code).toBe(1);
+    expect(lines(compact.stderr)).toEqual([
+      expect.stringMatching(/^error: Refusing to compact .*ignores conditional PutObject.*--single-writer/),
+    ]);
+    const compacted = await viaStrip(["kv", "compact", "--db", "a.db", "--grace-ms", "0", "--single-writer", "--json"]);
+    expect(compacted.code).toBe(0);
+    expect(JSON.parse(compacted.stdout)).toMatchObject({ liveKeys: 1 });
+    const after = await direct(["kv", "get", "from-a", "--db", "reader3.db", "--remote", remote, "--json"]);
+    expect(JSON.parse(after.stdout)).toMatchObject({ key: "from-a", value: 1 });
   });
 });
 

@@ -22,6 +22,14 @@ export const onConflictFlag = {
   }),
 };
 
+/** For the commands that write the remote's manifest (push, compact): the way past `kv.unsafeStore`. */
+export const singleWriterFlag = {
+  "single-writer": Flags.boolean({
+    description:
+      "Only this replica ever writes to the remote: go ahead even if the endpoint ignores conditional writes",
+  }),
+};
+
 /**
  * What every kv command opens its database with: the file, its remote (the flag, else the one remembered in
  * the file), the codec, and the command's client options, logger and signal.

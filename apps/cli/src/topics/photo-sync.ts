@@ -192,6 +192,11 @@ export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCom
       }
       throw error;
     }
+    const empty = emptySourceWarning(result, result.plan);
+    if (empty) {
+      result.warnings.push(empty);
+      if (result.plan && result.plan.warnings !== result.warnings) result.plan.warnings.push(empty);
+    }
     for (const warning of result.warnings) this.note(`warning: ${warning}`);
     if (result.plan) {
       if (!this.jsonEnabled()) printPlan(log, title, result.plan);
@@ -206,6 +211,18 @@ export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCom
     }
     return result;
   }
+}
+
+/**
+ * A run whose source had nothing in it (a mistyped prefix, an empty folder) succeeds with nothing done; say so, so
+ * exit 0 is not read as "restored" or "backed up".
+ */
+function emptySourceWarning(summary: SyncSummary, plan: SyncPlan | undefined): string | undefined {
+  const files = plan ? plan.totals.sourceFiles : summary.scanned;
+  if (files > 0 || summary.failed > 0 || summary.aborted) return undefined;
+  return summary.direction === "download"
+    ? `nothing is stored under ${summary.source} (after filters): nothing to restore; check the source with \`s3kit ls ${summary.source}\``
+    : `${summary.source} has no files to back up (after filters); check the folder and the --include/--exclude patterns`;
 }
 
 function table(rows: string[][]): string {

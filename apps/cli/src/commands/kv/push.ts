@@ -1,7 +1,6 @@
-import { Flags } from "@oclif/core";
 import { type OnConflict, openKv, type PushResult } from "@toolkit/kv-store";
 import { BaseCommand } from "../../base-command.ts";
-import { dbFlags, dbOptions, onConflictFlag } from "../../topics/kv.ts";
+import { dbFlags, dbOptions, onConflictFlag, singleWriterFlag } from "../../topics/kv.ts";
 
 export default class KvPush extends BaseCommand<typeof KvPush> {
   static override summary = "Send local changes to the remote";
@@ -14,9 +13,7 @@ export default class KvPush extends BaseCommand<typeof KvPush> {
   static override flags = {
     ...dbFlags,
     ...onConflictFlag,
-    "single-writer": Flags.boolean({
-      description: "Only this replica ever writes to the remote: push even if the endpoint ignores conditional writes",
-    }),
+    ...singleWriterFlag,
   };
 
   async run(): Promise<PushResult> {
