@@ -89,7 +89,9 @@ describe("s3kit object", () => {
   it("get of a missing object fails with exit 1; a bad URL is a usage error (exit 2)", async () => {
     const missing = await run(["object", "get", `s3://${bucket}/nope.txt`, join(home, "nope.txt")]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^error: .*notFound/);
+    expect(missing.stderr).toMatch(
+      /^error: Download of s3:\/\/.*\/nope.txt failed: it does not exist; `s3kit ls s3:\/\/.*` lists what is there\.$/m,
+    );
     const bad = await run(["object", "get", "s3://bucket-only/"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: Invalid object URL/);
