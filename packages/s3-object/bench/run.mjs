@@ -116,10 +116,13 @@ const profArgs = (name) =>
   profDir
     ? ["--cpu-prof", "--cpu-prof-dir", profDir, "--cpu-prof-name", `${name.replace(/\W+/g, "-")}.cpuprofile`]
     : [];
-const ours = (op, url, localPath, cacheDir, env = {}) =>
+// BENCH_NODE_FLAGS="--initial-old-space-size=256": the cold download runs a second time with these Node flags, in
+// the same run (a row "s3-object <flags>"), to measure a V8 setting a CLI could pass.
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const ours = (op, url, localPath, cacheDir, env = {}, flags = []) =>
   timed(
     process.execPath,
-    [...profArgs(`${op}-${rows.length}`), opScript, op, url, localPath, cacheDir, proxy.endpoint],
+    [...flags, ...profArgs(`${op}-${rows.length}`), opScript, op, url, localPath, cacheDir, proxy.endpoint],
     env,
   ).then((r) => {
     const out = JSON.parse(r.stdout.trim().split("\n").pop());
@@ -146,6 +149,13 @@ try {
     ours("download", awsKey.replace("/aws/", "/ours/"), oursDown, cacheDir),
   );
   if (hasAws) await measure("aws s3 cp", "download (cold)", () => awsCp(awsKey, awsDown));
+  if (nodeFlags.length > 0) {
+    const flagged = join(work, "ours-down-flags.bin");
+    await measure(`s3-object ${nodeFlags.join(" ")}`, "download (cold)", () =>
+      ours("download", oursKey, flagged, join(work, "cache-flags"), {}, nodeFlags),
+    );
+    await rm(flagged, { force: true });
+  }
   // Download again, object unchanged: ours is one conditional GET (304); aws s3 cp has no such mode.
   // BENCH_SKIP_UNCHANGED=1 leaves out aws's second full download and sync (on a loaded machine, minutes).
   await measure("s3-object", "download (unchanged)", () => ours("download", oursKey, oursDown, cacheDir));
