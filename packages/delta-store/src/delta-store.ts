@@ -514,7 +514,17 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
     }
     const size = fileStat.size;
     const report = (loadedBytes: number) => onProgress?.({ loadedBytes, totalBytes: size, current: key });
-    const sha256 = await sha256OfFile(path, signal, (n) => report(Math.floor(n / 2)));
+    // The file's SHA-256 and the HEADs of its two stored forms are independent: read the file while the
+    // requests are in flight (issue 15). A failed HEAD stops the read instead of letting it run on.
+    const stopHash = new AbortController();
+    const hashSignal = signal ? AbortSignal.any([signal, stopHash.signal]) : stopHash.signal;
+    const [sha256, forms] = await Promise.all([
+      sha256OfFile(path, hashSignal, (n) => report(Math.floor(n / 2))),
+      headForms(key, signal).catch((error: unknown) => {
+        stopHash.abort(error);
+        throw error;
+      }),
+    ]);
     const info = { sha256, size };
     const noDelta = putOptions.noDelta ?? options.noDelta ?? false;
     const ratioLimit = putOptions.maxRatio ?? maxRatio;
@@ -524,7 +534,6 @@ export function createDeltaStore(options: DeltaStoreOptions): DeltaStore {
       report(size);
       return warnings.length > warningsBefore ? { ...result, warnings: warnings.slice(warningsBefore) } : result;
     };
-    const forms = await headForms(key, signal);
     if (noDelta) return finish(await putDirect(path, key, info, "noDelta", signal, forms));
     if (!isEligible(key)) return finish(await putDirect(path, key, info, "notEligible", signal, forms));
 

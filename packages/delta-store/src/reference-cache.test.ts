@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import type { Sha256Hex } from "@toolkit/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./__fixtures__/versions.ts";
 import { isDeltaError } from "./errors.ts";
-import { defaultCacheDir, ReferenceCache } from "./reference-cache.ts";
+import { defaultCacheDir, ReferenceCache, type ReferenceCacheHooks } from "./reference-cache.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -30,6 +30,13 @@ function source(bytes: Buffer) {
     });
   };
   return { fetch, counter, sha256: sha(bytes) };
+}
+
+/** Hooks that count how often each entry is read to check its hash. */
+function hashCounter() {
+  const hashes = new Map<string, number>();
+  const hooks: ReferenceCacheHooks = { onEntryHash: (sha256) => hashes.set(sha256, (hashes.get(sha256) ?? 0) + 1) };
+  return { hooks, of: (sha256: string) => hashes.get(sha256) ?? 0 };
 }
 
 async function setLastUse(cache: ReferenceCache, sha256: Sha256Hex, secondsAgo: number) {
@@ -131,6 +138,80 @@ describe("ReferenceCache", () => {
     expect(existsSync(outside)).toBe(true);
     expect((await lstat(entry)).isSymbolicLink()).toBe(false);
     await ref.release();
+    await cache.close();
+  });
+  it("does not re-hash an entry it verified while the entry is unchanged (same inode, size, times)", async () => {
+    const counted = hashCounter();
+    const cache = new ReferenceCache({ dir: join(dir, "stamp-same") }, undefined, counted.hooks);
+    const s = source(randomBytes(20_000));
+    // Fetched: hashed on the way in, so even the first use from the cache is not read again.
+    await (await cache.acquire(s.sha256, s.fetch)).release();
+    for (let i = 0; i < 3; i++) {
+      const ref = await cache.acquire(s.sha256, s.fetch);
+      expect(sha(await readFile(ref.path))).toBe(s.sha256);
+      await ref.release();
+    }
+    expect(s.counter.calls).toBe(1);
+    expect(counted.of(s.sha256)).toBe(0);
+
+    // A seeded entry (the reference this process uploaded) is hashed while it is copied: not read again either.
+    const bytes = randomBytes(20_000);
+    const local = join(dir, "stamp-seed-source");
+    await writeFile(local, bytes);
+    await cache.seed(sha(bytes), local);
+    const seeded = source(bytes);
+    await (await cache.acquire(seeded.sha256, seeded.fetch)).release();
+    expect(seeded.counter.calls).toBe(0);
+    expect(counted.of(seeded.sha256)).toBe(0);
+
+    // Another instance (another process) has verified nothing: it hashes once, then trusts its own check.
+    const other = new ReferenceCache({ dir: join(dir, "stamp-same") }, undefined, counted.hooks);
+    await (await other.acquire(s.sha256, s.fetch)).release();
+    await (await other.acquire(s.sha256, s.fetch)).release();
+    expect(counted.of(s.sha256)).toBe(1);
+    expect(s.counter.calls).toBe(1);
+    await cache.close();
+    await other.close();
+  });
+
+  it("re-verifies an entry changed behind its back, and fetches again when it no longer hashes right", async () => {
+    const counted = hashCounter();
+    const cache = new ReferenceCache({ dir: join(dir, "stamp-changed") }, undefined, counted.hooks);
+    const bytes = randomBytes(20_000);
+    const s = source(bytes);
+    await (await cache.acquire(s.sha256, s.fetch)).release();
+    const entry = cache.entryPath(s.sha256);
+
+    // Only its times changed (as a `touch` by someone else would): hashed again, still good, served.
+    const past = new Date(Date.now() - 3_600_000);
+    await utimes(entry, past, past);
+    await (await cache.acquire(s.sha256, s.fetch)).release();
+    expect(counted.of(s.sha256)).toBe(1);
+    expect(s.counter.calls).toBe(1);
+
+    // One byte overwritten in place (same inode, same size) and the mtime put back: the ctime still moved,
+    // so the entry is hashed, found corrupt, removed and fetched again; the copy served is the right one.
+    const { mtime } = await lstat(entry);
+    const handle = await open(entry, "r+");
+    await handle.write(Buffer.from([bytes[100]! ^ 0xff]), 0, 1, 100);
+    await handle.close();
+    await utimes(entry, mtime, mtime);
+    const ref = await cache.acquire(s.sha256, s.fetch);
+    expect(counted.of(s.sha256)).toBe(2);
+    expect(s.counter.calls).toBe(2);
+    expect(sha(await readFile(ref.path))).toBe(s.sha256);
+    await ref.release();
+
+    // Replaced by another file of the same size (a new inode): hashed again, and fetched again as it is wrong.
+    const wrong = join(dir, "stamp-wrong");
+    await writeFile(wrong, randomBytes(bytes.length));
+    await rm(entry);
+    await writeFile(entry, await readFile(wrong));
+    const again = await cache.acquire(s.sha256, s.fetch);
+    expect(counted.of(s.sha256)).toBe(3);
+    expect(s.counter.calls).toBe(3);
+    expect(sha(await readFile(again.path))).toBe(s.sha256);
+    await again.release();
     await cache.close();
   });
 });

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { type BigIntStats, createReadStream, createWriteStream } from "node:fs";
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -31,6 +31,27 @@ export interface ReferenceCacheOptions {
    * When the variable is set, cached references are encrypted at rest. @default "S3KIT_DELTA_CACHE_KEY"
    */
   encryptionKeyEnv?: string;
+}
+
+/**
+ * How long a plaintext entry this instance verified is trusted without re-hashing, while its stamp (device,
+ * inode, size, mtime, ctime) is unchanged. After it the entry is hashed (and touched, for the LRU) again.
+ */
+const VERIFIED_TRUST_MS = 60_000;
+
+/** What identifies a cache entry's bytes without reading them. */
+interface EntryStamp {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** Test hooks (not part of the package's API). */
+export interface ReferenceCacheHooks {
+  /** Called each time a plaintext cache entry is read to check its SHA-256. */
+  onEntryHash?: (sha256: Sha256Hex) => void;
 }
 
 /** A reference ready for an engine: a plaintext file, valid until `release()`. */
@@ -75,14 +96,18 @@ export class ReferenceCache {
   readonly #key: Buffer | undefined;
   readonly #logger: Logger;
   readonly #pinned = new Map<string, number>();
+  readonly #hooks: ReferenceCacheHooks;
+  /** Plaintext entries this instance verified (hashed, or wrote from hashed bytes): their stamp then. */
+  readonly #verified = new Map<string, EntryStamp & { at: number }>();
   #workDir: Promise<string> | undefined;
   #plaintextPurged: Promise<void> | undefined;
 
-  constructor(options: ReferenceCacheOptions = {}, logger: Logger = silentLogger) {
+  constructor(options: ReferenceCacheOptions = {}, logger: Logger = silentLogger, hooks: ReferenceCacheHooks = {}) {
     this.dir = options.dir ?? defaultCacheDir();
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
     this.#key = parseKey(options.encryptionKeyEnv ?? "S3KIT_DELTA_CACHE_KEY");
     this.#logger = logger;
+    this.#hooks = hooks;
   }
 
   get encrypted(): boolean {
@@ -159,11 +184,22 @@ export class ReferenceCache {
       const tmp = `${entry}.${randomUUID()}.tmp`;
       if (this.#key) {
         await this.#encryptTo(createReadStream(path), tmp, sha256, signal);
+        await rename(tmp, entry);
       } else {
-        // Never copyFile: it keeps the source's mode (0644); cache entries are private.
-        await privateCopy(path, tmp, signal);
+        // Never copyFile: it keeps the source's mode (0644); cache entries are private. The copy is hashed on
+        // the way: a file changed since the caller hashed it is not cached.
+        const copied = await privateCopy(path, tmp, signal);
+        if (copied !== sha256) {
+          await rm(tmp, { force: true });
+          this.#logger.warn("delta-store: the reference changed while it was copied into the cache; not cached", {
+            sha256,
+          });
+          return;
+        }
+        const written = await lstat(tmp, { bigint: true });
+        await rename(tmp, entry);
+        await this.#remember(sha256, entry, written);
       }
-      await rename(tmp, entry);
       await this.#evict();
     } catch (error) {
       this.#logger.warn("delta-store: could not seed the reference cache", { error: String(error) });
@@ -229,16 +265,29 @@ export class ReferenceCache {
     if (this.maxBytes === 0) return undefined;
     const entry = this.entryPath(sha256);
     // lstat: an entry that is not a regular file (a symlink planted in the cache) is never followed.
-    const info = await lstat(entry).catch(() => undefined);
-    if (!info) return undefined;
+    const info = await lstat(entry, { bigint: true }).catch(() => undefined);
+    if (!info) {
+      this.#verified.delete(sha256);
+      return undefined;
+    }
     if (!info.isFile()) {
+      this.#verified.delete(sha256);
       await rm(entry, { force: true });
       return undefined;
+    }
+    if (!this.#key) {
+      // Verified by this instance and not changed since (same inode, size, mtime and ctime — a write or a
+      // `utimes` behind our back changes the ctime): served without reading it again. Anything else is re-hashed.
+      const known = this.#verified.get(sha256);
+      if (known && Date.now() - known.at < VERIFIED_TRUST_MS && sameStamp(known, info, true)) {
+        return { path: entry, size: Number(info.size), temporary: false };
+      }
+      this.#verified.delete(sha256);
     }
     try {
       if (this.#key) {
         const plain = await this.tempPath();
-        const size = await this.#decryptTo(entry, info.size, plain, sha256, signal);
+        const size = await this.#decryptTo(entry, Number(info.size), plain, sha256, signal);
         if (size === undefined) {
           await rm(plain, { force: true });
           throw new Error("authentication or hash mismatch");
@@ -246,12 +295,24 @@ export class ReferenceCache {
         await touch(entry);
         return { path: plain, size, temporary: true };
       }
-      const hash = createHash("sha256");
-      for await (const chunk of createReadStream(entry, signal ? { signal } : {})) hash.update(chunk as Buffer);
-      if (hash.digest("hex") !== sha256) throw new Error("hash mismatch");
+      // Touch (last use, for the LRU) before the hash, and stamp around it: the stamp is remembered only when
+      // nothing changed the entry while it was read.
       await touch(entry);
-      return { path: entry, size: info.size, temporary: false };
+      const before = await lstat(entry, { bigint: true });
+      this.#hooks.onEntryHash?.(sha256);
+      const hash = createHash("sha256");
+      let size = 0;
+      for await (const chunk of createReadStream(entry, signal ? { signal } : {})) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      if (hash.digest("hex") !== sha256) throw new Error("hash mismatch");
+      const after = await lstat(entry, { bigint: true });
+      if (before.isFile() && sameStamp(before, after, true))
+        this.#verified.set(sha256, { ...stampOf(after), at: Date.now() });
+      return { path: entry, size, temporary: false };
     } catch (error) {
+      this.#verified.delete(sha256);
       if (signal?.aborted) throw signal.reason;
       this.#logger.warn("delta-store: cached reference failed its check; fetching it again", {
         sha256,
@@ -302,12 +363,32 @@ export class ReferenceCache {
     }
     const entry = this.entryPath(sha256);
     await mkdir(dirname(entry), { recursive: true, mode: 0o700 });
-    await rename(plain, entry).catch(async () => {
-      await privateCopy(plain, entry, signal);
+    const written = await lstat(plain, { bigint: true });
+    try {
+      await rename(plain, entry);
+      await this.#remember(sha256, entry, written);
+    } catch {
+      // Another file system (the temp directory is elsewhere): copy, hashing the copy.
+      const copied = await privateCopy(plain, entry, signal);
       await rm(plain, { force: true });
-    });
+      if (copied === sha256) await this.#remember(sha256, entry, await lstat(entry, { bigint: true }));
+    }
     await this.#evict();
     return { path: entry, size, temporary: false };
+  }
+
+  /**
+   * Trust `entry` as verified when it is still the file stamped `written` (after the bytes were hashed): same
+   * device, inode, size and mtime (a rename changes the ctime on some file systems, so the stamp kept is the one
+   * taken now).
+   */
+  async #remember(sha256: Sha256Hex, entry: string, written: BigIntStats): Promise<void> {
+    const now = await lstat(entry, { bigint: true }).catch(() => undefined);
+    if (now?.isFile() && written.isFile() && sameStamp(written, now, false)) {
+      this.#verified.set(sha256, { ...stampOf(now), at: Date.now() });
+    } else {
+      this.#verified.delete(sha256);
+    }
   }
 
   async #encryptTo(source: NodeJS.ReadableStream, path: string, sha256: string, signal?: AbortSignal): Promise<void> {
@@ -388,6 +469,7 @@ export class ReferenceCache {
     for (const e of entries) {
       if (total <= this.maxBytes) break;
       if (this.#pinned.has(e.sha)) continue;
+      this.#verified.delete(e.sha);
       await rm(e.path, { force: true });
       total -= e.size;
     }
@@ -400,11 +482,37 @@ export class ReferenceCache {
   }
 }
 
-/** Copy a file into a new private (0600) file. */
-async function privateCopy(from: string, to: string, signal?: AbortSignal): Promise<void> {
-  await pipeline(createReadStream(from), createWriteStream(to, { mode: 0o600 }), signal ? { signal } : {});
+/** Copy a file into a new private (0600) file; the SHA-256 (hex) of the bytes copied. */
+async function privateCopy(from: string, to: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(
+    createReadStream(from),
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    }),
+    createWriteStream(to, { mode: 0o600 }),
+    signal ? { signal } : {},
+  );
   // `mode` applies only when the file is created; make sure of it for an existing target too.
   await chmod(to, 0o600);
+  return hash.digest("hex");
+}
+
+function stampOf(info: BigIntStats): EntryStamp {
+  return { dev: info.dev, ino: info.ino, size: info.size, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs };
+}
+
+function sameStamp(a: EntryStamp, b: EntryStamp, withCtime: boolean): boolean {
+  return (
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    (!withCtime || a.ctimeNs === b.ctimeNs)
+  );
 }
 
 async function touch(path: string): Promise<void> {
