@@ -108,6 +108,9 @@ const restoreProfDir = process.env.PHOTO_SYNC_BENCH_CPU_PROF;
 const restoreProfArgs = (name) =>
   restoreProfDir ? ["--cpu-prof", "--cpu-prof-dir", restoreProfDir, "--cpu-prof-name", `${name}.cpuprofile`] : [];
 const RESTORE_NAME = process.env.PHOTO_SYNC_BENCH_RESTORE_NAME ?? "photo-sync-restore";
+// PHOTO_SYNC_BENCH_NODE_FLAGS="--initial-old-space-size=256": Node flags for the s3kit restore runs (a V8 setting
+// the CLI could pass; NODE_OPTIONS refuses that one).
+const restoreNodeFlags = (process.env.PHOTO_SYNC_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 
 /** Each tool: how to sync a local folder to s3://bucket/prefix. */
 const tools = [
@@ -129,6 +132,7 @@ const tools = [
     ],
     restore: (bucket, prefix, dir) => [
       process.execPath,
+      ...restoreNodeFlags,
       ...restoreProfArgs(`restore-${prefix}`),
       restoreCli.path,
       "photo-sync",
@@ -402,7 +406,7 @@ if (PARTS.includes("restore")) {
   const restoreMd = [
     "# @toolkit/photo-sync restore — against aws s3 sync (download) and rclone copy",
     "",
-    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit (the CLI ${restoreCli.layout}) 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.${restoreProfDir ? " Every s3kit process ran under `--cpu-prof`, which inflates its CPU time." : ""} ${new Date().toISOString()}; the 2-core machine is shared with other work running at the same time (moto shares the cores too), so wall times are noisy: client CPU and requests are the primary figures.`,
+    `Same run, same local S3 server (moto) behind a counting proxy. One backup made by s3kit photo-sync (objects carry its mtime, s3kit-sha256 and s3kit-part-size metadata), then each tool downloads it into an empty folder: (d) ${RESTORE_SMALL_COUNT} files × 64 KiB, (e) ${RESTORE_BIG_COUNT} files × 24 MiB (multipart objects, 8 MiB parts). Defaults: s3kit (the CLI ${restoreCli.layout}) 16 files at once, verifying every file and setting its mtime; rclone 4 transfers; aws cli 10. Timed by GNU time (client CPU = user+sys, peak RSS). Versions: ${tools.map((t) => t.version).join(", ")}.${restoreProfDir ? " Every s3kit process ran under `--cpu-prof`, which inflates its CPU time." : ""}${restoreNodeFlags.length > 0 ? ` s3kit ran with \`node ${restoreNodeFlags.join(" ")}\`.` : ""} ${new Date().toISOString()}; the 2-core machine is shared with other work running at the same time (moto shares the cores too), so wall times are noisy: client CPU and requests are the primary figures.`,
     "",
     ...tableOf(restoreRows, restoreRatios),
   ];
