@@ -2,6 +2,7 @@
 // delta sync): the same names, meanings and limits, because they all run on the same engine with the same
 // delete rails (`@toolkit/shared`'s sync engine). Outside commands/, where oclif would take every module for a command.
 import { Flags } from "@oclif/core";
+import type { SyncPlan, SyncSummary } from "@toolkit/shared";
 
 /** The shared sync flags. `what` names the destination's items in help, e.g. "objects under the prefix". */
 export function syncFlags(help: { deletes: string }) {
@@ -79,4 +80,21 @@ export function syncOptionsOf(
     ...(flags["max-delete"] !== undefined ? { maxDelete: flags["max-delete"] } : {}),
     ...(flags["max-delete-percent"] !== undefined ? { maxDeletePercent: flags["max-delete-percent"] } : {}),
   };
+}
+
+/**
+ * A run whose source had nothing in it (a mistyped prefix, an empty folder, filters that leave nothing) succeeds
+ * with nothing done: add a warning saying so to the result (and to the plan on a dry run, which is what --json
+ * prints then), so exit 0 is not read as "all copied". Returns the warning, if any.
+ */
+export function warnIfEmptySource(result: SyncSummary & { plan?: SyncPlan | undefined }): string | undefined {
+  const files = result.plan ? result.plan.totals.sourceFiles : result.scanned;
+  if (files > 0 || result.failed > 0 || result.aborted) return undefined;
+  const warning =
+    result.direction === "download"
+      ? `nothing is stored under ${result.source} (after filters), so there is nothing to download; check the source with \`s3kit ls ${result.source}\``
+      : `${result.source} has no files (after filters), so there is nothing to upload; check the folder and the --include/--exclude patterns`;
+  result.warnings.push(warning);
+  if (result.plan && result.plan.warnings !== result.warnings) result.plan.warnings.push(warning);
+  return warning;
 }

@@ -56,6 +56,19 @@ async function folder(name: string, files: string[]): Promise<string> {
 const errorLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("error:"));
 
 describe("object sync: delete rails", () => {
+  test("sync-down of a mistyped (empty) prefix succeeds with nothing done and says so, also in --json", async () => {
+    await store.put("mistyped/real/a.txt", "a");
+    const target = join(work, "mistyped-target");
+    const human = await run(["object", "sync-down", `s3://${bucket}/mistyped/reall/`, target]);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toMatch(
+      /^warning: nothing is stored under s3:\/\/.*\/mistyped\/reall\/ .*`s3kit ls s3:\/\/.*\/mistyped\/reall\/`$/m,
+    );
+    const json = await run(["object", "sync-down", `s3://${bucket}/mistyped/reall/`, target, "--json", "--dry-run"]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).warnings).toEqual([expect.stringMatching(/^nothing is stored under/)]);
+  });
+
   test("sync-up of a missing folder with --mirror deletes nothing, exits 1 with one line naming the cause", async () => {
     for (const k of ["a.txt", "b.txt", "sub/c.txt"]) await store.put(`p/${k}`, k);
     const out = await run(["object", "sync-up", "./src-typo", `s3://${bucket}/p/`, "--mirror"]);

@@ -329,7 +329,9 @@ describe("s3kit photo-sync", () => {
       server.endpoint,
     ]);
     expect(empty.code).toBe(0);
-    expect(empty.stderr).toMatch(/^warning: nothing is stored under .*Lightroomm.*s3kit ls /m);
+    expect(empty.stderr).toMatch(
+      /^warning: nothing is stored under .*Lightroomm.*nothing to download; check the source with `s3kit ls /m,
+    );
     const emptyJson = await run([
       "photo-sync",
       "restore",

@@ -5,7 +5,7 @@ import { Flags } from "@oclif/core";
 import { type PrefixSyncResult, S3FileManager } from "@toolkit/s3-object";
 import type { Logger, ProgressCallback, SyncPlan } from "@toolkit/shared";
 import type { CliClientOptions } from "../base-command.ts";
-import { syncFlags } from "../sync-flags.ts";
+import { syncFlags, warnIfEmptySource } from "../sync-flags.ts";
 import { count, printPlan, printSummary } from "./photo-sync.ts";
 
 /** The flags of both prefix syncs: the shared sync flags, concurrency and the cache folder. */
@@ -40,6 +40,8 @@ export function reportSync(
   title: string,
   result: PrefixSyncResult,
 ): PrefixSyncResult | SyncPlan {
+  warnIfEmptySource(result);
+  for (const warning of result.warnings) out.note(`warning: ${warning}`);
   if (result.plan) {
     if (!out.json) printPlan(out.log, title, result.plan);
     return result.plan;

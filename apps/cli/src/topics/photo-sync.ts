@@ -5,7 +5,7 @@ import { isPhotoSyncError, type SyncPlan, type SyncSummary } from "@toolkit/phot
 import { BaseCommand } from "../base-command.ts";
 import { checkDestinationFolder, checkStateFile, localPathOf } from "../preflight.ts";
 import { formatBytes } from "../progress-bar.ts";
-import { syncFlags, syncOptionsOf } from "../sync-flags.ts";
+import { syncFlags, syncOptionsOf, warnIfEmptySource } from "../sync-flags.ts";
 
 const SHOWN_ITEMS = 20;
 /**
@@ -192,11 +192,7 @@ export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCom
       }
       throw error;
     }
-    const empty = emptySourceWarning(result, result.plan);
-    if (empty) {
-      result.warnings.push(empty);
-      if (result.plan && result.plan.warnings !== result.warnings) result.plan.warnings.push(empty);
-    }
+    warnIfEmptySource(result);
     for (const warning of result.warnings) this.note(`warning: ${warning}`);
     if (result.plan) {
       if (!this.jsonEnabled()) printPlan(log, title, result.plan);
@@ -211,18 +207,6 @@ export abstract class PhotoSyncCommand<T extends typeof Command> extends BaseCom
     }
     return result;
   }
-}
-
-/**
- * A run whose source had nothing in it (a mistyped prefix, an empty folder) succeeds with nothing done; say so, so
- * exit 0 is not read as "restored" or "backed up".
- */
-function emptySourceWarning(summary: SyncSummary, plan: SyncPlan | undefined): string | undefined {
-  const files = plan ? plan.totals.sourceFiles : summary.scanned;
-  if (files > 0 || summary.failed > 0 || summary.aborted) return undefined;
-  return summary.direction === "download"
-    ? `nothing is stored under ${summary.source} (after filters): nothing to restore; check the source with \`s3kit ls ${summary.source}\``
-    : `${summary.source} has no files to back up (after filters); check the folder and the --include/--exclude patterns`;
 }
 
 function table(rows: string[][]): string {
