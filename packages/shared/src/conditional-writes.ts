@@ -95,15 +95,15 @@ function probeFailedMessage(storeUrl: string, endpoint: string, error: unknown):
 /**
  * Check a conditional write against the object's current state with one HEAD, as S3 would: `ifNoneMatch: "*"` on
  * an existing key and `ifMatch` on another ETag are `preconditionFailed`; `ifMatch` on a missing key is `notFound`
- * (the shared store's multipart path and the `file://` store answer the same). Nothing is checked without a
- * condition.
+ * (the `file://` store answers the same; the S3 store's multipart path checks with this before it sends parts).
+ * Nothing is checked without a condition.
  * @throws ObjectStoreError `preconditionFailed` / `notFound` naming the key.
  */
 export async function checkConditionWithHead(
   store: Pick<ObjectStore, "head" | "url">,
   key: string,
   condition: { ifMatch?: string | undefined; ifNoneMatch?: "*" | undefined; signal?: AbortSignal | undefined },
-  action: "Put" | "Delete" = "Put",
+  action: "Put" | "Upload" | "Delete" = "Put",
 ): Promise<void> {
   if (!condition.ifMatch && !condition.ifNoneMatch) return;
   const info: ObjectInfo | undefined = await store.head(key, condition.signal ? { signal: condition.signal } : {});

@@ -20,6 +20,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { createS3Client } from "./clients.ts";
 import { createLimit } from "./concurrency.ts";
+import { checkConditionWithHead } from "./conditional-writes.ts";
 import { abortReason, ObjectStoreError } from "./errors.ts";
 import { formatLocation, type Location } from "./location.ts";
 import type {
@@ -224,30 +225,8 @@ export function createS3ObjectStore(
    * doomed upload fails before it moves gigabytes. Some emulators (moto) ignore the headers on
    * CompleteMultipartUpload: there this HEAD is the only check, and a race window remains.
    */
-  async function checkMultipartCondition(key: string, opts: PutOptions): Promise<void> {
-    if (opts.ifMatch || opts.ifNoneMatch) {
-      // S3 checks If-Match / If-None-Match on CompleteMultipartUpload, after every part went up; check first
-      // so a doomed upload fails before it moves gigabytes. Some emulators (moto) ignore the headers on
-      // CompleteMultipartUpload: there this HEAD is the only check, and a race window remains.
-      const current = await store.head(key, opts.signal ? { signal: opts.signal } : {});
-      if (opts.ifNoneMatch === "*" && current) {
-        throw toObjectStoreError(
-          { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } },
-          "Upload",
-          `${url}${key}`,
-          key,
-        );
-      }
-      if (opts.ifMatch && current?.etag !== opts.ifMatch) {
-        const status = current ? 412 : 404;
-        throw toObjectStoreError(
-          { name: current ? "PreconditionFailed" : "NoSuchKey", $metadata: { httpStatusCode: status } },
-          "Upload",
-          `${url}${key}`,
-          key,
-        );
-      }
-    }
+  function checkMultipartCondition(key: string, opts: PutOptions): Promise<void> {
+    return checkConditionWithHead(store, key, opts, "Upload");
   }
 
   /**
