@@ -11,17 +11,23 @@
 // Scale down with PHOTO_SYNC_BENCH_FILES / PHOTO_SYNC_BENCH_BIG / PHOTO_SYNC_BENCH_RESTORE_FILES /
 // PHOTO_SYNC_BENCH_RESTORE_BIG (counts) on a slow machine; PHOTO_SYNC_BENCH_PARTS=backup or =restore runs one part,
 // PHOTO_SYNC_BENCH_TOOLS=s3kit,aws only the tools whose names start so.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { openObjectStore } from "@toolkit/shared";
 import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
+import {
+  treeCli as cli,
+  installedCli as installCli,
+  rcloneEnv as rcloneConfigEnv,
+  root,
+  timed as timedRun,
+  which,
+  writeS3cmdConfig,
+} from "../../../bench/kit.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
-const cli = join(root, "apps/cli/bin/run.js");
 const SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_FILES ?? 2000);
 const SMALL_BYTES = 64 * 1024;
 const BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_BIG ?? 24);
@@ -33,9 +39,6 @@ const RESTORE_SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_FILES ??
 const RESTORE_BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_BIG ?? 24);
 const RESTORE_BIG_BYTES = 24 * 1024 * 1024;
 const PARTS = (process.env.PHOTO_SYNC_BENCH_PARTS ?? "backup,restore").split(",");
-
-const which = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" }).stdout.trim() || undefined;
-const gnuTime = which("/usr/bin/time") ? "/usr/bin/time" : undefined;
 
 const server = await startS3Server();
 const proxy = await startFaultProxy({ target: server.endpoint });
@@ -65,15 +68,7 @@ if (PARTS.includes("backup")) {
  */
 function installedCli() {
   if (process.env.PHOTO_SYNC_BENCH_CLI === "tree") return { path: cli, layout: "the source tree, no oclif manifest" };
-  const dir = join(work, "s3kit-cli");
-  mkdirSync(join(dir, "bin"), { recursive: true });
-  copyFileSync(join(root, "apps/cli/bin/run.js"), join(dir, "bin/run.js"));
-  copyFileSync(join(root, "apps/cli/package.json"), join(dir, "package.json"));
-  symlinkSync(join(root, "apps/cli/dist"), join(dir, "dist"));
-  symlinkSync(join(root, "apps/cli/node_modules"), join(dir, "node_modules"));
-  const made = spawnSync(join(root, "apps/cli/node_modules/.bin/oclif"), ["manifest", dir], { encoding: "utf8" });
-  if (made.status !== 0) throw new Error(`oclif manifest failed: ${made.stderr}`);
-  return { path: join(dir, "bin/run.js"), layout: "as installed (with the oclif manifest a release ships)" };
+  return { path: installCli(work), layout: "as installed (with the oclif manifest a release ships)" };
 }
 const backupCli = PARTS.includes("backup") ? installedCli() : { path: cli, layout: "" };
 // The restore runs use the same layout (PHOTO_SYNC_BENCH_CLI=tree: the source tree, as the first restore results).
@@ -94,12 +89,8 @@ const env = {
 // rclone 1.60 refuses AWS_CA_BUNDLE with its own HTTP transport; the endpoint here is plain http anyway.
 const rcloneEnv = { ...env };
 delete rcloneEnv.AWS_CA_BUNDLE;
-const proxyHost = proxy.endpoint.replace(/^http:\/\//, "");
 const s3cmdConfig = join(work, "s3cmd.cfg");
-writeFileSync(
-  s3cmdConfig,
-  `[default]\naccess_key = ${server.credentials.accessKeyId}\nsecret_key = ${server.credentials.secretAccessKey}\nhost_base = ${proxyHost}\nhost_bucket = ${proxyHost}\nuse_https = False\nbucket_location = us-east-1\nsignature_v2 = False\n`,
-);
+writeS3cmdConfig(s3cmdConfig, { endpoint: proxy.endpoint, server });
 
 // PHOTO_SYNC_BENCH_CPU_PROF=<dir>: each s3kit restore writes a V8 CPU profile there (`--cpu-prof` inflates CPU
 // time: compare profiled runs only with profiled runs). PHOTO_SYNC_BENCH_RESTORE_NAME: file name of the restore
@@ -159,13 +150,7 @@ const tools = [
     restore: (bucket, prefix, dir) => ["rclone", "copy", `bench:${bucket}/${prefix}`, dir],
     env: {
       ...rcloneEnv,
-      RCLONE_CONFIG_BENCH_TYPE: "s3",
-      RCLONE_CONFIG_BENCH_PROVIDER: "Other",
-      RCLONE_CONFIG_BENCH_ENDPOINT: proxy.endpoint,
-      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: server.credentials.accessKeyId,
-      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      RCLONE_CONFIG_BENCH_REGION: server.region,
-      RCLONE_CONFIG: join(work, "rclone.conf"),
+      ...rcloneConfigEnv({ endpoint: proxy.endpoint, server, configPath: join(work, "rclone.conf") }),
     },
   },
   which("aws") && {
@@ -214,29 +199,9 @@ const tools = [
 );
 
 function timed(argv, extraEnv = {}) {
-  const statsFile = join(work, "time.txt");
-  const full = gnuTime ? [gnuTime, "-f", "%e %U %S %M", "-o", statsFile, ...argv] : argv;
-  return new Promise((resolve) => {
-    const start = performance.now();
-    const child = spawn(full[0], full.slice(1), {
-      env: extraEnv.RCLONE_CONFIG ? extraEnv : { ...env, ...extraEnv },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr = (stderr + d).slice(-2000);
-    });
-    child.on("close", (code) => {
-      const wallMs = performance.now() - start;
-      let cpuMs = null;
-      let rssMiB = null;
-      if (gnuTime) {
-        const [, user, sys, rssKiB] = readFileSync(statsFile, "utf8").trim().split("\n").pop().split(" ").map(Number);
-        cpuMs = Math.round((user + sys) * 1000);
-        rssMiB = Math.round(rssKiB / 1024);
-      }
-      resolve({ code, wallMs: Math.round(wallMs), cpuMs, rssMiB, stderr: stderr.trim() });
-    });
+  return timedRun(argv, {
+    env: extraEnv.RCLONE_CONFIG ? extraEnv : { ...env, ...extraEnv },
+    statsFile: join(work, "time.txt"),
   });
 }
 

@@ -1,28 +1,25 @@
-// Issue 15 (c): first upload of 24 files × 24 MiB (camera raw size), s3kit photo-sync against rclone (16
-// transfers, --fast-list), `aws s3 sync` and `s3cmd sync`, same data, same run, same moto behind a counting
-// proxy; plus the sync engine's `uploadFile` alone with one PUT per file against 3 × 8 MiB parts, to choose the
-// multipart threshold from numbers. Every run is its own process under GNU time (wall, user+sys CPU, peak RSS).
-// Writes bench/results/<BENCH_RESULT_NAME ?? "large-files">.{md,json}.
-//   BENCH_CPU_PROF=<dir>  s3kit processes write V8 CPU profiles there (summarise with top-costs.mjs)
-//   LARGE_FILES_COUNT / LARGE_FILES_MIB  scale the data set (default 24 × 24)
-//   LARGE_FILES_CLI=tree  run apps/cli/bin/run.js as it is (default: as installed, with the oclif manifest)
-import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openObjectStore } from "@toolkit/shared";
 import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
+import {
+  treeCli as cli,
+  installedCli as installCli,
+  rcloneEnv as rcloneConfigEnv,
+  root,
+  timed as timedRun,
+  which,
+  writeS3cmdConfig,
+} from "../../../bench/kit.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "../../..");
-const cli = join(root, "apps/cli/bin/run.js");
 const COUNT = Number(process.env.LARGE_FILES_COUNT ?? 24);
 const MIB = Number(process.env.LARGE_FILES_MIB ?? 24);
 const resultName = process.env.BENCH_RESULT_NAME ?? "large-files";
 const profDir = process.env.BENCH_CPU_PROF;
-const which = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" }).stdout.trim() || undefined;
 
 const server = await startS3Server();
 const proxy = await startFaultProxy({ target: server.endpoint });
@@ -36,16 +33,7 @@ for (let i = 0; i < COUNT; i++)
  * own command (this tree has none, and oclif then imports every command at start: ~0.4 s of CPU, ~20 MiB).
  */
 function installedCli() {
-  if (process.env.LARGE_FILES_CLI === "tree") return cli;
-  const dir = join(work, "s3kit-cli");
-  mkdirSync(join(dir, "bin"), { recursive: true });
-  copyFileSync(join(root, "apps/cli/bin/run.js"), join(dir, "bin/run.js"));
-  copyFileSync(join(root, "apps/cli/package.json"), join(dir, "package.json"));
-  symlinkSync(join(root, "apps/cli/dist"), join(dir, "dist"));
-  symlinkSync(join(root, "apps/cli/node_modules"), join(dir, "node_modules"));
-  const made = spawnSync(join(root, "apps/cli/node_modules/.bin/oclif"), ["manifest", dir], { encoding: "utf8" });
-  if (made.status !== 0) throw new Error(`oclif manifest failed: ${made.stderr}`);
-  return join(dir, "bin/run.js");
+  return process.env.LARGE_FILES_CLI === "tree" ? cli : installCli(work);
 }
 const photoSyncCli = installedCli();
 const env = {
@@ -57,12 +45,8 @@ const env = {
   XDG_CACHE_HOME: join(work, "cache"),
 };
 delete env.AWS_CA_BUNDLE;
-const proxyHost = proxy.endpoint.replace(/^http:\/\//, "");
 const s3cmdConfig = join(work, "s3cmd.cfg");
-writeFileSync(
-  s3cmdConfig,
-  `[default]\naccess_key = ${server.credentials.accessKeyId}\nsecret_key = ${server.credentials.secretAccessKey}\nhost_base = ${proxyHost}\nhost_bucket = ${proxyHost}\nuse_https = False\nbucket_location = us-east-1\nsignature_v2 = False\n`,
-);
+writeS3cmdConfig(s3cmdConfig, { endpoint: proxy.endpoint, server });
 const prof = (name) =>
   profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir, "--cpu-prof-name", `${resultName}-${name}.cpuprofile`] : [];
 const putFiles = join(here, "put-files.mjs");
@@ -110,13 +94,7 @@ const tools = [
     name: "rclone copy (16 transfers, --fast-list)",
     argv: (bucket) => ["rclone", "copy", "--transfers", "16", "--fast-list", data, `bench:${bucket}/c`],
     env: {
-      RCLONE_CONFIG_BENCH_TYPE: "s3",
-      RCLONE_CONFIG_BENCH_PROVIDER: "Other",
-      RCLONE_CONFIG_BENCH_ENDPOINT: proxy.endpoint,
-      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: server.credentials.accessKeyId,
-      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      RCLONE_CONFIG_BENCH_REGION: server.region,
-      RCLONE_CONFIG: join(work, "rclone.conf"),
+      ...rcloneConfigEnv({ endpoint: proxy.endpoint, server, configPath: join(work, "rclone.conf") }),
     },
   },
   which("aws") && {
@@ -142,25 +120,7 @@ const tools = [
 );
 
 function timed(argv, extraEnv = {}) {
-  const stats = join(work, "time.txt");
-  return new Promise((resolve) => {
-    const child = spawn("/usr/bin/time", ["-f", "%e %U %S %M", "-o", stats, ...argv], {
-      env: { ...env, ...extraEnv },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
-    child.on("close", (code) => {
-      const [wall, user, sys, rss] = readFileSync(stats, "utf8").trim().split("\n").pop().split(" ").map(Number);
-      resolve({
-        code,
-        wallMs: Math.round(wall * 1000),
-        cpuMs: Math.round((user + sys) * 1000),
-        rssMiB: Math.round(rss / 1024),
-        stderr,
-      });
-    });
-  });
+  return timedRun(argv, { env: { ...env, ...extraEnv }, statsFile: join(work, "time.txt") });
 }
 
 const rows = [];
