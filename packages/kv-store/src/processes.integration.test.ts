@@ -1,4 +1,4 @@
-// Several OS processes on one local file, and pushes killed at random points. The children run the built
+// Several OS processes on one local file, and pushes and compactions killed at random points. The children run the built
 // package (dist/): build first with `pnpm --filter @toolkit/kv-store build`.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -58,6 +58,19 @@ for (let round = 0; ; round++) {
 }
 `;
 
+// Pushes a round, then compacts with no grace period (old segments deleted at once), again and again.
+const COMPACTOR = `
+const { openKv } = await import(process.env.KV_DIST);
+const db = await openKv({ path: process.env.KV_PATH, remote: process.env.KV_REMOTE,
+  remoteOptions: JSON.parse(process.env.KV_OPTIONS) });
+for (let round = 0; ; round++) {
+  await db.setMany(Array.from({ length: 40 }, (_, i) => ["k" + i, { round, pad: "p".repeat(500) }]));
+  await db.push();
+  await db.compact({ graceMs: 0 });
+  if (round === 0) process.stdout.write("compacted\\n");
+}
+`;
+
 describe("several processes", () => {
   it("write one local file at once without losing a write", async () => {
     const path = localPath("shared");
@@ -108,6 +121,38 @@ describe("several processes", () => {
     expect(await writer.changes()).toEqual({ added: [], modified: [], deleted: [] });
     await writer.close();
     const reader = await openKv({ path: localPath("final"), remote, remoteOptions });
+    expect(Object.fromEntries(await collect(reader.entries()))).toEqual(local);
+    await reader.close();
+  });
+
+  it("a compaction killed at random points leaves the remote readable, and a re-run converges", async () => {
+    const { url } = await createTestBucket(server, "kv-kill-compact");
+    const remote = `${url}db`;
+    const remoteOptions = { ...testClientOptions(server), maxAttempts: 2 };
+    const path = localPath("killed-compact");
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const run = child(COMPACTOR, { KV_PATH: path, KV_REMOTE: remote, KV_OPTIONS: JSON.stringify(remoteOptions) });
+      // After the first compaction landed: sometimes mid-push, mid-segment upload, between the manifest swap
+      // and the deletes of the segments it retired.
+      await run.firstLine;
+      await new Promise((resolve) => setTimeout(resolve, 20 + attempt * 53));
+      run.proc.kill("SIGKILL");
+      const { signal, stderr } = await run.done;
+      expect(signal === "SIGKILL" || stderr === "", stderr).toBe(true);
+      // The manifest never points at a missing segment: a fresh reader sees 40 keys of one round.
+      const reader = await openKv({ path: localPath(`compact-reader${attempt}`), remote, remoteOptions });
+      const entries = await collect(reader.entries());
+      await reader.close();
+      expect(entries).toHaveLength(40);
+      expect(new Set(entries.map(([, v]) => (v as { round: number }).round)).size).toBe(1);
+    }
+    // The killed replica pushes what it had and compacts again: the remote holds exactly its values.
+    const writer = await openKv({ path, remote, remoteOptions });
+    await writer.push();
+    await writer.compact({ graceMs: 0 });
+    const local = Object.fromEntries(await collect(writer.entries()));
+    await writer.close();
+    const reader = await openKv({ path: localPath("compact-final"), remote, remoteOptions });
     expect(Object.fromEntries(await collect(reader.entries()))).toEqual(local);
     await reader.close();
   });
