@@ -101,7 +101,7 @@ describe("s3kit table", () => {
       expect(r.code).toBe(0);
     }
     const first = await run(["table", "list", ...type, "--where", "status=open", "--limit", "2"]);
-    expect(first.code).toBe(0);
+    expect(first.code, first.stderr).toBe(0);
     const lines = first.stdout
       .trim()
       .split("\n")
@@ -122,7 +122,7 @@ describe("s3kit table", () => {
       cursor!,
       "--json",
     ]);
-    expect(second.code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
     const page = json<{ items: { n: number }[]; cursor?: string }>(second);
     expect(page.items.map((i) => i.n)).toEqual([2, 3]);
 
