@@ -1,3 +1,4 @@
+import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, test } from "vitest";
 import {
   createDynamoDbClient,
@@ -19,6 +20,39 @@ describe("createS3Client", () => {
     expect(await client.config.requestChecksumCalculation()).toBe("WHEN_REQUIRED");
     expect(await client.config.region()).toBe("eu-west-1");
     client.destroy();
+  });
+
+  /** Sends `count` requests that stop after signing; their headers as they would have been sent. */
+  async function sentHeaders(client: ReturnType<typeof createS3Client>, count: number) {
+    const sent: Record<string, string>[] = [];
+    client.middlewareStack.add(
+      () => async (args) => {
+        sent.push({ ...(args.request as { headers: Record<string, string> }).headers });
+        throw new Error("not sent");
+      },
+      { step: "finalizeRequest", priority: "low" },
+    );
+    for (let i = 0; i < count; i++) await client.send(new HeadBucketCommand({ Bucket: "b" })).catch(() => {});
+    return sent;
+  }
+
+  test("trimmed per-request middleware: one user agent built once, no logger or Lambda-only recursion step", async () => {
+    const options = { endpoint: "http://127.0.0.1:9", region: "eu-west-1", maxAttempts: 1 };
+    const client = createS3Client({ ...options, credentials: { accessKeyId: "a", secretAccessKey: "b" } });
+    const names = client.middlewareStack.identify().join(",");
+    expect(names).not.toMatch(/loggerMiddleware|recursionDetectionMiddleware|getUserAgentMiddleware/);
+    const sent = await sentHeaders(client, 2);
+    expect(sent).toHaveLength(2);
+    for (const headers of sent) {
+      expect(headers["user-agent"]).toMatch(/^s3kit aws-sdk-js\/\S+ .*lang\/js/);
+      expect(headers["x-amz-user-agent"]).toMatch(/^aws-sdk-js\/\S+$/);
+      expect(headers.authorization).toMatch(/SignedHeaders=.*x-amz-user-agent/);
+    }
+    client.destroy();
+    process.env.AWS_LAMBDA_FUNCTION_NAME = "fn";
+    const inLambda = createS3Client({ ...options });
+    expect(inLambda.middlewareStack.identify().join(",")).toMatch(/recursionDetectionMiddleware/);
+    inLambda.destroy();
   });
 
   test("endpoint resolution: option, then AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL", () => {
