@@ -31,7 +31,7 @@ export interface ConnectionOptions {
   profile?: string;
   /** Static credentials (tests, embedded use); never shown in `toString`, `toJSON`, errors or logs. @default the SDK provider chain */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** SDK attempts per request (adaptive retries on throttling, 5xx, resets). @default 5 */
+  /** SDK attempts per request (standard retries: throttling, 5xx, timeouts, resets). @default 5 */
   maxAttempts?: number;
   logger?: Logger;
   /**

@@ -42,7 +42,7 @@ export interface ClientOptions {
   profile?: string;
   /** Requests the caller keeps in flight; the keep-alive socket pool gets this many sockets. @default 16 */
   concurrency?: number;
-  /** Attempts per request, adaptive retry mode. @default 5 */
+  /** Attempts per request (S3: standard retry mode; DynamoDB: adaptive). @default 5 */
   maxAttempts?: number;
   /** Path-style addressing. @default true with a custom endpoint, false on AWS */
   forcePathStyle?: boolean;
@@ -270,7 +270,13 @@ function trimMiddleware(client: StackClient): void {
   );
 }
 
-function commonConfig(options: ClientOptions, endpoint: string | undefined) {
+/**
+ * Retries: `standard` for S3 (exponential backoff with jitter on throttling, 5xx, timeouts and resets, and a retry
+ * quota), `adaptive` for DynamoDB, where throttling of a provisioned table is common and a client-side send rate
+ * pays. Adaptive mode's rate limiter runs on every request: ~8 % of a small PUT's client CPU
+ * (`bench/put-overhead.mjs`), for S3's rare SlowDown, which the sync engine's per-file attempts back off from too.
+ */
+function commonConfig(options: ClientOptions, endpoint: string | undefined, retryMode: "standard" | "adaptive") {
   const region =
     options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? "us-east-1" : undefined);
   return {
@@ -279,7 +285,7 @@ function commonConfig(options: ClientOptions, endpoint: string | undefined) {
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 5,
-    retryMode: "adaptive",
+    retryMode,
     requestHandler: requestHandler(options),
     ...(options.logger ? { logger: sdkLogger(options.logger) } : {}),
   };
@@ -288,13 +294,13 @@ function commonConfig(options: ClientOptions, endpoint: string | undefined) {
 /**
  * An S3 client with s3kit's defaults: endpoint from options or env, path-style and
  * `requestChecksumCalculation: "WHEN_REQUIRED"` on custom endpoints (emulators reject the newer default
- * checksums), keep-alive sockets sized to `concurrency`, adaptive retries.
+ * checksums), keep-alive sockets sized to `concurrency`, standard retries.
  */
 export function createS3Client(options: ClientOptions = {}): S3Client {
   const valid = validate(options, "createS3Client");
   const endpoint = clientEndpoint("S3", valid);
   const client = new S3Client({
-    ...commonConfig(valid, endpoint),
+    ...commonConfig(valid, endpoint, "standard"),
     forcePathStyle: valid.forcePathStyle ?? endpoint !== undefined,
     ...(endpoint ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } : {}),
   });
@@ -316,7 +322,7 @@ export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClien
 export function createDynamoDbClientWith(Client: typeof DynamoDBClient, options: ClientOptions = {}): DynamoDBClient {
   const valid = validate(options, "createDynamoDbClient");
   const endpoint = clientEndpoint("DYNAMODB", valid);
-  const client = new Client(commonConfig(valid, endpoint));
+  const client = new Client(commonConfig(valid, endpoint, "adaptive"));
   trimMiddleware(client as unknown as StackClient);
   addRequestLog(client, valid.logger, "dynamodb");
   return client;

@@ -171,7 +171,7 @@ export interface OpenObjectStoreOptions {
   concurrency?: number;
   /** A request whose socket stays idle this long fails (and is retried), in ms. @default 120000 */
   socketTimeoutMs?: number;
-  /** SDK attempts per request (adaptive retry mode). @default 5 */
+  /** SDK attempts per request (standard retry mode: throttling, 5xx, timeouts, resets). @default 5 */
   maxAttempts?: number;
   logger?: Logger;
   /**
