@@ -4,6 +4,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { z } from "zod";
 import { ObjectStoreError } from "./errors.ts";
+import { type FastPutLog, fastPutMiddleware } from "./fast-put.ts";
 import type { Logger } from "./logger.ts";
 
 // node:http and node:https through require(), not `import`: an ES module import of a built-in builds a facade over
@@ -224,6 +225,9 @@ type StackClient = {
   config: { defaultUserAgentProvider?: () => Promise<[string, string?][]> };
 };
 
+/** The `user-agent` and `x-amz-user-agent` headers of a client's requests, built once. */
+type UserAgentHeaders = () => Promise<Record<string, string>>;
+
 /** `name/version` pairs as one User-Agent value; anything outside a header token becomes `-`. */
 const userAgentOf = (pairs: [string, string?][]) =>
   pairs.map(([name, version]) =>
@@ -241,33 +245,57 @@ const userAgentOf = (pairs: [string, string?][]) =>
  * - the logger middleware only feeds the SDK's own `info` log, which s3kit silences (see {@link sdkLogger});
  * - recursion detection only applies inside AWS Lambda (it forwards `_X_AMZN_TRACE_ID`): kept there.
  */
-function trimMiddleware(client: StackClient): void {
+function trimMiddleware(client: StackClient): UserAgentHeaders | undefined {
   const stack = client.middlewareStack;
   stack.remove("loggerMiddleware");
   if (!process.env.AWS_LAMBDA_FUNCTION_NAME) stack.remove("recursionDetectionMiddleware");
   const provider = client.config.defaultUserAgentProvider;
-  if (!provider || !stack.remove("getUserAgentMiddleware")) return;
-  let values: Promise<{ userAgent: string; amzUserAgent: string }> | undefined;
+  if (!provider || !stack.remove("getUserAgentMiddleware")) return undefined;
+  let values: Promise<Record<string, string>> | undefined;
   const build = async () => {
     const pairs = userAgentOf(await provider());
     return {
-      userAgent: ["s3kit", ...pairs].join(" "),
-      amzUserAgent: pairs.filter((pair) => pair.startsWith("aws-sdk-")).join(" ") || "s3kit",
+      "user-agent": ["s3kit", ...pairs].join(" "),
+      "x-amz-user-agent": pairs.filter((pair) => pair.startsWith("aws-sdk-")).join(" ") || "s3kit",
     };
+  };
+  const headers: UserAgentHeaders = () => {
+    values ??= build();
+    return values;
   };
   stack.add(
     ((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
       const request = (args as { request?: { headers?: Headers } }).request;
-      if (request?.headers) {
-        values ??= build();
-        const { userAgent, amzUserAgent } = await values;
-        request.headers["user-agent"] = userAgent;
-        request.headers["x-amz-user-agent"] = amzUserAgent;
-      }
+      if (request?.headers) Object.assign(request.headers, await headers());
       return next(args);
     }) as never,
     { step: "build", priority: "low", name: "s3kitUserAgent" },
   );
+  return headers;
+}
+
+/** The small-PUT fast path ({@link fastPutMiddleware}); its requests log the same debug line as the SDK's. */
+function addFastPut(client: S3Client, logger: Logger | undefined, userAgent: UserAgentHeaders | undefined): void {
+  const log = logger
+    ? ({ bucket, key, status, sentBytes, ms, error }: FastPutLog) => {
+        const fields: RequestLogFields = {
+          operation: "PutObject",
+          bucket,
+          key,
+          status,
+          sentBytes,
+          receivedBytes: null,
+          ms: Math.round(ms),
+          ...(error ? { error } : {}),
+        };
+        logger.debug(`s3 PutObject ${status ?? error}`, { ...fields });
+      }
+    : undefined;
+  client.middlewareStack.add(fastPutMiddleware(client, { log, userAgent }) as never, {
+    step: "initialize",
+    priority: "low",
+    name: "s3kitFastPut",
+  });
 }
 
 /**
@@ -304,8 +332,9 @@ export function createS3Client(options: ClientOptions = {}): S3Client {
     forcePathStyle: valid.forcePathStyle ?? endpoint !== undefined,
     ...(endpoint ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } : {}),
   });
-  trimMiddleware(client as unknown as StackClient);
+  const userAgent = trimMiddleware(client as unknown as StackClient);
   addRequestLog(client, valid.logger, "s3");
+  addFastPut(client, valid.logger, userAgent);
   return client;
 }
 
