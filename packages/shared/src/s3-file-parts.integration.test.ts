@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createS3Client } from "./clients.ts";
 import { multipartEtag } from "./hashing.ts";
 import { openObjectStore } from "./open-object-store.ts";
 import { startFaultProxy } from "./testing/fault-proxy.ts";
@@ -128,6 +130,81 @@ describe("a local file goes up in parts read from their offsets (issue 15)", () 
         store.put("x.bin", createReadStream(path), { contentLength: 17 * MiB, ifNoneMatch: "*" }),
       ).rejects.toMatchObject({ code: "preconditionFailed" });
       expect(proxy.requests.slice(before).map((r) => r.method)).toEqual(["HEAD"]);
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("without onPartStored a part is streamed from the file: signed with its SHA-256, no buffer, no Expect", async () => {
+    const { url, client: setupClient } = await createTestBucket(server, "stream");
+    setupClient.destroy();
+    const client = createS3Client({ ...testClientOptions(server), maxAttempts: 3 });
+    // The request as it goes to the HTTP handler, after every other middleware (deserialize, lowest priority).
+    const sent: { part: number; streamed: boolean; sha256: string | undefined; expect: string | undefined }[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as {
+          body?: unknown;
+          headers: Record<string, string>;
+          query?: Record<string, string>;
+        };
+        if (context.commandName === "UploadPartCommand") {
+          sent.push({
+            part: Number(request.query?.partNumber),
+            streamed: request.body instanceof Readable && !Buffer.isBuffer(request.body),
+            sha256: request.headers["x-amz-content-sha256"],
+            expect: request.headers.Expect ?? request.headers.expect,
+          });
+        }
+        return next(args);
+      },
+      { step: "deserialize", priority: "low", name: "testCaptureParts" },
+    );
+    const store = openObjectStore(url, { client });
+    const path = join(dir, "streamed.bin");
+    const data = randomBytes(12 * MiB + 5);
+    await writeFile(path, data);
+    const result = await store.put("s.bin", createReadStream(path), {
+      contentLength: data.length,
+      multipartThresholdBytes: 5 * MiB,
+      partSizeBytes: 5 * MiB,
+      partConcurrency: 2,
+    });
+    expect(result.etag).toBe(await multipartEtag(path, 5 * MiB));
+    const sha = (start: number, end: number) => createHash("sha256").update(data.subarray(start, end)).digest("hex");
+    expect(sent.sort((a, b) => a.part - b.part)).toEqual([
+      { part: 1, streamed: true, sha256: sha(0, 5 * MiB), expect: undefined },
+      { part: 2, streamed: true, sha256: sha(5 * MiB, 10 * MiB), expect: undefined },
+      { part: 3, streamed: true, sha256: sha(10 * MiB, data.length), expect: undefined },
+    ]);
+    expect(Buffer.from(await store.getBytes("s.bin")).equals(data)).toBe(true);
+    await store.close();
+    client.destroy();
+  });
+
+  test("a file that shrinks while its parts are streamed fails with ECHANGED and leaves no upload or object", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 1_500 } }],
+    });
+    try {
+      const store = await setup("shrink", proxy.endpoint);
+      const path = join(dir, "shrink.bin");
+      await writeFile(path, randomBytes(40 * MiB));
+      const pending = store.put("s.bin", createReadStream(path), {
+        contentLength: 40 * MiB,
+        multipartThresholdBytes: 5 * MiB,
+        partSizeBytes: 20 * MiB,
+        partConcurrency: 1,
+      });
+      // While part 1 waits at the proxy (its first bytes sent, the rest not yet read), the file loses its tail.
+      setTimeout(() => void truncate(path, 1 * MiB), 500);
+      await expect(pending).rejects.toMatchObject({ code: "ECHANGED" });
+      const open = [];
+      for await (const u of store.listMultipartUploads!()) open.push(u);
+      expect(open).toEqual([]);
+      expect(await store.head("s.bin")).toBeUndefined();
       await store.close();
     } finally {
       await proxy.stop();

@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { ReadStream } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
@@ -113,6 +114,142 @@ function unreadFileOf(body: Readable): string | undefined {
   return s.path;
 }
 
+/** Bytes read at a time from a file part, to hash it and then to send it (a streamed part holds about three). */
+const FILE_PART_CHUNK_BYTES = 512 * 1024;
+
+const fileChanged = (path: string) =>
+  Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });
+
+/** SHA-256 (hex) of `length` bytes of `file` from `start`, read through `scratch`. */
+async function hashFileRange(
+  file: FileHandle,
+  path: string,
+  start: number,
+  length: number,
+  scratch: Buffer,
+): Promise<string> {
+  const hash = createHash("sha256");
+  for (let done = 0; done < length; ) {
+    const { bytesRead } = await file.read(scratch, 0, Math.min(scratch.length, length - done), start + done);
+    if (bytesRead === 0) throw fileChanged(path);
+    hash.update(scratch.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return hash.digest("hex");
+}
+
+/** Buffers of one size to reuse: `take` one, `give` it back once nothing refers to it any more. */
+interface BufferPool {
+  take(bytes: number): Buffer;
+  give(buffer: Buffer): void;
+}
+
+/**
+ * `length` bytes of `file` from `start` as a request body (positional reads: any number of these can read one
+ * handle at once). Piped into a request — what the SDK's HTTP handler does — it reads the range in
+ * {@link FILE_PART_CHUNK_BYTES} chunks into two pooled buffers, writing one while it reads the other, and reuses a
+ * buffer only once its write has been flushed to the socket: no allocation per chunk (fresh 512 KiB buffers for
+ * 576 MiB made V8 run full collections for about 1.6 s of CPU). Read any other way, it reads into fresh chunks.
+ * A short read (the file shrank) or a read error calls `onError`, since a request never hears of its source's
+ * error; the caller aborts the request then.
+ */
+class FileRangeBody extends Readable {
+  #offset = 0;
+  #piped = false;
+  readonly #file: FileHandle;
+  readonly #path: string;
+  readonly #start: number;
+  readonly #length: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #pool: BufferPool;
+
+  constructor(
+    file: FileHandle,
+    path: string,
+    range: { start: number; length: number },
+    onError: (error: unknown) => void,
+    pool: BufferPool,
+  ) {
+    super({ highWaterMark: FILE_PART_CHUNK_BYTES });
+    this.#file = file;
+    this.#path = path;
+    this.#start = range.start;
+    this.#length = range.length;
+    this.#onError = onError;
+    this.#pool = pool;
+    this.on("error", () => {}); // reported through onError
+  }
+
+  /** Read the next chunk into `buffer` (whole, or the range's rest); its length, 0 at the end. */
+  async #readInto(buffer: Buffer): Promise<number> {
+    const wanted = Math.min(buffer.length, this.#length - this.#offset);
+    for (let filled = 0; filled < wanted; ) {
+      const { bytesRead } = await this.#file.read(buffer, filled, wanted - filled, this.#start + this.#offset + filled);
+      if (bytesRead === 0) throw fileChanged(this.#path);
+      filled += bytesRead;
+    }
+    this.#offset += wanted;
+    return wanted;
+  }
+
+  #fail(error: unknown): void {
+    if (!this.destroyed) this.destroy(error as Error);
+    this.#onError(error);
+  }
+
+  override _read(): void {
+    const chunk = Buffer.allocUnsafe(Math.min(FILE_PART_CHUNK_BYTES, this.#length - this.#offset));
+    this.#readInto(chunk).then(
+      (n) => {
+        if (!this.destroyed) this.push(n === 0 ? null : chunk);
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    if (this.#piped || this.#offset > 0 || this.readableDidRead || options?.end === false) {
+      return super.pipe(destination, options);
+    }
+    this.#piped = true;
+    void this.#writeTo(destination);
+    return destination;
+  }
+
+  async #writeTo(destination: NodeJS.WritableStream): Promise<void> {
+    let closed = false;
+    const whenClosed = new Promise<undefined>((resolve) =>
+      destination.once("close", () => {
+        closed = true;
+        resolve(undefined);
+      }),
+    );
+    const spare = [this.#pool.take(FILE_PART_CHUNK_BYTES), this.#pool.take(FILE_PART_CHUNK_BYTES)];
+    const writing: Promise<Buffer | undefined>[] = [];
+    try {
+      while (this.#offset < this.#length && !closed && !this.destroyed) {
+        // A buffer whose write failed (undefined) is not reused: the request is failing anyway.
+        const buffer = spare.pop() ?? (await Promise.race([writing.shift()!, whenClosed]));
+        if (buffer === undefined) return;
+        const n = await this.#readInto(buffer);
+        if (closed) return;
+        writing.push(
+          new Promise((resolve) =>
+            destination.write(buffer.subarray(0, n), (error?: Error | null) => resolve(error ? undefined : buffer)),
+          ),
+        );
+      }
+      if (!closed) destination.end();
+      for (const buffer of await Promise.race([Promise.all(writing), whenClosed.then(() => [])])) {
+        if (buffer) this.#pool.give(buffer);
+      }
+      for (const buffer of spare) this.#pool.give(buffer);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+}
+
 /** The user metadata key our writers put the body's hex SHA-256 in (see sync/metadata.ts). */
 const SHA256_METADATA = "s3kit-sha256";
 
@@ -139,19 +276,21 @@ export function createS3ObjectStore(
       ...(options.logger ? { logger: options.logger } : {}),
     });
   const { bucket, prefix } = location;
-  // A part read from a file holds its bytes until it is sent. The socket pool has `concurrency` sockets, so more
-  // parts than that in flight (many files × partConcurrency) would only wait for a socket while holding memory:
-  // a part takes a slot before it reads its bytes. At most 8 slots (aws cli sends 10 parts at once): memory for
-  // file parts stays at 8 × partSizeBytes (64 MiB) however many files are in flight.
+  // File parts in flight, across all files of this store (many files × partConcurrency): at most 8 (aws cli sends
+  // 10 parts at once), and no more than the socket pool. A part takes a slot before it reads anything. A streamed
+  // part holds about three 512 KiB buffers (hash, then two for the body); a part read into one buffer (for
+  // `onPartStored`) holds its whole size, so file parts stay within 8 × partSizeBytes however many files go.
   const partSlots = createLimit(Math.min(options.concurrency ?? 16, MAX_FILE_PARTS_IN_FLIGHT));
-  // Part buffers are reused (a fresh 8 MiB buffer per part grows the RSS until the next GC): at most one per slot.
+  // Buffers are reused (a fresh buffer per part or chunk grows the RSS until the next GC, and 512 KiB chunks made
+  // V8 run full collections): kept per size, a few per slot.
   const spareBuffers = new Map<number, Buffer[]>();
   const takeBuffer = (bytes: number) => spareBuffers.get(bytes)?.pop() ?? Buffer.allocUnsafeSlow(bytes);
   const giveBuffer = (buffer: Buffer) => {
     const spare = spareBuffers.get(buffer.length) ?? [];
-    if (spare.length < MAX_FILE_PARTS_IN_FLIGHT) spare.push(buffer);
+    if (spare.length < MAX_FILE_PARTS_IN_FLIGHT * 3) spare.push(buffer);
     spareBuffers.set(buffer.length, spare);
   };
+  const bufferPool: BufferPool = { take: takeBuffer, give: giveBuffer };
   const url = formatLocation(location);
   const fullKey = (key: string) => prefix + validateKey(key);
   const fail = (action: string, key: string | undefined, error: unknown, signal?: AbortSignal): never => {
@@ -230,9 +369,12 @@ export function createS3ObjectStore(
   }
 
   /**
-   * A local file in parts (issue 15: files are not streams). Each part is read from its offset into one buffer
-   * of exactly its size when it is sent — no chunker, no concatenation, no read-ahead — and read again if it must
-   * be sent again; memory is `partConcurrency` parts. `onPartStored` sees each part's bytes from that same read.
+   * A local file in parts (issue 15: files are not streams). Each part is read from its offset when it is sent —
+   * no chunker, no concatenation, no read-ahead — and read again if it must be sent again. Without
+   * `onPartStored` a part is streamed: read once in 512 KiB chunks for its SHA-256 (SigV4 signs with it, so S3
+   * checks the bytes it stores against it), then read again as the request body, a chunk at a time: memory is
+   * about two chunks per part in flight, not the part (what aws cli does). With `onPartStored` each part is read
+   * into one buffer of exactly its size and that callback sees the bytes of the read that sent them.
    * Cancelled by `opts.signal` or by the stream failing (its own `signal`): the upload is aborted on the server
    * first, then the call rejects. A file that is not `contentLength` bytes long when its parts are done fails
    * without completing the upload.
@@ -298,11 +440,66 @@ export function createS3ObjectStore(
         }
         return buffer.subarray(0, length);
       };
+      /** Send part `index` streamed from the file (see above); its length. */
+      const streamPart = async (index: number): Promise<number> => {
+        const start = index * partSizeBytes;
+        const length = Math.min(partSizeBytes, size - start);
+        const scratch = takeBuffer(FILE_PART_CHUNK_BYTES);
+        let sha256: string;
+        try {
+          sha256 = await hashFileRange(file, path, start, length, scratch);
+        } finally {
+          giveBuffer(scratch);
+        }
+        const command = new UploadPartCommand({
+          Bucket: bucket,
+          Key: fullKey(key),
+          UploadId: uploadId,
+          PartNumber: index + 1,
+          // Replaced by the part's stream below, for each attempt: the SDK retries a request whose body is a
+          // buffer, never one whose body is a stream (which it cannot read twice).
+          Body: new Uint8Array(0),
+          ContentLength: length,
+        });
+        command.middlewareStack.add(
+          (next) => (args) => {
+            const request = (args as { request?: { headers?: Record<string, string> } }).request;
+            if (request?.headers) {
+              request.headers["x-amz-content-sha256"] = sha256;
+              // The SDK does not wait for "100 Continue" with an agent of ours (createS3Client), so the header
+              // would only make servers send an interim response per part.
+              delete request.headers.Expect;
+            }
+            return next(args);
+          },
+          { step: "build", name: "s3kitFilePartHeaders", priority: "low" },
+        );
+        type Attempt = { request: { headers: Record<string, string> } };
+        const partBody = (next: (args: Attempt) => unknown) => (args: Attempt) => {
+          const { request } = args;
+          // A copy of the request per attempt, so the retry middleware keeps seeing the placeholder.
+          const attempt = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as object, request, {
+            headers: { ...request.headers },
+            body: new FileRangeBody(file, path, { start, length }, cancel, bufferPool),
+          });
+          return next({ ...args, request: attempt as Attempt["request"] });
+        };
+        // finalizeRequest, low priority: inside the retry middleware's loop (high priority), once per attempt.
+        command.middlewareStack.add(partBody as never, {
+          step: "finalizeRequest",
+          priority: "low",
+          name: "s3kitFilePartBody",
+        });
+        const out = await client.send(command, { abortSignal: signal });
+        etags[index] = out.ETag ?? "";
+        return length;
+      };
       const sendPart = async (index: number): Promise<void> => {
         // The SDK retries the request with the same bytes; a part that still fails is read again and resent.
         const length = await retry(
           () =>
             partSlots(async () => {
+              if (opts.onPartStored === undefined) return streamPart(index);
               const buffer = takeBuffer(partSizeBytes);
               const body = await readPart(index, buffer);
               const out = await client.send(
