@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// oclif entry point of the `s3kit` binary. Commands load from ./dist/commands, or from oclif.manifest.json
-// in a packed release (generated at prepack), which spares importing every command to read its flags.
+// oclif entry point of the `s3kit` binary. A packed release runs ../bundle (written at prepack by
+// scripts/bundle.mjs: each command one ES module with shared chunks, and its oclif manifest), so a run loads a few
+// files instead of ~370 modules from dist/ and node_modules. The source tree (it has src/) always runs dist/, what
+// tsc last built, even while a pack has a bundle there: commands load from ./dist/commands, every one imported at
+// start to read its flags (no manifest either; it would go stale).
+import { existsSync } from "node:fs";
 import module from "node:module";
 
 // Node >= 22.1: cache compiled code between runs (start-up; a no-op where unsupported).
@@ -12,5 +16,10 @@ process.stdout.on("error", (error) => {
   throw error;
 });
 
-const { execute } = await import("@oclif/core");
-await execute({ dir: import.meta.url });
+const bundled = new URL("../bundle/main.js", import.meta.url);
+if (!existsSync(new URL("../src", import.meta.url)) && existsSync(bundled)) {
+  await import(bundled.href);
+} else {
+  const { execute } = await import("@oclif/core");
+  await execute({ dir: import.meta.url });
+}
