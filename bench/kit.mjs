@@ -17,20 +17,23 @@ export const which = (bin) =>
 const gnuTime = which("/usr/bin/time") ? "/usr/bin/time" : undefined;
 
 /**
- * s3kit as a release installs it, in `<work>/s3kit-cli`: with the oclif manifest `npm pack` generates, so a run
- * imports only its own command. This tree has no manifest (it would go stale between builds), and oclif then
- * imports every command at start (kv, table, delta, object: SQLite, the DynamoDB client, …), about 0.4 s of CPU
- * and ~20 MiB per run that no installed s3kit pays. Returns the path of its `bin/run.js`.
+ * s3kit as a release installs it, in `<work>/s3kit-cli`: bin/run.js with the bundle `npm pack` writes (prepack runs
+ * apps/cli/scripts/bundle.mjs: each command one ES module with shared chunks, and the oclif manifest), so a run
+ * loads a few files and only its own command. This tree has neither (they would go stale between builds): from it
+ * oclif imports every command at start from dist/ and node_modules (kv, table, delta, object: SQLite, the DynamoDB
+ * client, …), CPU and memory that no installed s3kit pays. node_modules is the tree's (the bundle's externals,
+ * better-sqlite3 and xdelta3-wasm, resolve there). Returns the path of its `bin/run.js`.
  */
 export function installedCli(work) {
   const dir = join(work, "s3kit-cli");
   mkdirSync(join(dir, "bin"), { recursive: true });
   copyFileSync(join(root, "apps/cli/bin/run.js"), join(dir, "bin/run.js"));
   copyFileSync(join(root, "apps/cli/package.json"), join(dir, "package.json"));
-  symlinkSync(join(root, "apps/cli/dist"), join(dir, "dist"));
   symlinkSync(join(root, "apps/cli/node_modules"), join(dir, "node_modules"));
-  const made = spawnSync(join(root, "apps/cli/node_modules/.bin/oclif"), ["manifest", dir], { encoding: "utf8" });
-  if (made.status !== 0) throw new Error(`oclif manifest failed: ${made.stderr}`);
+  const made = spawnSync(process.execPath, [join(root, "apps/cli/scripts/bundle.mjs"), join(dir, "bundle")], {
+    encoding: "utf8",
+  });
+  if (made.status !== 0) throw new Error(`apps/cli/scripts/bundle.mjs failed: ${made.stderr}`);
   return join(dir, "bin/run.js");
 }
 
