@@ -101,14 +101,14 @@ async function measure(tool, operation, fn) {
   } catch (error) {
     // moto sometimes answers 500 under load (seen once on aws's CompleteMultipartUpload of 1 GiB): one more try,
     // and a peer that fails again is recorded as failed rather than ending the run.
-    process.stderr.write(`${tool} ${operation} failed, once more: ${String(error).slice(0, 300)}\n`);
+    process.stderr.write(`${tool} ${operation} failed, once more: ${String(error).slice(-600)}\n`);
     before = proxy.requests.length;
     retried = true;
     try {
       r = await fn();
     } catch (again) {
       if (tool === "s3-object") throw again;
-      const row = { tool, operation, failed: String(again).slice(0, 300) };
+      const row = { tool, operation, failed: String(again).slice(-300) };
       rows.push(row);
       return row;
     }

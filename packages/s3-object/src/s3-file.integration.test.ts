@@ -361,6 +361,39 @@ describe("conflicts and integrity", () => {
     expect((await store.head("big64.bin"))?.metadata).toMatchObject({ "s3kit-part-size": String(8 * MiB) });
   });
 
+  test("ranges of several parts (one reset mid-body and retried) still give the multipart ETag", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file } = await setup("ranges");
+      const body = randomBytes(40 * MiB);
+      const put = await store.put("r.bin", body, { partSizeBytes: 5 * MiB });
+      expect(put.etag).toMatch(/-8"$/);
+      // One worker: ranges after the first are 10 MiB (two 5 MiB parts each, about four per worker).
+      const f = file("r.bin", { verify: "strict", partSizeBytes: 5 * MiB, partConcurrency: 1 }, proxy.endpoint);
+      let gets = 0;
+      proxy.setFaults([
+        { match: (r) => r.method === "GET" && ++gets === 3, times: 1, action: { type: "resetMidBody" } },
+      ]);
+      const before = proxy.requests.length;
+      const result = await f.download();
+      expect(result).toMatchObject({ transferred: true, bytes: 40 * MiB, verified: "multipartEtag" });
+      expect((await readFile(f.localPath)).equals(body)).toBe(true);
+      const made = proxy.requests.slice(before);
+      // 5 ranges (5 + 10 + 10 + 10 + 5 MiB) and the retried one.
+      expect(made.map((r) => `${r.method} ${r.fault ?? r.status}`)).toEqual([
+        "GET 206",
+        "GET 206",
+        "GET resetMidBody",
+        "GET 206",
+        "GET 206",
+        "GET 206",
+      ]);
+      await f.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("a download that fails verification never replaces the cached file", async () => {
     const { store, file } = await setup("integrity");
     await store.put("v.txt", "good");
