@@ -4,6 +4,7 @@ import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createS3Client } from "./clients.ts";
 import { multipartEtag } from "./hashing.ts";
@@ -136,12 +137,19 @@ describe("a local file goes up in parts read from their offsets (issue 15)", () 
     }
   });
 
-  test("without onPartStored a part is streamed from the file: signed with its SHA-256, no buffer, no Expect", async () => {
+  test("without onPartStored a part is streamed from the file: signed with its SHA-256, a CRC32, no buffer, no Expect", async () => {
     const { url, client: setupClient } = await createTestBucket(server, "stream");
     setupClient.destroy();
     const client = createS3Client({ ...testClientOptions(server), maxAttempts: 3 });
     // The request as it goes to the HTTP handler, after every other middleware (deserialize, lowest priority).
-    const sent: { part: number; streamed: boolean; sha256: string | undefined; expect: string | undefined }[] = [];
+    const sent: {
+      part: number;
+      streamed: boolean;
+      sha256: string | undefined;
+      crc32: string | undefined;
+      expect: string | undefined;
+    }[] = [];
+    let created: string | undefined;
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const request = args.request as {
@@ -149,11 +157,15 @@ describe("a local file goes up in parts read from their offsets (issue 15)", () 
           headers: Record<string, string>;
           query?: Record<string, string>;
         };
+        if (context.commandName === "CreateMultipartUploadCommand") {
+          created = request.headers["x-amz-checksum-algorithm"];
+        }
         if (context.commandName === "UploadPartCommand") {
           sent.push({
             part: Number(request.query?.partNumber),
             streamed: request.body instanceof Readable && !Buffer.isBuffer(request.body),
             sha256: request.headers["x-amz-content-sha256"],
+            crc32: request.headers["x-amz-checksum-crc32"],
             expect: request.headers.Expect ?? request.headers.expect,
           });
         }
@@ -173,10 +185,23 @@ describe("a local file goes up in parts read from their offsets (issue 15)", () 
     });
     expect(result.etag).toBe(await multipartEtag(path, 5 * MiB));
     const sha = (start: number, end: number) => createHash("sha256").update(data.subarray(start, end)).digest("hex");
+    const crc = (start: number, end: number) => {
+      const bytes = Buffer.alloc(4);
+      bytes.writeUInt32BE(crc32(data.subarray(start, end)));
+      return bytes.toString("base64");
+    };
+    // CRC32 named for the object and sent with each part, as aws cli does.
+    expect(created).toBe("CRC32");
     expect(sent.sort((a, b) => a.part - b.part)).toEqual([
-      { part: 1, streamed: true, sha256: sha(0, 5 * MiB), expect: undefined },
-      { part: 2, streamed: true, sha256: sha(5 * MiB, 10 * MiB), expect: undefined },
-      { part: 3, streamed: true, sha256: sha(10 * MiB, data.length), expect: undefined },
+      { part: 1, streamed: true, sha256: sha(0, 5 * MiB), crc32: crc(0, 5 * MiB), expect: undefined },
+      { part: 2, streamed: true, sha256: sha(5 * MiB, 10 * MiB), crc32: crc(5 * MiB, 10 * MiB), expect: undefined },
+      {
+        part: 3,
+        streamed: true,
+        sha256: sha(10 * MiB, data.length),
+        crc32: crc(10 * MiB, data.length),
+        expect: undefined,
+      },
     ]);
     expect(Buffer.from(await store.getBytes("s.bin")).equals(data)).toBe(true);
     await store.close();
