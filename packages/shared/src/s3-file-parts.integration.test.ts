@@ -208,6 +208,40 @@ describe("a local file goes up in parts read from their offsets (issue 15)", () 
     client.destroy();
   });
 
+  test("AWS_REQUEST_CHECKSUM_CALCULATION=when_required: no CRC32 named or sent (for stores that refuse them)", async () => {
+    const { url, client: setupClient } = await createTestBucket(server, "nocrc");
+    setupClient.destroy();
+    const client = createS3Client({ ...testClientOptions(server), maxAttempts: 3 });
+    const headers: Record<string, string>[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        headers.push({ ...(args.request as { headers: Record<string, string> }).headers });
+        return next(args);
+      },
+      { step: "deserialize", priority: "low", name: "testCaptureHeaders" },
+    );
+    const store = openObjectStore(url, { client });
+    const path = join(dir, "nocrc.bin");
+    await writeFile(path, randomBytes(11 * MiB));
+    const saved = process.env.AWS_REQUEST_CHECKSUM_CALCULATION;
+    process.env.AWS_REQUEST_CHECKSUM_CALCULATION = "WHEN_REQUIRED";
+    try {
+      const result = await store.put("n.bin", createReadStream(path), {
+        contentLength: 11 * MiB,
+        multipartThresholdBytes: 5 * MiB,
+        partSizeBytes: 5 * MiB,
+      });
+      expect(result.etag).toBe(await multipartEtag(path, 5 * MiB));
+    } finally {
+      if (saved === undefined) delete process.env.AWS_REQUEST_CHECKSUM_CALCULATION;
+      else process.env.AWS_REQUEST_CHECKSUM_CALCULATION = saved;
+    }
+    expect(headers.length).toBe(5); // create, 3 parts, complete
+    expect(headers.filter((h) => Object.keys(h).some((name) => name.startsWith("x-amz-checksum")))).toEqual([]);
+    await store.close();
+    client.destroy();
+  });
+
   test("a file that shrinks while its parts are streamed fails with ECHANGED and leaves no upload or object", async () => {
     const proxy = await startFaultProxy({
       target: server.endpoint,
