@@ -23,9 +23,12 @@ const photoTypes: Record<string, string[]> = {
   "application/rdf+xml": ["xmp"],
 };
 
-const mime = new Mime(standardTypes, otherTypes).define(photoTypes, true);
+// Built on the first upload, not at import: the table of ~1,000 types costs ~15 ms of start-up CPU, which a run
+// with nothing to upload (issue 15 (b)) never needs.
+let mime: Mime | undefined;
 
 /** Content type for a key by its extension; `application/octet-stream` when unknown (e.g. `.lrcat`). */
 export function contentTypeFor(key: string): string {
+  mime ??= new Mime(standardTypes, otherTypes).define(photoTypes, true);
   return mime.getType(key) ?? "application/octet-stream";
 }
