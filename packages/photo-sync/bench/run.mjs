@@ -41,7 +41,12 @@ const RESTORE_BIG_BYTES = 24 * 1024 * 1024;
 const PARTS = (process.env.PHOTO_SYNC_BENCH_PARTS ?? "backup,restore").split(",");
 
 const server = await startS3Server();
-const proxy = await startFaultProxy({ target: server.endpoint });
+// PHOTO_SYNC_BENCH_KEEPALIVE=1: the proxy keeps every client's connections open as S3 does (moto closes each one;
+// see `keepClientConnections`). Off by default, as in every earlier result.
+const proxy = await startFaultProxy({
+  target: server.endpoint,
+  keepClientConnections: process.env.PHOTO_SYNC_BENCH_KEEPALIVE === "1",
+});
 const work = mkdtempSync(join(tmpdir(), "photo-sync-bench-"));
 const smallDir = join(work, "small");
 const bigDir = join(work, "big");

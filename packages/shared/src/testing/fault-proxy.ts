@@ -39,6 +39,13 @@ export interface FaultProxyOptions {
   faults?: FaultRule[];
   /** Seed of the proxy's random choices, for repeatable runs. @default 1 */
   seed?: number;
+  /**
+   * Keep clients' connections open as S3 does, even where the server closes each one (moto's development server
+   * answers every request with `Connection: close`, so each request would cost every client a new TCP connection
+   * that real S3 does not). The proxy's own connections to the server are its cost, not the client's.
+   * @default false
+   */
+  keepClientConnections?: boolean;
 }
 
 export interface ProxiedRequest {
@@ -130,7 +137,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           return;
         }
         record.status = up.statusCode ?? 0;
-        res.writeHead(up.statusCode ?? 502, up.headers);
+        const { connection: _connection, ...kept } = up.headers;
+        res.writeHead(up.statusCode ?? 502, options.keepClientConnections ? kept : up.headers);
         if (!cutMidBody) {
           up.pipe(res);
           return;
