@@ -250,7 +250,7 @@ try {
     const a = find("s3-object", op);
     for (const peer of [...peerTools.map((p) => p.name), "aws s3 sync"]) {
       const b = find(peer, op);
-      if (a && b)
+      if (a && b && !a.failed && !b.failed)
         ratios.push({
           operation: op,
           peer,
