@@ -65,6 +65,18 @@ export function timed(argv, { env, statsFile }) {
   });
 }
 
+/** The environment of a tool run against the local S3 server: the process's, with the server's credentials and region. */
+export function awsEnv(server, extra = {}) {
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+    AWS_REGION: server.region,
+    AWS_DEFAULT_REGION: server.region,
+    ...extra,
+  };
+}
+
 /** rclone's environment for a remote named `bench` on the local S3 server (credentials never printed). */
 export function rcloneEnv({ endpoint, server, configPath }) {
   return {

@@ -13,12 +13,19 @@
 // PHOTO_SYNC_BENCH_TOOLS=s3kit,aws only the tools whose names start so.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openObjectStore } from "@toolkit/shared";
-import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
 import {
+  createTestBucket,
+  startFaultProxy,
+  startS3Server,
+  testClientOptions,
+  warmUpS3Server,
+} from "@toolkit/shared/testing";
+import {
+  awsEnv,
   treeCli as cli,
   installedCli as installCli,
   rcloneEnv as rcloneConfigEnv,
@@ -83,14 +90,9 @@ const restoreCli = !PARTS.includes("restore")
     ? backupCli
     : installedCli();
 
-const env = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-  AWS_REGION: server.region,
-  AWS_DEFAULT_REGION: server.region,
+const env = awsEnv(server, {
   XDG_CACHE_HOME: join(work, "cache"),
-};
+});
 // rclone 1.60 refuses AWS_CA_BUNDLE with its own HTTP transport; the endpoint here is plain http anyway.
 const rcloneEnv = { ...env };
 delete rcloneEnv.AWS_CA_BUNDLE;
@@ -243,19 +245,8 @@ async function measure(tool, scenario, argv, into) {
   return row;
 }
 
-// Warm moto up before the first measured tool: the first large upload a fresh moto serves costs it far more CPU than
-// the same upload later, which charged whichever tool ran first (s3kit) — see packages/shared/bench/large-files.mjs.
-// PHOTO_SYNC_BENCH_WARMUP=0 skips it.
-if (PARTS.includes("backup") && process.env.PHOTO_SYNC_BENCH_WARMUP !== "0") {
-  const { url } = await createTestBucket(server, "bench-warm");
-  const store = openObjectStore(url, testClientOptions(server));
-  const warm = join(work, "warm.bin");
-  writeFileSync(warm, randomBytes(24 * 1024 * 1024));
-  await store.put("warm.bin", createReadStream(warm), { contentLength: 24 * 1024 * 1024 });
-  await store.delete("warm.bin");
-  await store.close();
-  rmSync(warm);
-}
+// Warm moto up before the first measured tool (see warmUpS3Server). PHOTO_SYNC_BENCH_WARMUP=0 skips it.
+if (PARTS.includes("backup") && process.env.PHOTO_SYNC_BENCH_WARMUP !== "0") await warmUpS3Server(server);
 
 for (const tool of PARTS.includes("backup") ? tools : []) {
   const { bucket, url } = await createTestBucket(server, "bench-ps");

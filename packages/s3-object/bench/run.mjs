@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestBucket, startFaultProxy, startS3Server } from "@toolkit/shared/testing";
-import { rcloneEnv, root, timed as timedRun, which, writeS3cmdConfig } from "../../../bench/kit.mjs";
+import { awsEnv, rcloneEnv, root, timed as timedRun, which, writeS3cmdConfig } from "../../../bench/kit.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultName = process.env.BENCH_RESULT_NAME ?? "s3-object";
@@ -69,14 +69,9 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
     );
   });
 }
-const env = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-  AWS_REGION: server.region,
-  AWS_DEFAULT_REGION: server.region,
+const env = awsEnv(server, {
   ...rcloneEnv({ endpoint: proxy.endpoint, server, configPath: join(work, "rclone.conf") }),
-};
+});
 delete env.AWS_CA_BUNDLE;
 const s3cmdConfig = join(work, "s3cmd.cfg");
 writeS3cmdConfig(s3cmdConfig, { endpoint: proxy.endpoint, server });

@@ -1,11 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openObjectStore } from "@toolkit/shared";
-import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
 import {
+  createTestBucket,
+  startFaultProxy,
+  startS3Server,
+  testClientOptions,
+  warmUpS3Server,
+} from "@toolkit/shared/testing";
+import {
+  awsEnv,
   treeCli as cli,
   installedCli as installCli,
   rcloneEnv as rcloneConfigEnv,
@@ -36,14 +43,9 @@ function installedCli() {
   return process.env.LARGE_FILES_CLI === "tree" ? cli : installCli(work);
 }
 const photoSyncCli = installedCli();
-const env = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-  AWS_REGION: server.region,
-  AWS_DEFAULT_REGION: server.region,
+const env = awsEnv(server, {
   XDG_CACHE_HOME: join(work, "cache"),
-};
+});
 delete env.AWS_CA_BUNDLE;
 const s3cmdConfig = join(work, "s3cmd.cfg");
 writeS3cmdConfig(s3cmdConfig, { endpoint: proxy.endpoint, server });
@@ -125,19 +127,8 @@ function timed(argv, extraEnv = {}) {
 
 const rows = [];
 try {
-  // Warm moto up before the first measured tool: the first large upload a fresh moto serves costs it far more CPU
-  // than the same upload later (measured 8–11 s against 3.5–7 s of server CPU for 24 × 24 MiB), which charged
-  // whichever tool ran first (s3kit). LARGE_FILES_WARMUP=0 skips it.
-  if (process.env.LARGE_FILES_WARMUP !== "0") {
-    const { url } = await createTestBucket(server, "bench-warm");
-    const store = openObjectStore(url, testClientOptions(server));
-    const warm = join(work, "warm.bin");
-    writeFileSync(warm, randomBytes(24 * 1024 * 1024));
-    await store.put("warm.bin", createReadStream(warm), { contentLength: 24 * 1024 * 1024 });
-    await store.delete("warm.bin");
-    await store.close();
-    rmSync(warm);
-  }
+  // Warm moto up before the first measured tool (see warmUpS3Server). LARGE_FILES_WARMUP=0 skips it.
+  if (process.env.LARGE_FILES_WARMUP !== "0") await warmUpS3Server(server);
   for (const tool of tools) {
     const { bucket, url } = await createTestBucket(server, "bench-large");
     const before = proxy.requests.length;

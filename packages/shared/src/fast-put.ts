@@ -145,17 +145,20 @@ export function fastPutMiddleware(
       const signal = context.__smithy_context?.abortSignal;
       const started = performance.now();
       let status: number | null = null;
-      try {
-        const response = await send(input, body, signal);
-        if (response === undefined) return next(args);
-        status = response.statusCode;
+      const report = (error?: string) =>
         log?.({
           bucket: String(input.Bucket),
           key: String(input.Key),
           status,
           sentBytes: body.byteLength,
           ms: performance.now() - started,
+          ...(error ? { error } : {}),
         });
+      try {
+        const response = await send(input, body, signal);
+        if (response === undefined) return next(args);
+        status = response.statusCode;
+        report();
         if (status === 200) {
           const h = response.headers;
           return {
@@ -176,14 +179,7 @@ export function fastPutMiddleware(
         }
       } catch (error) {
         if (signal?.aborted) throw error;
-        log?.({
-          bucket: String(input.Bucket),
-          key: String(input.Key),
-          status,
-          sentBytes: body.byteLength,
-          ms: performance.now() - started,
-          error: (error as Error).name ?? "Error",
-        });
+        report((error as Error).name ?? "Error");
       }
       // Not answered 200: the SDK sends it again and reports its outcome in its own terms.
       enabled = false;

@@ -2,7 +2,7 @@ export type { FaultAction, FaultProxy, FaultProxyOptions, FaultRule, ProxiedRequ
 export { startFaultProxy } from "./fault-proxy.ts";
 export type { FilterCase } from "./filter-cases.ts";
 export { FILTER_CASES } from "./filter-cases.ts";
-export { createTestBucket, testClientOptions } from "./fixtures.ts";
+export { createTestBucket, testClientOptions, warmUpS3Server } from "./fixtures.ts";
 export type {
   HostileCategory,
   HostileItem,
