@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { type BigIntStats, createReadStream } from "node:fs";
 import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -476,8 +475,9 @@ export class S3File implements AsyncDisposable {
         partConcurrency: this.#options.partConcurrency ?? DEFAULT_PART_CONCURRENCY,
         ...(fileParts
           ? {
-              onPartStored: (n: number, bytes: Uint8Array) =>
-                (partMd5s[n - 1] = createHash("md5").update(bytes).digest()),
+              onPartMd5: (n: number, md5: Buffer) => {
+                partMd5s[n - 1] = md5;
+              },
             }
           : {}),
         ...(signal ? { signal } : {}),

@@ -67,11 +67,11 @@ export interface PutOptions {
   /** Parts uploaded at once for one object. @default 4 */
   partConcurrency?: number;
   /**
-   * S3, a local file's stream (`fs.createReadStream(path)`) going up in parts: called with each part's bytes once
-   * that part is stored (1-based part number), so the caller can hash the file on the read that sends it.
-   * The bytes are only valid during the call (their buffer is reused). Not called for other bodies or stores.
+   * S3, a local file's stream (`fs.createReadStream(path)`) going up in parts: called with each part's MD5 once that
+   * part is stored (1-based part number), computed on the read that hashes the part for its signature (no second
+   * pass), so the caller can know the multipart ETag of what it sent. Not called for other bodies or stores.
    */
-  onPartStored?: (partNumber: number, bytes: Uint8Array) => void;
+  onPartMd5?: (partNumber: number, md5: Buffer) => void;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
 }

@@ -135,25 +135,31 @@ const crc32Base64 = (value: number) => {
  */
 const fileChecksums = () => process.env.AWS_REQUEST_CHECKSUM_CALCULATION?.toLowerCase() !== "when_required";
 
-/** SHA-256 (hex) and CRC32 (S3's base64) of `length` bytes of `file` from `start`, read through `scratch`. */
+/**
+ * SHA-256 (hex), CRC32 (S3's base64) and, when asked, MD5 of `length` bytes of `file` from `start`, read through
+ * `scratch`: one read for every digest.
+ */
 async function hashFileRange(
   file: FileHandle,
   path: string,
   start: number,
   length: number,
   scratch: Buffer,
-): Promise<{ sha256: string; crc32: string }> {
+  withMd5: boolean,
+): Promise<{ sha256: string; crc32: string; md5?: Buffer }> {
   const hash = createHash("sha256");
+  const md5 = withMd5 ? createHash("md5") : undefined;
   let crc = 0;
   for (let done = 0; done < length; ) {
     const { bytesRead } = await file.read(scratch, 0, Math.min(scratch.length, length - done), start + done);
     if (bytesRead === 0) throw fileChanged(path);
     const chunk = scratch.subarray(0, bytesRead);
     hash.update(chunk);
+    md5?.update(chunk);
     crc = crc32(chunk, crc);
     done += bytesRead;
   }
-  return { sha256: hash.digest("hex"), crc32: crc32Base64(crc) };
+  return { sha256: hash.digest("hex"), crc32: crc32Base64(crc), ...(md5 ? { md5: md5.digest() } : {}) };
 }
 
 /** Buffers of one size to reuse: `take` one, `give` it back once nothing refers to it any more. */
@@ -295,9 +301,8 @@ export function createS3ObjectStore(
     });
   const { bucket, prefix } = location;
   // File parts in flight, across all files of this store (many files × partConcurrency): at most 8 (aws cli sends
-  // 10 parts at once), and no more than the socket pool. A part takes a slot before it reads anything. A streamed
-  // part holds about three 512 KiB buffers (hash, then two for the body); a part read into one buffer (for
-  // `onPartStored`) holds its whole size, so file parts stay within 8 × partSizeBytes however many files go.
+  // 10 parts at once), and no more than the socket pool. A part takes a slot before it reads anything, and holds
+  // about three 512 KiB buffers while it is in flight (hash, then two for the body), whatever the part size.
   const partSlots = createLimit(Math.min(options.concurrency ?? 16, MAX_FILE_PARTS_IN_FLIGHT));
   // Buffers are reused (a fresh buffer per part or chunk grows the RSS until the next GC, and 512 KiB chunks made
   // V8 run full collections): kept per size, a few per slot.
@@ -388,11 +393,10 @@ export function createS3ObjectStore(
 
   /**
    * A local file in parts (issue 15: files are not streams). Each part is read from its offset when it is sent —
-   * no chunker, no concatenation, no read-ahead — and read again if it must be sent again. Without
-   * `onPartStored` a part is streamed: read once in 512 KiB chunks for its SHA-256 (SigV4 signs with it, so S3
-   * checks the bytes it stores against it), then read again as the request body, a chunk at a time: memory is
-   * about two chunks per part in flight, not the part (what aws cli does). With `onPartStored` each part is read
-   * into one buffer of exactly its size and that callback sees the bytes of the read that sent them.
+   * no chunker, no concatenation, no read-ahead — and read again if it must be sent again. A part is streamed: read
+   * once in 512 KiB chunks for its SHA-256 (SigV4 signs with it, so S3 checks the bytes it stores against it), its
+   * CRC32 and, for `onPartMd5`, its MD5, then read again as the request body, a chunk at a time: memory is about two
+   * chunks per part in flight, not the part (what aws cli does).
    * Cancelled by `opts.signal` or by the stream failing (its own `signal`): the upload is aborted on the server
    * first, then the call rejects. A file that is not `contentLength` bytes long when its parts are done fails
    * without completing the upload.
@@ -452,26 +456,19 @@ export function createS3ObjectStore(
       const partCrcs: string[] = new Array(partCount);
       let loaded = 0;
       let next = 0;
-      /** Read part `index` into `buffer` (from the pool), exactly its length. */
-      const readPart = async (index: number, buffer: Buffer): Promise<Buffer> => {
-        const start = index * partSizeBytes;
-        const length = Math.min(partSizeBytes, size - start);
-        for (let filled = 0; filled < length; ) {
-          const { bytesRead } = await file.read(buffer, filled, length - filled, start + filled);
-          if (bytesRead === 0)
-            throw Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });
-          filled += bytesRead;
-        }
-        return buffer.subarray(0, length);
-      };
       /** Send part `index` streamed from the file (see above); its length. */
       const streamPart = async (index: number): Promise<number> => {
         const start = index * partSizeBytes;
         const length = Math.min(partSizeBytes, size - start);
         const scratch = takeBuffer(FILE_PART_CHUNK_BYTES);
         let sha256: string;
+        let md5: Buffer | undefined;
         try {
-          ({ sha256, crc32: partCrcs[index] } = await hashFileRange(file, path, start, length, scratch));
+          ({
+            sha256,
+            md5,
+            crc32: partCrcs[index],
+          } = await hashFileRange(file, path, start, length, scratch, opts.onPartMd5 !== undefined));
         } finally {
           giveBuffer(scratch);
         }
@@ -517,37 +514,12 @@ export function createS3ObjectStore(
         });
         const out = await client.send(command, { abortSignal: signal });
         etags[index] = out.ETag ?? "";
+        if (md5) opts.onPartMd5?.(index + 1, md5);
         return length;
       };
       const sendPart = async (index: number): Promise<void> => {
         // The SDK retries the request with the same bytes; a part that still fails is read again and resent.
-        const length = await retry(
-          () =>
-            partSlots(async () => {
-              if (opts.onPartStored === undefined) return streamPart(index);
-              const buffer = takeBuffer(partSizeBytes);
-              const body = await readPart(index, buffer);
-              if (checksums) partCrcs[index] = crc32Base64(crc32(body));
-              const out = await client.send(
-                new UploadPartCommand({
-                  Bucket: bucket,
-                  Key: fullKey(key),
-                  UploadId: uploadId,
-                  PartNumber: index + 1,
-                  Body: body,
-                  ContentLength: body.length,
-                  ...(checksums ? { ChecksumCRC32: partCrcs[index] } : {}),
-                }),
-                { abortSignal: signal },
-              );
-              etags[index] = out.ETag ?? "";
-              opts.onPartStored?.(index + 1, body);
-              // Only a part that was sent goes back to the pool: a failed request may still hold its buffer.
-              giveBuffer(buffer);
-              return body.length;
-            }),
-          { attempts: 2, signal },
-        );
+        const length = await retry(() => partSlots(() => streamPart(index)), { attempts: 2, signal });
         loaded += length;
         opts.onProgress?.({ loadedBytes: loaded, totalBytes: size });
       };
