@@ -3,13 +3,13 @@ import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
   combinePartMd5s,
+  createSizeCounter,
   type GetResult,
   isObjectStoreError,
   isRetryableError,
   type Logger,
   type ObjectInfo,
   type ObjectStore,
-  ObjectStoreError,
   type ProgressCallback,
   retry,
 } from "@toolkit/shared";
@@ -75,8 +75,8 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Stream a body into `file` at `position`, checking its length. A body longer than `expected` (its range of
- * the object's declared size) fails as soon as the excess arrives, before it is written (the same error as
- * `createSizeLimit`, checked here without a Transform stream in between: one stream layer less per chunk).
+ * the object's declared size) fails as soon as the excess arrives, before it is written (`createSizeCounter`:
+ * the check of `createSizeLimit` without a Transform stream in between, one stream layer less per chunk).
  * Memory: about one write batch.
  */
 async function writeBody(
@@ -90,7 +90,7 @@ async function writeBody(
   onChunk?: (chunk: Buffer) => void,
 ): Promise<void> {
   let got = 0;
-  let received = 0;
+  const count = createSizeCounter(expected, `${what} (bytes ${position}-${position + expected - 1})`);
   let batch: Buffer[] = [];
   let batchBytes = 0;
   const flush = async () => {
@@ -109,13 +109,7 @@ async function writeBody(
     for await (const chunk of body) {
       signal?.throwIfAborted();
       const buffer = chunk as Buffer;
-      received += buffer.length;
-      if (received > expected) {
-        throw new ObjectStoreError(
-          "invalidRemoteData",
-          `${what} (bytes ${position}-${position + expected - 1}) is larger than its declared ${expected} bytes; the data is corrupt or hostile and was not written.`,
-        );
-      }
+      count(buffer.length);
       onChunk?.(buffer);
       batch.push(buffer);
       batchBytes += buffer.length;

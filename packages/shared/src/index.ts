@@ -132,6 +132,7 @@ export {
 } from "./sync/index.ts";
 export type { KeyToLocalPathOptions, SafeRelativePath, Sha256Hex } from "./trust/remote-input.ts";
 export {
+  createSizeCounter,
   createSizeLimit,
   isSha256Hex,
   keyToLocalPath,

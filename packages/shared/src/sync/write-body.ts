@@ -1,6 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { ObjectStoreError } from "../errors.ts";
+import { createSizeCounter } from "../trust/remote-input.ts";
 
 /**
  * Bytes gathered before one positional `writev`. A socket hands over at most 64 KiB at a time; one write per
@@ -21,8 +21,8 @@ export interface WriteBodyOptions {
 /**
  * Stream `body` into `file` from `position` on, with no stream pipeline: chunks are gathered and written with
  * one positional `writev` per {@link WRITE_BATCH_BYTES} (one write in flight while the next batch gathers).
- * More bytes than `expected` fail as soon as the excess arrives, before it is written (the error of
- * `createSizeLimit`, checked in the loop: no Transform stream per body).
+ * More bytes than `expected` fail as soon as the excess arrives, before it is written (`createSizeCounter`,
+ * the check of `createSizeLimit` without a Transform stream per body).
  * Resolves with the bytes written (fewer than `expected` when the body ended early: the caller decides).
  * On failure the body is destroyed; the file keeps what was written (the caller removes it).
  * @throws ObjectStoreError `invalidRemoteData` for a body longer than `expected`; the body's own error; the
@@ -39,7 +39,7 @@ export async function writeBodyAt(
   const { signal, onChunk, onBytes } = options;
   // No `pipeline()` (it allocates an AbortController per call and aborts it on finish: a DOMException with a
   // stack each time) and no size-limit Transform (one stream layer less per chunk): the body is read directly.
-  let received = 0;
+  const count = createSizeCounter(expected, what);
   let written = 0;
   let batch: Buffer[] = [];
   let batchBytes = 0;
@@ -65,13 +65,7 @@ export async function writeBodyAt(
     // The iterator destroys the body when this loop throws.
     for await (const chunk of body) {
       const buffer = chunk as Buffer;
-      received += buffer.length;
-      if (received > expected) {
-        throw new ObjectStoreError(
-          "invalidRemoteData",
-          `${what} is larger than its declared ${expected} bytes; the data is corrupt or hostile and was not written.`,
-        );
-      }
+      count(buffer.length);
       onChunk?.(buffer);
       batch.push(buffer);
       batchBytes += buffer.length;

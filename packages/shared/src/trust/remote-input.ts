@@ -120,20 +120,34 @@ export function keyToLocalPath(
  * @param what names the data in the error, e.g. `s3://b/x.delta decoded`.
  */
 export function createSizeLimit(limitBytes: number, what: string): Transform {
-  let seen = 0;
+  const count = createSizeCounter(limitBytes, what);
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      seen += chunk.length;
-      if (seen > limitBytes) {
-        callback(
-          new ObjectStoreError(
-            "invalidRemoteData",
-            `${what} is larger than its declared ${limitBytes} bytes; the data is corrupt or hostile and was not written.`,
-          ),
-        );
+      try {
+        count(chunk.length);
+      } catch (error) {
+        callback(error as Error);
         return;
       }
       callback(null, chunk);
     },
   });
+}
+
+/**
+ * The check of {@link createSizeLimit} for a loop that reads a body itself (no stream layer per chunk): call it
+ * with each chunk's length before using the chunk; it throws `invalidRemoteData` once more than `limitBytes`
+ * arrived, so the excess is never written.
+ */
+export function createSizeCounter(limitBytes: number, what: string): (chunkBytes: number) => void {
+  let seen = 0;
+  return (chunkBytes) => {
+    seen += chunkBytes;
+    if (seen > limitBytes) {
+      throw new ObjectStoreError(
+        "invalidRemoteData",
+        `${what} is larger than its declared ${limitBytes} bytes; the data is corrupt or hostile and was not written.`,
+      );
+    }
+  };
 }
