@@ -47,29 +47,24 @@ await db.setMany(Array.from({ length: 50 }, (_, i) => [process.env.KV_NAME + "ba
 await db.close();
 `;
 
-const PUSHER = `
+/**
+ * A replica that writes 40 keys per round and pushes them, then runs `after` (if any), forever; it prints `pushed`
+ * (`compacted` with `after`) on stdout once its first round is done.
+ */
+const replicaLoop = (after = "") => `
 const { openKv } = await import(process.env.KV_DIST);
 const db = await openKv({ path: process.env.KV_PATH, remote: process.env.KV_REMOTE,
   remoteOptions: JSON.parse(process.env.KV_OPTIONS) });
 for (let round = 0; ; round++) {
   await db.setMany(Array.from({ length: 40 }, (_, i) => ["k" + i, { round, pad: "p".repeat(500) }]));
   await db.push();
-  if (round === 0) process.stdout.write("pushed\\n");
+  ${after}
+  if (round === 0) process.stdout.write("${after ? "compacted" : "pushed"}\\n");
 }
 `;
-
+const PUSHER = replicaLoop();
 // Pushes a round, then compacts with no grace period (old segments deleted at once), again and again.
-const COMPACTOR = `
-const { openKv } = await import(process.env.KV_DIST);
-const db = await openKv({ path: process.env.KV_PATH, remote: process.env.KV_REMOTE,
-  remoteOptions: JSON.parse(process.env.KV_OPTIONS) });
-for (let round = 0; ; round++) {
-  await db.setMany(Array.from({ length: 40 }, (_, i) => ["k" + i, { round, pad: "p".repeat(500) }]));
-  await db.push();
-  await db.compact({ graceMs: 0 });
-  if (round === 0) process.stdout.write("compacted\\n");
-}
-`;
+const COMPACTOR = replicaLoop("await db.compact({ graceMs: 0 });");
 
 describe("several processes", () => {
   it("write one local file at once without losing a write", async () => {
