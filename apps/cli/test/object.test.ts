@@ -1,5 +1,6 @@
 // `s3kit object …` run as the built binary against the run's S3 server. Build first: `pnpm --filter s3kit... build`.
 import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -138,6 +139,72 @@ describe("s3kit object", () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ transferred: 0, skipped: 2 });
   });
 
+  it("kill -9 in the middle of a multipart get leaves the previous copy; a re-run gets the new version whole", async () => {
+    const url = `s3://${bucket}/killed/get.bin`;
+    const dir = join(home, "killed-get");
+    await mkdir(dir, { recursive: true });
+    const dest = join(dir, "get.bin");
+    await store.put("killed/get.bin", "version 1");
+    expect((await run(["object", "get", url, dest])).code).toBe(0);
+    const v2 = randomBytes(20 * 1024 * 1024);
+    await store.put("killed/get.bin", v2, { partSizeBytes: 8 * 1024 * 1024, multipartThresholdBytes: 8 * 1024 * 1024 });
+    // The first GET (the first part) goes through; the other ranges hang until the process is killed.
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [
+        { match: { method: "GET" }, times: 1, action: { type: "delay", ms: 0 } },
+        { match: { method: "GET" }, action: { type: "delay", ms: 10_000 } },
+      ],
+    });
+    try {
+      let child: ChildProcess | undefined;
+      const running = run(["object", "get", url, dest], proxy.endpoint, (c) => {
+        child = c;
+      });
+      await expect
+        .poll(() => proxy.requests.filter((r) => r.method === "GET").length, { timeout: 30_000, interval: 50 })
+        .toBeGreaterThan(1);
+      child!.kill("SIGKILL");
+      expect((await running).signal).toBe("SIGKILL");
+      expect(await readFile(dest, "utf8")).toBe("version 1");
+    } finally {
+      await proxy.stop();
+    }
+    expect((await run(["object", "get", url, dest])).code).toBe(0);
+    expect((await readFile(dest)).equals(v2)).toBe(true);
+    // The killed run's partial file is gone too: the folder holds the target only.
+    expect(await readdir(dir)).toEqual(["get.bin"]);
+  });
+
+  it("kill -9 in the middle of a multipart put stores nothing; a re-run uploads the file whole", async () => {
+    const url = `s3://${bucket}/killed/put.bin`;
+    const file = join(home, "killed-put.bin");
+    const bytes = randomBytes(20 * 1024 * 1024);
+    await writeFile(file, bytes);
+    // Parts hang until the process is killed.
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 10_000 } }],
+    });
+    try {
+      let child: ChildProcess | undefined;
+      const running = run(["object", "put", file, url], proxy.endpoint, (c) => {
+        child = c;
+      });
+      await expect
+        .poll(() => proxy.requests.filter((r) => r.method === "PUT").length, { timeout: 30_000, interval: 50 })
+        .toBeGreaterThan(0);
+      child!.kill("SIGKILL");
+      expect((await running).signal).toBe("SIGKILL");
+    } finally {
+      await proxy.stop();
+    }
+    expect(await store.head("killed/put.bin")).toBeUndefined();
+    const again = await run(["object", "put", file, url]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(Buffer.from(await store.getBytes("killed/put.bin")).equals(bytes)).toBe(true);
+  });
+
   it("Ctrl-C during a get exits 130 and leaves the previous copy, with no temp file", async () => {
     const url = `s3://${bucket}/slow/obj.bin`;
     const dir = join(home, "slow");
@@ -160,7 +227,7 @@ describe("s3kit object", () => {
       const result = await running;
       expect(result.code).toBe(130);
       expect(await readFile(dest, "utf8")).toBe("version 1");
-      expect((await readdir(dir)).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+      expect((await readdir(dir)).filter((n) => n.endsWith(".tmp") || n.includes(".s3kit-partial-"))).toEqual([]);
     } finally {
       await proxy.stop();
     }

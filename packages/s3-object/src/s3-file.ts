@@ -11,6 +11,8 @@ import {
   type ObjectStore,
   openObjectStore,
   type ProgressCallback,
+  partialPathFor,
+  removeLeftoverPartials,
   silentLogger,
   unquoteEtag,
 } from "@toolkit/shared";
@@ -291,7 +293,10 @@ export class S3File implements AsyncDisposable {
     }
 
     await mkdir(dirname(this.localPath), { recursive: true });
-    const temp = tempPathFor(this.localPath);
+    // A partial file beside the target (the shared naming, so a leftover is recognisable): what a killed earlier
+    // download left there goes first.
+    await removeLeftoverPartials(this.localPath);
+    const temp = partialPathFor(this.localPath);
     const file = await open(temp, "wx+"); // read back for in-order hashing
     let renamed = false;
     try {

@@ -24,7 +24,7 @@ export type {
   TransferContext,
   TransferResult,
 } from "./options.ts";
-export { isPartialDownload } from "./partial-files.ts";
+export { isPartialDownload, partialPathFor, removeLeftoverPartials } from "./partial-files.ts";
 export { planSync } from "./plan.ts";
 export type {
   DeleteBlock,

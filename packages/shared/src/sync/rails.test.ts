@@ -1,8 +1,10 @@
-import { posix, win32 } from "node:path";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, posix, win32 } from "node:path";
 import { describe, expect, test } from "vitest";
 import { cacheDirectory } from "./cache-dir.ts";
 import { META_MTIME, META_PART_SIZE, META_SHA256, parseSyncMetadata, syncMetadata } from "./metadata.ts";
-import { isPartialDownload, partialPathFor } from "./partial-files.ts";
+import { isPartialDownload, partialPathFor, removeLeftoverPartials } from "./partial-files.ts";
 import { checkDeleteRails, type DeleteRailsInput } from "./rails.ts";
 
 const base: DeleteRailsInput = {
@@ -106,5 +108,23 @@ describe("partial download files", () => {
     expect(isPartialDownload(posix.basename(partial))).toBe(true);
     expect(isPartialDownload("IMG 1.CR2")).toBe(false);
     expect(isPartialDownload(".IMG.s3kit-partial-notrandom")).toBe(false);
+  });
+
+  test("removeLeftoverPartials removes a target's leftovers only: not other targets', not look-alikes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "s3kit-partials-"));
+    const target = join(dir, "a.bin");
+    const names = [
+      "a.bin",
+      posix.basename(partialPathFor("/x/a.bin")),
+      posix.basename(partialPathFor("/x/a.bin")),
+      posix.basename(partialPathFor("/x/b.bin")),
+      ".a.bin.s3kit-partial-notrandom",
+      "a.bin.s3kit-partial-0123456789ab",
+    ];
+    for (const name of names) await writeFile(join(dir, name), "x");
+    expect(await removeLeftoverPartials(target)).toBe(2);
+    expect((await readdir(dir)).sort()).toEqual([names[0], names[3], names[4], names[5]].sort());
+    expect(await removeLeftoverPartials(join(dir, "missing-folder", "c.bin"))).toBe(0);
+    await rm(dir, { recursive: true });
   });
 });
