@@ -11,6 +11,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type ProgressCallback,
+  releaseBodyChunk,
   retry,
 } from "@toolkit/shared";
 import { isS3ObjectError, S3ObjectError } from "./errors.ts";
@@ -102,6 +103,8 @@ async function writeBody(
     const n = batchBytes;
     batchBytes = 0;
     await file.writev(chunks, at);
+    // GetObject bodies arrive in pooled buffers (shared's fast-get.ts): written, they take the next body's bytes.
+    for (const chunk of chunks) releaseBodyChunk(chunk);
     onBytes(n);
   };
   try {

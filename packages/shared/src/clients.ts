@@ -4,6 +4,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { z } from "zod";
 import { ObjectStoreError } from "./errors.ts";
+import { FastGetHandler } from "./fast-get.ts";
 import { type FastPutLog, fastPutMiddleware } from "./fast-put.ts";
 import type { Logger } from "./logger.ts";
 
@@ -327,8 +328,15 @@ function commonConfig(options: ClientOptions, endpoint: string | undefined, retr
 export function createS3Client(options: ClientOptions = {}): S3Client {
   const valid = validate(options, "createS3Client");
   const endpoint = clientEndpoint("S3", valid);
+  const common = commonConfig(valid, endpoint, "standard");
   const client = new S3Client({
-    ...commonConfig(valid, endpoint, "standard"),
+    ...common,
+    // GetObject bodies read into pooled buffers (fast-get.ts); every other request through the SDK's handler.
+    requestHandler: new FastGetHandler(common.requestHandler, {
+      socketTimeoutMs: valid.socketTimeoutMs ?? 120_000,
+      connectionTimeoutMs: 10_000,
+      maxIdlePerOrigin: valid.concurrency ?? 16,
+    }) as never,
     forcePathStyle: valid.forcePathStyle ?? endpoint !== undefined,
     ...(endpoint ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } : {}),
   });

@@ -16,6 +16,7 @@ export type {
 export { checkConditionWithHead, conditionalWritesWarning, withConditionalWrites } from "./conditional-writes.ts";
 export type { ObjectStoreErrorCode } from "./errors.ts";
 export { abortReason, isAbortError, isObjectStoreError, ObjectStoreError } from "./errors.ts";
+export { BODY_CHUNK_BYTES, releaseBodyChunk } from "./fast-get.ts";
 export {
   combinePartMd5s,
   etagPartCount,

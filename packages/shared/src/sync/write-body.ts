@@ -1,5 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { releaseBodyChunk } from "../fast-get.ts";
 import { createSizeCounter } from "../trust/remote-input.ts";
 
 /**
@@ -54,6 +55,8 @@ export async function writeBodyAt(
     batch = [];
     batchBytes = 0;
     pending = file.writev(chunks, at).then(() => {
+      // GetObject bodies arrive in pooled buffers (fast-get.ts): written, they take the next body's bytes.
+      for (const chunk of chunks) releaseBodyChunk(chunk);
       written += bytes;
       onBytes?.(written);
     });
