@@ -104,16 +104,32 @@ function queryString(query: Request["query"]): string {
 const UNSAFE = /[\r\n\0]/;
 const CRLF2 = Buffer.from("\r\n\r\n");
 
-/** The response body: chunks are pushed by the connection; reading resumes a socket paused for back-pressure. */
+/**
+ * The response body: chunks are pushed by the connection; reading resumes a socket paused for back-pressure. A
+ * failure before anyone reads is kept until the first read: destroyed at once, the body would emit `error` before
+ * the SDK has attached its listeners (an uncaught exception, or a reader waiting forever).
+ */
 class Body extends Readable {
   resumeSocket: (() => void) | undefined;
   abandon: ((error: Error | null) => void) | undefined;
+  private reading = false;
+  private failure: Error | undefined;
   constructor() {
     // Object mode: a reader gets each chunk as it was pushed. In byte mode `read()` joins the buffered chunks
     // into one new buffer (a copy of every byte, measured at 11 % of a download's CPU).
     super({ objectMode: true, highWaterMark: 2 });
   }
+  /** Fail the body: now if it is being read, else at its first read. */
+  fail(error: Error): void {
+    if (this.reading) this.destroy(error);
+    else this.failure = error;
+  }
   override _read(): void {
+    this.reading = true;
+    if (this.failure) {
+      this.destroy(this.failure);
+      return;
+    }
     const resume = this.resumeSocket;
     this.resumeSocket = undefined;
     resume?.();
@@ -191,9 +207,14 @@ class ChunkedDecoder {
   }
 }
 
-function parseHead(text: string): { status: number; reason: string; headers: Record<string, string> } {
+function parseHead(text: string): {
+  status: number;
+  reason: string;
+  headers: Record<string, string>;
+  keepAlive: boolean;
+} {
   const lines = text.split("\r\n");
-  const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
   if (!status) throw networkError("malformed HTTP status line", "EPROTO");
   const headers: Record<string, string> = {};
   for (let i = 1; i < lines.length; i++) {
@@ -204,7 +225,10 @@ function parseHead(text: string): { status: number; reason: string; headers: Rec
     const value = line.slice(colon + 1).trim();
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { status: Number(status[1]), reason: status[2] ?? "", headers };
+  // HTTP/1.0 closes after each response unless it says otherwise.
+  const keepAlive =
+    status[1] === "1" ? !/\bclose\b/i.test(headers.connection ?? "") : /\bkeep-alive\b/i.test(headers.connection ?? "");
+  return { status: Number(status[2]), reason: status[3] ?? "", headers, keepAlive };
 }
 
 /** A socket that reads into pooled buffers, and the exchange it is serving. */
@@ -220,12 +244,12 @@ class Connection {
   reusable = true;
   closed = false;
 
-  constructor(
-    readonly key: string,
-    request: Request,
-    private readonly onIdle: (connection: Connection) => void,
-    connectTimeoutMs: number,
-  ) {
+  readonly key: string;
+  private readonly onIdle: (connection: Connection) => void;
+
+  constructor(key: string, request: Request, onIdle: (connection: Connection) => void, connectTimeoutMs: number) {
+    this.key = key;
+    this.onIdle = onIdle;
     const port = request.port ?? (request.protocol === "https:" ? 443 : 80);
     const onread = { buffer: () => this.buffer.subarray(this.fill), callback: (n: number) => this.onData(n) };
     this.socket =
@@ -272,7 +296,7 @@ class Connection {
     if (!lent.has(this.buffer.buffer)) giveBack(this.buffer);
     if (!exchange) return;
     if (!exchange.headed) exchange.reject(error);
-    else exchange.body?.destroy(error);
+    else exchange.body?.fail(error);
     exchange.done();
   }
 
@@ -312,7 +336,7 @@ class Connection {
         if (this.fill - exchange.head > MAX_HEAD_BYTES) throw networkError("response head too large", "EPROTO");
         return false;
       }
-      const { status, reason, headers } = parseHead(this.buffer.toString("latin1", exchange.head, end));
+      const { status, reason, headers, keepAlive } = parseHead(this.buffer.toString("latin1", exchange.head, end));
       if (status >= 100 && status < 200) {
         exchange.head = end + 4; // 100 Continue and other interim answers: the real one follows
         n = this.fill - exchange.head;
@@ -330,7 +354,7 @@ class Connection {
         exchange.mode = "length";
         exchange.left = Number(length);
       } else exchange.mode = "close";
-      if (/\bclose\b/i.test(headers.connection ?? "")) this.reusable = false;
+      if (!keepAlive) this.reusable = false;
       const body = new Body();
       body.abandon = (error) => {
         if (this.exchange === exchange) this.fail(error ?? networkError("response body abandoned"));
@@ -436,10 +460,13 @@ export class FastGetHandler {
   private readonly idle = new Map<string, Connection[]>();
   private readonly enabled = process.env.S3KIT_FAST_GET !== "0";
 
-  constructor(
-    private readonly fallback: NodeHttpHandler,
-    private readonly options: FastGetOptions,
-  ) {}
+  private readonly fallback: NodeHttpHandler;
+  private readonly options: FastGetOptions;
+
+  constructor(fallback: NodeHttpHandler, options: FastGetOptions) {
+    this.fallback = fallback;
+    this.options = options;
+  }
 
   handle(request: Request, options: HandleOptions = {}): Promise<{ response: Response }> {
     if (!this.takes(request)) return this.fallback.handle(request as never, options) as never;
