@@ -23,9 +23,10 @@ if [ "$(pnpm -v 2>/dev/null || true)" != "$want_pnpm" ]; then
 fi
 echo "setup: pnpm $(pnpm -v)" >&2
 
-# Native tools: xdelta3 and zstd for delta-store (tests compare against them). Only with root and apt.
+# Native tools: xdelta3 and zstd for delta-store (tests compare against them), openssl for shared's TLS test
+# certificate. Only with root and apt.
 missing=()
-for tool in xdelta3 zstd; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in xdelta3 zstd openssl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
