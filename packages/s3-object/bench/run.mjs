@@ -9,7 +9,9 @@
 //
 // Other settings: BENCH_TOOLS=s3-object,aws (tools whose name starts with one of these; default all installed),
 // BENCH_CPU_PROF=<dir> (a V8 CPU profile of each s3-object process), BENCH_NODE_FLAGS="--flag" (the cold download
-// once more with these Node flags, same run), BENCH_SKIP_UNCHANGED=1 (no "unchanged" rows).
+// once more with these Node flags, same run), BENCH_VARIANT_ENV="S3KIT_FAST_GET=0" (the cold download once more
+// with these environment variables, same run: the Node HTTP body path as a "before"), BENCH_SKIP_UNCHANGED=1 (no
+// "unchanged" rows).
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync } from "node:fs";
@@ -81,8 +83,8 @@ const sourceHash = await sha256(source);
 const rows = [];
 
 /** Run one tool's process; throws when it fails (a bench of a failed transfer measures nothing). */
-async function run(argv) {
-  const r = await timedRun(argv, { env, statsFile: join(work, "time.txt") });
+async function run(argv, extraEnv = {}) {
+  const r = await timedRun(argv, { env: { ...env, ...extraEnv }, statsFile: join(work, "time.txt") });
   if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.slice(-500)}`);
   return r;
 }
@@ -135,20 +137,29 @@ const profArgs = (name) =>
     : [];
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const opScript = join(here, "op.mjs");
-const ours = async (op, url, localPath, cacheDir, flags = []) => {
+const variantEnv = Object.fromEntries(
+  (process.env.BENCH_VARIANT_ENV ?? "")
+    .split(" ")
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+);
+const ours = async (op, url, localPath, cacheDir, flags = [], extraEnv = {}) => {
   const out = join(work, "op-result.json");
-  const r = await run([
-    process.execPath,
-    ...flags,
-    ...profArgs(`${op}-${rows.length}`),
-    opScript,
-    op,
-    url,
-    localPath,
-    cacheDir,
-    proxy.endpoint,
-    out,
-  ]);
+  const r = await run(
+    [
+      process.execPath,
+      ...flags,
+      ...profArgs(`${op}-${rows.length}`),
+      opScript,
+      op,
+      url,
+      localPath,
+      cacheDir,
+      proxy.endpoint,
+      out,
+    ],
+    extraEnv,
+  );
   const result = JSON.parse(readFileSync(out, "utf8"));
   return { ...r, bodyBytes: result.bytes, transferred: result.transferred };
 };
@@ -200,6 +211,14 @@ try {
     downloads[peer.name] = to;
     const row = await measure(peer.name, "download (cold)", () => peer.download(object, to));
     if (row.failed) delete downloads[peer.name];
+  }
+  if (Object.keys(variantEnv).length > 0 && use("s3-object")) {
+    // The same cold download once more with other environment variables (e.g. S3KIT_FAST_GET=0: a same-run "before").
+    const variant = join(work, "down-variant", "big.bin");
+    await measure(`s3-object ${process.env.BENCH_VARIANT_ENV}`, "download (cold)", () =>
+      ours("download", object, variant, join(work, "cache-variant"), [], variantEnv),
+    );
+    downloads[`s3-object ${process.env.BENCH_VARIANT_ENV}`] = variant;
   }
   if (nodeFlags.length > 0 && use("s3-object")) {
     const flagged = join(work, "down-flags", "big.bin");
