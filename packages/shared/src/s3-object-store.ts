@@ -24,6 +24,7 @@ import { createS3Client } from "./clients.ts";
 import { createLimit } from "./concurrency.ts";
 import { checkConditionWithHead } from "./conditional-writes.ts";
 import { abortReason, ObjectStoreError } from "./errors.ts";
+import { fastListPage, listedObjects, type RawListPage } from "./list-page.ts";
 import { formatLocation, type Location } from "./location.ts";
 import type {
   ByteRange,
@@ -321,6 +322,8 @@ export function createS3ObjectStore(
     throw toObjectStoreError(error, action, key === undefined ? url : `${url}${key}`, key);
   };
   const sendOptions = (signal?: AbortSignal) => (signal ? { abortSignal: signal } : {});
+  /** Listing pages read without the SDK's middleware and XML parser (list-page.ts), for a client made here. */
+  const fastList = ownClient ? fastListPage(client, options.logger) : undefined;
 
   function info(
     key: string,
@@ -772,34 +775,39 @@ export function createS3ObjectStore(
         // A hand-written paginator (not paginateListObjectsV2) so each page request takes the abort signal.
         let token: string | undefined;
         do {
-          const page = await client.send(
-            new ListObjectsV2Command({
-              Bucket: bucket,
-              Prefix: listPrefix,
-              MaxKeys: 1000,
-              ...(opts.delimiter ? { Delimiter: opts.delimiter } : {}),
-              ...(opts.startAfter ? { StartAfter: prefix + opts.startAfter } : {}),
-              ...(token ? { ContinuationToken: token } : {}),
-            }),
-            sendOptions(opts.signal),
-          );
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+          const input = {
+            Bucket: bucket,
+            Prefix: listPrefix,
+            MaxKeys: 1000,
+            ...(opts.delimiter ? { Delimiter: opts.delimiter } : {}),
+            ...(opts.startAfter ? { StartAfter: prefix + opts.startAfter } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+          };
+          // Read directly when the store made the client (list-page.ts), else through the SDK; one check for both.
+          const page: RawListPage =
+            (await fastList?.(input, opts.signal)) ??
+            (await client.send(new ListObjectsV2Command(input), sendOptions(opts.signal)).then((out) => ({
+              contents: out.Contents ?? [],
+              prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix),
+              isTruncated: out.IsTruncated === true,
+              nextContinuationToken: out.NextContinuationToken,
+            })));
+          token = page.isTruncated ? page.nextContinuationToken : undefined;
           opts.signal?.throwIfAborted();
           // Objects and common prefixes arrive in separate arrays; merge them in key order.
           const entries: ListEntry[] = [];
-          for (const o of page.Contents ?? []) {
-            if (!o.Key) continue;
+          for (const o of listedObjects(page, url)) {
             entries.push({
               kind: "object",
-              key: o.Key.slice(prefix.length),
-              size: o.Size ?? 0,
-              etag: o.ETag ?? "",
-              lastModified: o.LastModified ?? new Date(0),
-              ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
+              key: o.key.slice(prefix.length),
+              size: o.size,
+              etag: o.etag,
+              lastModified: o.lastModified,
+              ...(o.storageClass ? { storageClass: o.storageClass } : {}),
             });
           }
-          for (const p of page.CommonPrefixes ?? []) {
-            if (p.Prefix) entries.push({ kind: "prefix", prefix: p.Prefix.slice(prefix.length) });
+          for (const p of page.prefixes) {
+            if (p) entries.push({ kind: "prefix", prefix: p.slice(prefix.length) });
           }
           entries.sort((a, b) => {
             const ka = a.kind === "object" ? a.key : a.prefix;

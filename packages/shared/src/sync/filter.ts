@@ -31,12 +31,28 @@ function normalisePattern(pattern: string): string {
   return `**/${p}`;
 }
 
+/**
+ * A matcher for any of `patterns`, as `picomatch(patterns, { dot: true })` decides (a non-empty path equal to a
+ * pattern, or matched by its regular expression), but as one regular expression: picomatch's matcher allocates
+ * and checks options on every call, ~5 µs per path and pattern (a sync tests each file and each listed key;
+ * issue 15 (b): ~20 ms of a 2,000-file no-change backup with the 7 default excludes).
+ */
+function matcherOf(patterns: readonly string[]): (path: string) => boolean {
+  const globs = patterns.map(normalisePattern);
+  const regexps = globs.map((glob) => picomatch.makeRe(glob, { dot: true }));
+  const flags = regexps[0]?.flags ?? "";
+  const one = regexps.every((r) => r.flags === flags)
+    ? [new RegExp(regexps.map((r) => `(?:${r.source})`).join("|"), flags)]
+    : regexps;
+  const literal = new Set(globs);
+  return (path) => path !== "" && (literal.has(path) || one.some((r) => r.test(path)));
+}
+
 /** Build the filter for the given exclude and include globs. */
 export function createPathFilter(exclude: readonly string[], include: readonly string[] = []): PathFilter {
-  const options = { dot: true };
   const never = () => false;
-  const excludeMatch = exclude.length > 0 ? picomatch(exclude.map(normalisePattern), options) : never;
-  const includeMatch = include.length > 0 ? picomatch(include.map(normalisePattern), options) : undefined;
+  const excludeMatch = exclude.length > 0 ? matcherOf(exclude) : never;
+  const includeMatch = include.length > 0 ? matcherOf(include) : undefined;
   const directoryCache = new Map<string, boolean>();
 
   function isDirectoryExcluded(dir: string): boolean {
