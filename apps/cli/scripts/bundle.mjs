@@ -13,7 +13,7 @@
 // stays outside too: @toolkit/shared loads it with createRequire, only for the table commands.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { builtinModules } from "node:module";
+import { builtinModules, createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -51,13 +51,24 @@ const entryPoints = [
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 // The entry bin/run.js imports (a virtual module): oclif's `execute`, run from the bundle's root, where its
-// package.json is.
+// package.json is. Importing @oclif/core checks the Node version against the `engines` of a package.json it
+// `require`s next to itself, with semver: in the bundle that file has no `engines`, so the check always failed
+// silently, after loading semver and the CommonJS loader (~10 ms of CPU per run). OCLIF_DISABLE_ENGINE_WARNING
+// skips it, set only while oclif is imported (the CLI's own `engines` is npm's to check at install).
 const mainEntry = {
   name: "s3kit-bundle-main",
   setup(b) {
     b.onResolve({ filter: /^s3kit-bundle-main$/ }, () => ({ path: "main", namespace: "s3kit-bundle-main" }));
     b.onLoad({ filter: /.*/, namespace: "s3kit-bundle-main" }, () => ({
-      contents: 'import { execute } from "@oclif/core";\nawait execute({ dir: import.meta.url });\n',
+      contents: [
+        "const had = process.env.OCLIF_DISABLE_ENGINE_WARNING;",
+        'process.env.OCLIF_DISABLE_ENGINE_WARNING = "1";',
+        'const oclif = await import("@oclif/core");',
+        "const { execute } = oclif.execute ? oclif : oclif.default;",
+        "if (had === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING;",
+        "else process.env.OCLIF_DISABLE_ENGINE_WARNING = had;",
+        "await execute({ dir: import.meta.url });",
+      ].join("\n"),
       resolveDir: cliRoot,
       loader: "js",
     }));
@@ -115,9 +126,73 @@ const zodNamespace = {
   },
 };
 
+// Dependencies of @oclif/core that only its help, error formatting, spinners and plugin discovery use, yet it
+// `require`s at load: each becomes a stand-in that requires the module on its first use. A no-change photo-sync
+// never prints help or a spinner, so it loads none of them (ejs, minimatch, tinyglobby and fdir, cli-spinners'
+// table, wrap-ansi with string-width, emoji-regex and ansi-styles, …). The stand-in is a Proxy over the module.
+const lazyOclifDependencies = new Set([
+  "ejs",
+  "minimatch",
+  "tinyglobby",
+  "cli-spinners",
+  "wrap-ansi",
+  "string-width",
+  "widest-line",
+  "indent-string",
+  "clean-stack",
+  "wordwrap",
+  "ansi-escapes",
+]);
+const lazyRequire = {
+  name: "s3kit-lazy-require",
+  setup(b) {
+    b.onResolve({ filter: /^[a-z][\w.-]*$/ }, (args) => {
+      if (args.kind !== "require-call" || !lazyOclifDependencies.has(args.path)) return undefined;
+      if (!/[\\/]@oclif[\\/]core[\\/]/.test(args.importer) || args.pluginData?.real) return undefined;
+      return { path: args.path, namespace: "s3kit-lazy", pluginData: { resolveDir: args.resolveDir } };
+    });
+    b.onResolve({ filter: /^s3kit-real:/ }, async (args) => {
+      const name = args.path.slice("s3kit-real:".length);
+      const real = await b.resolve(name, {
+        kind: "require-call",
+        resolveDir: args.pluginData.resolveDir,
+        pluginData: { real: true },
+      });
+      return real.errors.length > 0 ? { errors: real.errors } : { path: real.path, namespace: real.namespace };
+    });
+    b.onLoad({ filter: /.*/, namespace: "s3kit-lazy" }, async ({ path, pluginData }) => {
+      const real = `s3kit-real:${path}`;
+      // TypeScript's import helpers read `__esModule` at once: the stand-in answers it as the module does (read here,
+      // in the bundler's process), without loading it at run time.
+      const esModule = createRequire(join(pluginData.resolveDir, "index.js"))(path).__esModule === true;
+      return {
+        contents: [
+          "let module_;",
+          `const load = () => (module_ ??= require(${JSON.stringify(real)}));`,
+          "module.exports = new Proxy(() => {}, {",
+          `  get: (_, key) => (key === "__esModule" ? ${esModule} : load()[key]),`,
+          "  set: (_, key, value) => { load()[key] = value; return true; },",
+          "  has: (_, key) => key in load(),",
+          "  ownKeys: () => Reflect.ownKeys(load()),",
+          "  getOwnPropertyDescriptor: (_, key) => {",
+          "    const d = Reflect.getOwnPropertyDescriptor(load(), key);",
+          "    return d && { ...d, configurable: true };",
+          "  },",
+          "  apply: (_, self, args) => Reflect.apply(load(), self, args),",
+          "  construct: (_, args) => Reflect.construct(load(), args),",
+          "});",
+        ].join("\n"),
+        resolveDir: pluginData.resolveDir,
+        pluginData,
+        loader: "js",
+      };
+    });
+  },
+};
+
 const { metafile } = await build({
   entryPoints: [...entryPoints, { in: "s3kit-bundle-main", out: "main" }],
-  plugins: [mainEntry, builtins, zodNamespace],
+  plugins: [mainEntry, builtins, zodNamespace, lazyRequire],
   absWorkingDir: cliRoot,
   outbase: dist,
   outdir: outDir,
@@ -217,4 +292,8 @@ if (made.status !== 0) throw new Error(`oclif manifest failed for ${outDir}:\n${
 const manifest = JSON.parse(readFileSync(join(outDir, "oclif.manifest.json"), "utf8"));
 const commandCount = Object.keys(manifest.commands).length;
 if (commandCount === 0) throw new Error("the bundled oclif manifest lists no command");
+// The bundle must start: `main.js --version` prints this version.
+const started = spawnSync(process.execPath, [join(outDir, "main.js"), "--version"], { encoding: "utf8" });
+if (started.status !== 0 || !started.stdout.includes(pkg.version))
+  throw new Error(`the bundle does not start (${started.status}):\n${started.stderr}${started.stdout}`);
 process.stdout.write(`bundled ${commandCount} commands into ${relative(process.cwd(), outDir) || "."}\n`);

@@ -10,7 +10,10 @@
 // (e) 24 × 24 MiB; written to bench/results/photo-sync-restore.{md,json}.
 // Scale down with PHOTO_SYNC_BENCH_FILES / PHOTO_SYNC_BENCH_BIG / PHOTO_SYNC_BENCH_RESTORE_FILES /
 // PHOTO_SYNC_BENCH_RESTORE_BIG (counts) on a slow machine; PHOTO_SYNC_BENCH_PARTS=backup or =restore runs one part,
-// PHOTO_SYNC_BENCH_TOOLS=s3kit,aws only the tools whose names start so.
+// PHOTO_SYNC_BENCH_TOOLS=s3kit,aws only the tools whose names start so. PHOTO_SYNC_BENCH_BIG=0 leaves (c) out.
+// PHOTO_SYNC_BENCH_B_RUNS=N runs (b) N times per tool and records the median (client CPU, wall, RSS; every sample in
+// the JSON). PHOTO_SYNC_BENCH_BASELINE=<path of a bin/run.js> adds "s3kit photo-sync (baseline)": another s3kit
+// build (e.g. an installed copy made before a change) in the same run, on the same data, never counted as a peer.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -46,6 +49,10 @@ const RESTORE_SMALL_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_FILES ??
 const RESTORE_BIG_COUNT = Number(process.env.PHOTO_SYNC_BENCH_RESTORE_BIG ?? 24);
 const RESTORE_BIG_BYTES = 24 * 1024 * 1024;
 const PARTS = (process.env.PHOTO_SYNC_BENCH_PARTS ?? "backup,restore").split(",");
+const B_RUNS = Math.max(1, Number(process.env.PHOTO_SYNC_BENCH_B_RUNS ?? 1));
+const BASELINE = process.env.PHOTO_SYNC_BENCH_BASELINE;
+/** s3kit's own rows (this build and a baseline build) are never peers. */
+const isS3kit = (tool) => tool.startsWith("s3kit photo-sync");
 
 const server = await startS3Server();
 // PHOTO_SYNC_BENCH_KEEPALIVE=1: the proxy keeps every client's connections open as S3 does (moto closes each one;
@@ -80,6 +87,10 @@ if (PARTS.includes("backup")) {
  */
 function installedCli() {
   if (process.env.PHOTO_SYNC_BENCH_CLI === "tree") return { path: cli, layout: "the source tree, no oclif manifest" };
+  // PHOTO_SYNC_BENCH_S3KIT=<path of a bin/run.js>: that s3kit instead of this tree's (e.g. a copy installed before a
+  // change, for a "before" run with the same script and peers).
+  if (process.env.PHOTO_SYNC_BENCH_S3KIT)
+    return { path: process.env.PHOTO_SYNC_BENCH_S3KIT, layout: `from ${process.env.PHOTO_SYNC_BENCH_S3KIT}` };
   return { path: installCli(work), layout: "as installed (with the oclif manifest a release ships)" };
 }
 const backupCli = PARTS.includes("backup") ? installedCli() : { path: cli, layout: "" };
@@ -198,6 +209,20 @@ const tools = [
       `s3://${bucket}/${prefix}/`,
     ],
   },
+  BASELINE && {
+    name: "s3kit photo-sync (baseline)",
+    version: `s3kit baseline ${BASELINE}`,
+    cmd: (dir, bucket, prefix) => [
+      process.execPath,
+      BASELINE,
+      "photo-sync",
+      dir,
+      `s3://${bucket}/${prefix}`,
+      "--endpoint-url",
+      proxy.endpoint,
+      "--quiet",
+    ],
+  },
 ].filter(
   (tool) =>
     tool &&
@@ -253,9 +278,24 @@ for (const tool of PARTS.includes("backup") ? tools : []) {
   for (const [scenario, dir, prefix, profName] of [
     [`(a) first upload ${SMALL_COUNT} × 64 KiB`, smallDir, "small", "a"],
     ["(b) no-change re-run", smallDir, "small", "b"],
-    [`(c) first upload ${BIG_COUNT} × ${BIG_MIB} MiB`, bigDir, "big", "c"],
+    ...(BIG_COUNT > 0 ? [[`(c) first upload ${BIG_COUNT} × ${BIG_MIB} MiB`, bigDir, "big", "c"]] : []),
   ]) {
-    await measure(tool, scenario, tool.cmd(dir, bucket, prefix, profName), rows);
+    if (profName !== "b" || B_RUNS === 1) {
+      await measure(tool, scenario, tool.cmd(dir, bucket, prefix, profName), rows);
+      continue;
+    }
+    // (b) again and again: the median of B_RUNS runs (client CPU, wall and RSS each), every sample kept.
+    const samples = [];
+    for (let i = 0; i < B_RUNS; i++) await measure(tool, scenario, tool.cmd(dir, bucket, prefix, `b${i}`), samples);
+    const median = (key) => samples.map((r) => r[key]).sort((x, y) => x - y)[Math.floor(samples.length / 2)];
+    rows.push({
+      ...samples[0],
+      wallMs: median("wallMs"),
+      cpuMs: median("cpuMs"),
+      peakRssMiB: median("peakRssMiB"),
+      exitCode: samples.find((r) => r.exitCode !== 0)?.exitCode ?? 0,
+      samples: samples.map(({ wallMs, cpuMs, peakRssMiB }) => ({ wallMs, cpuMs, peakRssMiB })),
+    });
   }
   await emptyBucket(url); // moto keeps objects in memory
 }
@@ -295,7 +335,7 @@ rmSync(work, { recursive: true, force: true });
 const ratiosOf = (rows) =>
   [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
     const me = rows.find((r) => r.tool === "s3kit photo-sync" && r.scenario === scenario);
-    const peers = rows.filter((r) => r.tool !== "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
+    const peers = rows.filter((r) => !isS3kit(r.tool) && r.scenario === scenario && r.exitCode === 0);
     const fastest = peers.reduce((a, b) => (a && a.wallMs <= b.wallMs ? a : b), undefined);
     const fewest = peers.reduce((a, b) => (a && a.requests <= b.requests ? a : b), undefined);
     return {
@@ -335,8 +375,8 @@ const tableOf = (rows, ratios) => [
 const goalsOf = (rows) =>
   [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
     const of = (prefix) => rows.find((r) => r.tool.startsWith(prefix) && r.scenario === scenario && r.exitCode === 0);
-    const me = of("s3kit");
-    const peers = rows.filter((r) => r.tool !== "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
+    const me = rows.find((r) => r.tool === "s3kit photo-sync" && r.scenario === scenario && r.exitCode === 0);
+    const peers = rows.filter((r) => !isS3kit(r.tool) && r.scenario === scenario && r.exitCode === 0);
     const least = (key) => peers.reduce((a, b) => (a && a[key] <= b[key] ? a : b), undefined);
     const ratio = (key, peer) => (me?.[key] && peer?.[key] ? +(me[key] / peer[key]).toFixed(2) : null);
     return {
@@ -354,7 +394,7 @@ const goals = goalsOf(rows);
 const md = [
   "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
   "",
-  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit ${backupCli.layout}: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
+  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit ${backupCli.layout}: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""}${B_RUNS > 1 ? ` (b) ran ${B_RUNS} times per tool, one after another: its row is the median of each figure (the samples are in the JSON).` : ""}${BASELINE ? " `s3kit photo-sync (baseline)` is another s3kit build (PHOTO_SYNC_BENCH_BASELINE) on the same data, not a peer." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
   "",
   ...tableOf(rows, ratios),
   "",

@@ -1,6 +1,6 @@
 import { type Dirent, lstatSync, type Stats, statSync } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { normalize, sep } from "node:path";
 import { validateKey } from "../open-object-store.ts";
 import type { PathFilter } from "./filter.ts";
 import { isPartialDownload } from "./partial-files.ts";
@@ -97,6 +97,9 @@ export async function scanLocalTree(root: string, options: ScanOptions): Promise
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // `dir` is normalised and an entry's name a plain name, so this is `path.join(dir, name)` without
+    // its per-call normalisation (a JavaScript loop over every character: ~10 µs per file in a cold process).
+    const prefix = dir === "." ? "" : dir.endsWith(sep) ? dir : `${dir}${sep}`;
     const subdirs: { abs: string; rel: string; real: string }[] = [];
     for (let i = 0; i < entries.length; i += STAT_BATCH) {
       const batch = entries.slice(i, i + STAT_BATCH).map((entry) => {
@@ -106,7 +109,7 @@ export async function scanLocalTree(root: string, options: ScanOptions): Promise
         if (entry.isDirectory()) want = filter.isDirectoryExcluded(key) ? undefined : "lstat";
         else if (entry.isSymbolicLink()) want = followSymlinks ? "stat" : undefined;
         else if (entry.isFile() && !isPartialDownload(entry.name) && filter.accepts(key)) want = "lstat";
-        return { entry, abs: join(dir, entry.name), relPath, key, want };
+        return { entry, abs: `${prefix}${entry.name}`, relPath, key, want };
       });
       let stats: (Stats | Error | undefined)[];
       if (syncStats) {
@@ -174,6 +177,6 @@ export async function scanLocalTree(root: string, options: ScanOptions): Promise
       await walk(sub.abs, sub.rel, followSymlinks ? new Set([...ancestors, sub.real]) : ancestors);
   }
 
-  await walk(root, "", new Set([rootReal]));
+  await walk(normalize(root), "", new Set([rootReal]));
   return result;
 }
