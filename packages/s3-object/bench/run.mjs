@@ -19,7 +19,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestBucket, startFaultProxy, startS3Server } from "@toolkit/shared/testing";
+import { createTestBucket, startFaultProxy, startS3Server, warmUpS3Server } from "@toolkit/shared/testing";
 import { awsEnv, rcloneEnv, root, timed as timedRun, which, writeS3cmdConfig } from "../../../bench/kit.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,6 +62,8 @@ const server = await startS3Server();
 const proxy = await startFaultProxy({ target: server.endpoint });
 const { bucket, client } = await createTestBucket(server, "bench-object");
 client.destroy();
+// A fresh moto's first large upload is slow for whoever comes first (s3-object): warm it up (BENCH_WARMUP=0 skips).
+if (process.env.BENCH_WARMUP !== "0") await warmUpS3Server(server);
 const work = await mkdtemp(join(tmpdir(), "s3o-bench-"));
 // Ctrl-C: stop the servers this run started (moto is a child process).
 for (const signal of ["SIGINT", "SIGTERM"]) {

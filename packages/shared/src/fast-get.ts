@@ -38,10 +38,6 @@ function takeBuffer(): Buffer {
   return free.pop() ?? Buffer.allocUnsafeSlow(BODY_CHUNK_BYTES);
 }
 
-function giveBack(buffer: Buffer): void {
-  if (free.length < MAX_FREE_BUFFERS) free.push(buffer);
-}
-
 /**
  * Give back the buffer of a body chunk once it has been used (written, hashed): the next body reads into it. A
  * chunk that did not come from this handler is ignored, as is a second release. Never touch the chunk after.
@@ -50,7 +46,7 @@ export function releaseBodyChunk(chunk: Uint8Array): void {
   const buffer = chunk.buffer;
   if (!lent.has(buffer)) return;
   lent.delete(buffer);
-  giveBack(Buffer.from(buffer, 0, BODY_CHUNK_BYTES));
+  if (free.length < MAX_FREE_BUFFERS) free.push(Buffer.from(buffer, 0, BODY_CHUNK_BYTES));
 }
 
 /** The parts of smithy's `HttpRequest` this handler reads. */
@@ -292,8 +288,12 @@ class Connection {
     this.socket.destroy();
     const exchange = this.exchange;
     this.exchange = undefined;
-    // The buffer: kept only when nothing of it is lent (the socket reads no more once destroyed).
-    if (!lent.has(this.buffer.buffer)) giveBack(this.buffer);
+    // The socket's own buffer (never lent) back to the pool once this turn is over: a TLS socket could still
+    // deliver the rest of what it was decrypting into it in this same call.
+    const buffer = this.buffer;
+    setImmediate(() => {
+      if (free.length < MAX_FREE_BUFFERS) free.push(buffer);
+    });
     if (!exchange) return;
     if (!exchange.headed) exchange.reject(error);
     else exchange.body?.fail(error);
@@ -312,6 +312,7 @@ class Connection {
 
   /** `n` new bytes at `fill`. Returns false to pause the socket (back-pressure). */
   private onData(n: number): boolean {
+    if (this.closed) return false;
     this.fill += n;
     const exchange = this.exchange;
     if (!exchange) {
