@@ -5,7 +5,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { z } from "zod";
 import { ObjectStoreError } from "./errors.ts";
 import { FastGetHandler } from "./fast-get.ts";
-import { type FastPutLog, fastPutMiddleware } from "./fast-put.ts";
+import { type FastPutLog, installFastPut } from "./fast-put.ts";
 import type { Logger } from "./logger.ts";
 
 // node:http and node:https through require(), not `import`: an ES module import of a built-in builds a facade over
@@ -275,7 +275,7 @@ function trimMiddleware(client: StackClient): UserAgentHeaders | undefined {
   return headers;
 }
 
-/** The small-PUT fast path ({@link fastPutMiddleware}); its requests log the same debug line as the SDK's. */
+/** The small-PUT fast path ({@link installFastPut}); its requests log the same debug line as the SDK's. */
 function addFastPut(client: S3Client, logger: Logger | undefined, userAgent: UserAgentHeaders | undefined): void {
   const log = logger
     ? ({ bucket, key, status, sentBytes, ms, error }: FastPutLog) => {
@@ -292,11 +292,7 @@ function addFastPut(client: S3Client, logger: Logger | undefined, userAgent: Use
         logger.debug(`s3 PutObject ${status ?? error}`, { ...fields });
       }
     : undefined;
-  client.middlewareStack.add(fastPutMiddleware(client, { log, userAgent }) as never, {
-    step: "initialize",
-    priority: "low",
-    name: "s3kitFastPut",
-  });
+  installFastPut(client, { log, userAgent });
 }
 
 /**
