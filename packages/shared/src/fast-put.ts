@@ -1,7 +1,6 @@
 import { crc32 } from "node:zlib";
 import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from "@aws-sdk/client-s3";
-import { getEndpointFromInstructions } from "@smithy/core/endpoints";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { directRequests } from "./direct-request.ts";
 import { META_SHA256 } from "./sync/metadata.ts";
 import { isSha256Hex } from "./trust/remote-input.ts";
 
@@ -53,51 +52,15 @@ export function installFastPut(
   options: { log?: ((entry: FastPutLog) => void) | undefined; userAgent?: (() => Promise<Headers>) | undefined } = {},
 ): void {
   const { log, userAgent } = options;
-  const config = client.config as unknown as {
-    credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
-    region: () => Promise<string>;
-    sha256: ConstructorParameters<typeof SignatureV4>[0]["sha256"];
-    systemClockOffset?: number;
-    requestChecksumCalculation: () => Promise<string>;
-    requestHandler: {
-      handle: (
-        request: unknown,
-        options: { abortSignal?: AbortSignal },
-      ) => Promise<{ response: { statusCode: number; headers: Headers; body?: { resume?: () => void } } }>;
-    };
-  };
+  const direct = directRequests(client);
   let enabled = process.env.S3KIT_FAST_PUT !== "0";
-  const signers = new Map<string, SignatureV4>();
-  const signerFor = (region: string, service: string) => {
-    const id = `${region}/${service}`;
-    let signer = signers.get(id);
-    if (!signer) {
-      signer = new SignatureV4({
-        credentials: config.credentials,
-        region,
-        service,
-        sha256: config.sha256,
-        uriEscapePath: false,
-        applyChecksum: true,
-      });
-      signers.set(id, signer);
-    }
-    return signer;
-  };
 
   /** The response when the request was sent and answered 200; undefined to leave it to the SDK. */
   async function send(input: PutObjectCommandInput, body: Uint8Array, signal: AbortSignal | undefined) {
-    const endpoint = await getEndpointFromInstructions(input, PutObjectCommand, config as never);
-    const schemes = (endpoint.properties?.authSchemes ?? []) as {
-      name?: string;
-      signingRegion?: string;
-      signingName?: string;
-    }[];
-    const scheme = schemes[0];
-    if (scheme && scheme.name !== "sigv4") return undefined;
-    const url = endpoint.url;
-    const base = url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname;
-    const path = `${base}/${String(input.Key).split("/").map(encodeSegment).join("/")}`;
+    const target = await direct.target(input, PutObjectCommand);
+    if (!target) return undefined;
+    const { url } = target;
+    const path = `${target.basePath}/${String(input.Key).split("/").map(encodeSegment).join("/")}`;
     const headers: Headers = {
       host: url.host,
       "content-type": input.ContentType ?? "application/octet-stream",
@@ -111,7 +74,7 @@ export function installFastPut(
     // mismatch); else the signer hashes it. The CRC32 the SDK adds by default on AWS (WHEN_SUPPORTED) is added too.
     const sha256 = input.Metadata?.[META_SHA256];
     if (isSha256Hex(sha256)) headers["x-amz-content-sha256"] = sha256;
-    if ((await config.requestChecksumCalculation()) !== "WHEN_REQUIRED") {
+    if ((await direct.config.requestChecksumCalculation()) !== "WHEN_REQUIRED") {
       const crc = Buffer.alloc(4);
       crc.writeUInt32BE(crc32(body));
       headers["x-amz-checksum-crc32"] = crc.toString("base64");
@@ -127,11 +90,7 @@ export function installFastPut(
       headers,
       body,
     };
-    const region = scheme?.signingRegion ?? (await config.region());
-    const signed = await signerFor(region, scheme?.signingName ?? "s3").sign(request as never, {
-      signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)),
-    });
-    const { response } = await config.requestHandler.handle(signed, signal ? { abortSignal: signal } : {});
+    const { response } = await direct.send(await direct.sign(request, target), signal);
     response.body?.resume?.();
     return response;
   }
