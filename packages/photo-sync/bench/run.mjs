@@ -273,30 +273,48 @@ async function measure(tool, scenario, argv, into) {
 // Warm moto up before the first measured tool (see warmUpS3Server). PHOTO_SYNC_BENCH_WARMUP=0 skips it.
 if (PARTS.includes("backup") && process.env.PHOTO_SYNC_BENCH_WARMUP !== "0") await warmUpS3Server(server);
 
-for (const tool of PARTS.includes("backup") ? tools : []) {
+const backupTools = PARTS.includes("backup") ? tools : [];
+const bucketOf = new Map();
+const scenarioB = "(b) no-change re-run";
+for (const tool of backupTools) {
   const { bucket, url } = await createTestBucket(server, "bench-ps");
-  for (const [scenario, dir, prefix, profName] of [
-    [`(a) first upload ${SMALL_COUNT} × 64 KiB`, smallDir, "small", "a"],
-    ["(b) no-change re-run", smallDir, "small", "b"],
-    ...(BIG_COUNT > 0 ? [[`(c) first upload ${BIG_COUNT} × ${BIG_MIB} MiB`, bigDir, "big", "c"]] : []),
-  ]) {
-    if (profName !== "b" || B_RUNS === 1) {
-      await measure(tool, scenario, tool.cmd(dir, bucket, prefix, profName), rows);
-      continue;
-    }
-    // (b) again and again: the median of B_RUNS runs (client CPU, wall and RSS each), every sample kept.
-    const samples = [];
-    for (let i = 0; i < B_RUNS; i++) await measure(tool, scenario, tool.cmd(dir, bucket, prefix, `b${i}`), samples);
-    const median = (key) => samples.map((r) => r[key]).sort((x, y) => x - y)[Math.floor(samples.length / 2)];
-    rows.push({
-      ...samples[0],
-      wallMs: median("wallMs"),
-      cpuMs: median("cpuMs"),
-      peakRssMiB: median("peakRssMiB"),
-      exitCode: samples.find((r) => r.exitCode !== 0)?.exitCode ?? 0,
-      samples: samples.map(({ wallMs, cpuMs, peakRssMiB }) => ({ wallMs, cpuMs, peakRssMiB })),
-    });
+  bucketOf.set(tool, { bucket, url });
+  await measure(tool, `(a) first upload ${SMALL_COUNT} × 64 KiB`, tool.cmd(smallDir, bucket, "small", "a"), rows);
+}
+// (b) in rounds, every tool once per round: the load other work puts on the shared machine drifts, and this way it
+// falls on every tool alike. With B_RUNS > 1 the row is the median of each figure, every sample kept.
+const samplesOf = new Map(backupTools.map((tool) => [tool, []]));
+for (let i = 0; i < B_RUNS; i++) {
+  for (const tool of backupTools) {
+    const profName = B_RUNS === 1 ? "b" : `b${i}`;
+    await measure(
+      tool,
+      scenarioB,
+      tool.cmd(smallDir, bucketOf.get(tool).bucket, "small", profName),
+      samplesOf.get(tool),
+    );
   }
+}
+for (const tool of backupTools) {
+  const samples = samplesOf.get(tool);
+  const median = (key) => samples.map((r) => r[key]).sort((x, y) => x - y)[Math.floor(samples.length / 2)];
+  rows.push(
+    B_RUNS === 1
+      ? samples[0]
+      : {
+          ...samples[0],
+          wallMs: median("wallMs"),
+          cpuMs: median("cpuMs"),
+          peakRssMiB: median("peakRssMiB"),
+          exitCode: samples.find((r) => r.exitCode !== 0)?.exitCode ?? 0,
+          samples: samples.map(({ wallMs, cpuMs, peakRssMiB }) => ({ wallMs, cpuMs, peakRssMiB })),
+        },
+  );
+}
+for (const tool of backupTools) {
+  const { bucket, url } = bucketOf.get(tool);
+  if (BIG_COUNT > 0)
+    await measure(tool, `(c) first upload ${BIG_COUNT} × ${BIG_MIB} MiB`, tool.cmd(bigDir, bucket, "big", "c"), rows);
   await emptyBucket(url); // moto keeps objects in memory
 }
 const restoreRows = [];
@@ -394,7 +412,7 @@ const goals = goalsOf(rows);
 const md = [
   "# @toolkit/photo-sync — against rclone, aws s3 sync, s3cmd",
   "",
-  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit ${backupCli.layout}: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""}${B_RUNS > 1 ? ` (b) ran ${B_RUNS} times per tool, one after another: its row is the median of each figure (the samples are in the JSON).` : ""}${BASELINE ? " `s3kit photo-sync (baseline)` is another s3kit build (PHOTO_SYNC_BENCH_BASELINE) on the same data, not a peer." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
+  `Same data, same run, same local S3 server (moto) behind a counting proxy, ${new Date().toISOString()}, Node ${process.version}: (a) first upload of ${SMALL_COUNT} files × 64 KiB in ${Math.ceil(SMALL_COUNT / 100)} folders, (b) the same command again with nothing changed, (c) first upload of ${BIG_COUNT} files × ${BIG_MIB} MiB (camera raw size). Every tool runs as a child process (s3kit ${backupCli.layout}: its defaults, 16 files at once; rclone: --transfers 16 --fast-list; aws cli: its default 10; s3cmd: 1), timed by GNU time: client CPU is user+sys of the tool's process, RSS its peak.${PROF_DIR ? " The s3kit runs ran under --cpu-prof, which inflates their CPU: do not compare it." : ""}${B_RUNS > 1 ? ` (b) ran ${B_RUNS} times per tool, in rounds (each tool once per round): its row is the median of each figure (the samples are in the JSON).` : ""}${BASELINE ? " `s3kit photo-sync (baseline)` is another s3kit build (PHOTO_SYNC_BENCH_BASELINE) on the same data, not a peer." : ""} Other work ran on this 2-core machine at the same time (moto and the clients share the cores): client CPU and requests are the primary figures, wall times are indicative. Versions: ${tools.map((t) => t.version).join(", ")}. Total bench time ${Math.round((performance.now() - started) / 1000)} s.`,
   "",
   ...tableOf(rows, ratios),
   "",
