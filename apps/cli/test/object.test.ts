@@ -203,6 +203,10 @@ describe("s3kit object", () => {
     const again = await run(["object", "put", file, url]);
     expect(again.code, again.stderr).toBe(0);
     expect(Buffer.from(await store.getBytes("killed/put.bin")).equals(bytes)).toBe(true);
+    // The incomplete upload the killed run left on the server was aborted by the re-run.
+    const left: string[] = [];
+    for await (const upload of store.listMultipartUploads!()) left.push(upload.key);
+    expect(left.filter((key) => key === "killed/put.bin")).toEqual([]);
   });
 
   it("Ctrl-C during a get exits 130 and leaves the previous copy, with no temp file", async () => {

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { inspect } from "node:util";
+import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { openObjectStore } from "@toolkit/shared";
 import { createTestBucket, startFaultProxy, startS3Server, testClientOptions } from "@toolkit/shared/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { isS3ObjectError, S3File } from "./index.ts";
+import { statePathFor } from "./state.ts";
 
 const MiB = 1024 * 1024;
 let server: Awaited<ReturnType<typeof startS3Server>>;
@@ -329,6 +331,37 @@ describe("conflicts and integrity", () => {
     await writeFile(f.localPath, randomBytes(6 * MiB));
     expect(isS3ObjectError(await f.upload().catch((e: unknown) => e), "object.conflict")).toBe(true);
     expect(await remoteText(store, "m.bin")).toBe("replaced");
+  });
+
+  test("an upload aborts the incomplete multipart upload a killed run left for this key, and nothing else", async () => {
+    const { store, file, cacheDir, client, bucket } = await setup("leftover");
+    const opts = { partSizeBytes: 5 * MiB, multipartThresholdBytes: 5 * MiB };
+    const local = join(cacheDir, "m.bin");
+    await writeFile(local, randomBytes(6 * MiB));
+    const start = async (key: string) =>
+      (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId!;
+    const uploads = async () => {
+      const ids: string[] = [];
+      for await (const u of store.listMultipartUploads!()) ids.push(`${u.key} ${u.uploadId}`);
+      return ids.sort();
+    };
+    // A killed run: its marker (written when its upload began), its upload of m.bin; another key's upload.
+    const marker = `${statePathFor(cacheDir, local)}.multipart`;
+    await mkdir(dirname(marker), { recursive: true });
+    await writeFile(marker, `${new Date(Date.now() - 60_000).toISOString()}\n`);
+    const killed = await start("m.bin");
+    const other = await start("other.bin");
+    expect(await uploads()).toEqual([`m.bin ${killed}`, `other.bin ${other}`].sort());
+    const f = file("m.bin", { ...opts, localPath: local });
+    expect((await f.upload()).transferred).toBe(true);
+    expect(await uploads()).toEqual([`other.bin ${other}`]);
+    await expect(readFile(marker)).rejects.toMatchObject({ code: "ENOENT" });
+    // Without a marker (the last upload ended), another writer's incomplete upload of the key is left alone.
+    const theirs = await start("m.bin");
+    await writeFile(local, randomBytes(6 * MiB));
+    expect((await f.upload()).transferred).toBe(true);
+    expect(await uploads()).toEqual([`m.bin ${theirs}`, `other.bin ${other}`].sort());
+    await f.close();
   });
 
   test("a new object is created with If-None-Match; an existing different one is not overwritten blindly", async () => {

@@ -1,5 +1,5 @@
 import { type BigIntStats, createReadStream } from "node:fs";
-import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { access, copyFile, type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
@@ -246,6 +246,36 @@ export class S3File implements AsyncDisposable {
     return hash;
   }
 
+  /**
+   * Abort what a killed upload of this object left on the server: when `marker` exists (written before the killed
+   * run's multipart upload began), the incomplete uploads of exactly this key are aborted; other keys' stay. Not
+   * filtered by time: S3 dates each upload, but S3-compatible servers may not (moto answers one fixed date for
+   * all). Another writer's upload of the same key running at that moment would be aborted too, and fail on its
+   * completion — nothing is overwritten or lost; two writers of one key conflict anyway (`If-Match`). A failure to
+   * list or abort is logged and leaves the marker for the next upload.
+   */
+  async #abortLeftUploads(store: ObjectStore, key: string, marker: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await access(marker);
+    } catch {
+      return; // no marker: the last multipart upload ended
+    }
+    try {
+      for await (const upload of store.listMultipartUploads!(signal ? { signal } : {})) {
+        if (upload.key !== key) continue;
+        await store.abortMultipartUpload!(upload.key, upload.uploadId, signal ? { signal } : {});
+        this.#logger.warn("s3-object: aborted an incomplete upload a killed run left", { url: this.url });
+      }
+      await rm(marker, { force: true });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      this.#logger.warn("s3-object: could not clean up a killed run's incomplete upload", {
+        url: this.url,
+        error: String(error),
+      });
+    }
+  }
+
   async #run<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
     try {
@@ -465,6 +495,17 @@ export class S3File implements AsyncDisposable {
       return sentHash;
     };
     let result: Awaited<ReturnType<ObjectStore["put"]>>;
+    // A multipart upload leaves a marker beside the state while it runs: found by a later upload, it means a run
+    // was killed mid-upload, and the incomplete upload it left on the server is aborted (see #abortLeftUploads).
+    const marker =
+      multipart && store.listMultipartUploads && store.abortMultipartUpload
+        ? `${this.#statePath}.multipart`
+        : undefined;
+    if (marker) {
+      await this.#abortLeftUploads(store, key, marker, signal);
+      await mkdir(dirname(marker), { recursive: true });
+      await writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+    }
     try {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — 412 means another writer won.
       result = await store.put(key, body, {
@@ -509,6 +550,10 @@ export class S3File implements AsyncDisposable {
       } else {
         throw conflict("the remote object was deleted");
       }
+    } finally {
+      // The store completed or aborted the upload (or could not reach the server to abort it: then S3's lifecycle
+      // rule for incomplete uploads is the net).
+      if (marker) await rm(marker, { force: true });
     }
     const sent = sentDigest();
     const expected = multipart ? sent.multipart?.etag : `"${sent.md5}"`;
