@@ -1,6 +1,5 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandInput, type S3Client } from "@aws-sdk/client-s3";
-import { getEndpointFromInstructions } from "@smithy/core/endpoints";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { directRequests } from "./direct-request.ts";
 import { ObjectStoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { parseSize } from "./trust/remote-input.ts";
@@ -241,21 +240,6 @@ export function parseListPage(body: string): RawListPage {
 /** At most this many bytes of one listing page are read (1,000 keys of 1,024 bytes, XML-escaped, fit easily). */
 const MAX_PAGE_BYTES = 32 * 1024 * 1024;
 
-type Config = {
-  credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
-  region: () => Promise<string>;
-  sha256: ConstructorParameters<typeof SignatureV4>[0]["sha256"];
-  systemClockOffset?: number;
-  requestHandler: {
-    handle: (
-      request: unknown,
-      options: { abortSignal?: AbortSignal },
-    ) => Promise<{
-      response: { statusCode: number; headers: Record<string, string>; body?: AsyncIterable<Uint8Array> };
-    }>;
-  };
-};
-
 /** Reads one listing page; `undefined` when the SDK should read it instead. */
 export type FastListPage = (
   input: ListObjectsV2CommandInput,
@@ -264,8 +248,8 @@ export type FastListPage = (
 
 /**
  * The listing fast path (issue 15 (b)), the same way as the small-PUT one (`fast-put.ts`): a ListObjectsV2 request
- * signed and sent with the SDK's own parts — the endpoint from the command's endpoint rules, credentials, region,
- * clock offset and hash from the client's config, SigV4 from `@smithy/signature-v4`, the client's HTTP handler —
+ * signed and sent with the SDK's own parts (`direct-request.ts`: the endpoint from the command's endpoint rules,
+ * credentials, region, clock offset and hash from the client's config, SigV4, the client's HTTP handler) —
  * and its body read by {@link parseListPage} instead of the SDK's middleware chain and generic XML deserializer.
  *
  * Anything it does not handle is left to the SDK, which sends the request again with its retries, redirects,
@@ -275,37 +259,13 @@ export type FastListPage = (
  * the store made itself (a caller's client may carry middleware that must see every request).
  */
 export function fastListPage(client: S3Client, logger: Logger | undefined): FastListPage {
-  const config = client.config as unknown as Config;
+  const direct = directRequests(client);
   let enabled = process.env.S3KIT_FAST_LIST !== "0";
-  const signers = new Map<string, SignatureV4>();
-  const signerFor = (region: string, service: string) => {
-    const id = `${region}/${service}`;
-    let signer = signers.get(id);
-    if (!signer) {
-      signer = new SignatureV4({
-        credentials: config.credentials,
-        region,
-        service,
-        sha256: config.sha256,
-        uriEscapePath: false,
-        applyChecksum: true,
-      });
-      signers.set(id, signer);
-    }
-    return signer;
-  };
 
   async function read(input: ListObjectsV2CommandInput, signal: AbortSignal | undefined) {
-    const endpoint = await getEndpointFromInstructions(input, ListObjectsV2Command, config as never);
-    const schemes = (endpoint.properties?.authSchemes ?? []) as {
-      name?: string;
-      signingRegion?: string;
-      signingName?: string;
-    }[];
-    const scheme = schemes[0];
-    if (scheme && scheme.name !== "sigv4") return { status: null, page: undefined };
-    const url = endpoint.url;
-    const base = url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname;
+    const target = await direct.target(input, ListObjectsV2Command);
+    if (!target) return { status: null, page: undefined };
+    const { url } = target;
     const query: Record<string, string> = { "list-type": "2" };
     if (input.Prefix !== undefined) query.prefix = input.Prefix;
     if (input.MaxKeys !== undefined) query["max-keys"] = String(input.MaxKeys);
@@ -317,26 +277,22 @@ export function fastListPage(client: S3Client, logger: Logger | undefined): Fast
       protocol: url.protocol,
       hostname: url.hostname,
       ...(url.port ? { port: Number(url.port) } : {}),
-      path: `${base}/`,
+      path: `${target.basePath}/`,
       query,
       headers: { host: url.host },
     };
-    const region = scheme?.signingRegion ?? (await config.region());
-    const signed = await signerFor(region, scheme?.signingName ?? "s3").sign(request as never, {
-      signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)),
-    });
-    const { response } = await config.requestHandler.handle(signed, signal ? { abortSignal: signal } : {});
+    const { response } = await direct.send(await direct.sign(request, target), signal);
     const status = response.statusCode;
-    const chunks: Buffer[] = [];
-    let bytes = 0;
     if (status !== 200) {
-      (response.body as { resume?: () => void } | undefined)?.resume?.();
+      response.body?.resume?.();
       return { status, page: undefined };
     }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
     for await (const chunk of response.body ?? []) {
       bytes += chunk.byteLength;
       if (bytes > MAX_PAGE_BYTES) {
-        (response.body as { destroy?: () => void }).destroy?.();
+        response.body?.destroy?.();
         return { status, page: undefined, bytes };
       }
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
@@ -357,6 +313,7 @@ export function fastListPage(client: S3Client, logger: Logger | undefined): Fast
     }
     logger?.debug(`s3 ListObjectsV2 ${outcome?.status ?? error ?? "-"}`, {
       operation: "ListObjectsV2",
+      direct: true,
       bucket: input.Bucket,
       status: outcome?.status ?? null,
       sentBytes: null,
