@@ -400,7 +400,11 @@ class Connection {
 
   /** Push `available` bytes from `emitted` as one chunk: lend the buffer, or copy a small complete body. */
   private handOn(exchange: Exchange, available: number, last: boolean): boolean {
-    if (available === 0) return true;
+    if (available === 0) {
+      // Nothing of the body in this buffer yet, and no room left (a head that ended exactly at its end): start over.
+      if (this.fill === this.buffer.length) this.fill = this.emitted = 0;
+      return true;
+    }
     const start = this.emitted;
     let chunk: Buffer;
     if (last && available <= COPY_BELOW_BYTES) {
