@@ -223,6 +223,21 @@ describe("the fast handler against a scripted server", () => {
     await srv.close();
   });
 
+  test("over 1 MiB of interim 100 Continue answers before the real one: the body still arrives whole", async () => {
+    const body = randomBytes(50_000);
+    const srv = await scriptedServer((socket) => {
+      socket.write(Buffer.alloc(0));
+      socket.write("HTTP/1.1 100 Continue\r\n\r\n".repeat(50_000)); // 1.25 MB
+      socket.write(ok(body));
+    });
+    const h = handler();
+    const { response } = await h.handle(request(srv.port));
+    expect(response.statusCode).toBe(200);
+    expect((await readAll(response.body)).bytes.equals(body)).toBe(true);
+    h.destroy();
+    await srv.close();
+  });
+
   test("a kept-alive socket the server closed meanwhile: the request goes once more on a new connection", async () => {
     const srv = await scriptedServer((socket, _request, connection) => {
       socket.write(ok("hello"));

@@ -339,8 +339,12 @@ class Connection {
       }
       const { status, reason, headers, keepAlive } = parseHead(this.buffer.toString("latin1", exchange.head, end));
       if (status >= 100 && status < 200) {
-        exchange.head = end + 4; // 100 Continue and other interim answers: the real one follows
-        n = this.fill - exchange.head;
+        // 100 Continue and other interim answers: the real one follows. What came after moves to the buffer's
+        // start, so any number of them never fills the buffer.
+        this.buffer.copy(this.buffer, 0, end + 4, this.fill);
+        this.fill -= end + 4;
+        exchange.head = 0;
+        n = this.fill;
         continue;
       }
       this.emitted = end + 4;
