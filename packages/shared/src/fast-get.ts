@@ -478,7 +478,9 @@ export class FastGetHandler {
   }
 
   handle(request: Request, options: HandleOptions = {}): Promise<{ response: Response }> {
-    if (!this.takes(request)) return this.fallback.handle(request as never, options) as never;
+    // An abort signal without `addEventListener` (an old `@smithy/abort-controller` one): the SDK's handler knows it.
+    const odd = options.abortSignal && typeof options.abortSignal.addEventListener !== "function";
+    if (odd || !this.takes(request)) return this.fallback.handle(request as never, options) as never;
     return this.get(request, options, true);
   }
 
