@@ -460,6 +460,17 @@ export class S3File implements AsyncDisposable {
     // store reads each part from its offset and hands us the same bytes once the part is stored (one read, MD5
     // per part, combined at the end); other stores get a stream hashed on its way through.
     const fileParts = multipart && store.location.kind === "s3";
+    // A multipart upload leaves a marker beside the state while it runs: found by a later upload, it means a run
+    // was killed mid-upload, and the incomplete upload it left on the server is aborted (see #abortLeftUploads).
+    const marker =
+      multipart && store.listMultipartUploads && store.abortMultipartUpload
+        ? `${this.#statePath}.multipart`
+        : undefined;
+    if (marker) {
+      await this.#abortLeftUploads(store, key, marker, signal);
+      await mkdir(dirname(marker), { recursive: true });
+      await writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+    }
     const partMd5s: Buffer[] = [];
     const source = createReadStream(this.localPath, fileParts ? {} : { highWaterMark: 1024 * 1024 });
     const body =
@@ -495,17 +506,6 @@ export class S3File implements AsyncDisposable {
       return sentHash;
     };
     let result: Awaited<ReturnType<ObjectStore["put"]>>;
-    // A multipart upload leaves a marker beside the state while it runs: found by a later upload, it means a run
-    // was killed mid-upload, and the incomplete upload it left on the server is aborted (see #abortLeftUploads).
-    const marker =
-      multipart && store.listMultipartUploads && store.abortMultipartUpload
-        ? `${this.#statePath}.multipart`
-        : undefined;
-    if (marker) {
-      await this.#abortLeftUploads(store, key, marker, signal);
-      await mkdir(dirname(marker), { recursive: true });
-      await writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
-    }
     try {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html — 412 means another writer won.
       result = await store.put(key, body, {
