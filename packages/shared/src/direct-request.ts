@@ -47,6 +47,10 @@ export interface DirectConfig {
   };
 }
 
+/** RFC 3986 encoding, as S3 wants key segments and query values (the SDK's `extendedEncodeURIComponent`). */
+export const encodeRfc3986 = (text: string): string =>
+  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 export function directRequests(client: S3Client): DirectRequests {
   const config = client.config as unknown as DirectConfig;
   const signers = new Map<string, SignatureV4>();

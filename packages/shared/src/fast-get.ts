@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { NodeHttpHandler } from "@smithy/node-http-handler";
+import { encodeRfc3986 } from "./direct-request.ts";
 
 // Built-ins through require(), as in clients.ts: no ES module facade at start-up.
 const requireBuiltin = createRequire(import.meta.url);
@@ -81,18 +82,15 @@ function abortError(): Error {
   return error;
 }
 
-/** RFC 3986 query encoding, as smithy's `buildQueryString` (sorted keys, `!'()*` escaped too). */
-const encodeQuery = (text: string) =>
-  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
+/** The query as smithy's `buildQueryString` writes it: sorted keys, RFC 3986 encoding. */
 function queryString(query: Request["query"]): string {
   const parts: string[] = [];
   for (const key of Object.keys(query ?? {}).sort()) {
     const value = query?.[key];
-    const name = encodeQuery(key);
+    const name = encodeRfc3986(key);
     if (value === null || value === undefined) parts.push(name);
-    else if (Array.isArray(value)) for (const item of value) parts.push(`${name}=${encodeQuery(item)}`);
-    else parts.push(`${name}=${encodeQuery(value)}`);
+    else if (Array.isArray(value)) for (const item of value) parts.push(`${name}=${encodeRfc3986(item)}`);
+    else parts.push(`${name}=${encodeRfc3986(value)}`);
   }
   return parts.length > 0 ? `?${parts.join("&")}` : "";
 }

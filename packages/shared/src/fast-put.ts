@@ -1,6 +1,6 @@
 import { crc32 } from "node:zlib";
 import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from "@aws-sdk/client-s3";
-import { directRequests } from "./direct-request.ts";
+import { directRequests, encodeRfc3986 } from "./direct-request.ts";
 import { META_SHA256 } from "./sync/metadata.ts";
 import { isSha256Hex } from "./trust/remote-input.ts";
 
@@ -33,10 +33,6 @@ export interface FastPutLog {
 
 type Headers = Record<string, string>;
 
-/** The RFC 3986 encoding S3 expects of each key segment (the SDK's `extendedEncodeURIComponent`). */
-const encodeSegment = (segment: string) =>
-  encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
 function bodyBytes(body: unknown): Uint8Array | undefined {
   if (typeof body === "string") return Buffer.from(body, "utf8");
   return body instanceof Uint8Array ? body : undefined;
@@ -60,7 +56,7 @@ export function installFastPut(
     const target = await direct.target(input, PutObjectCommand);
     if (!target) return undefined;
     const { url } = target;
-    const path = `${target.basePath}/${String(input.Key).split("/").map(encodeSegment).join("/")}`;
+    const path = `${target.basePath}/${String(input.Key).split("/").map(encodeRfc3986).join("/")}`;
     const headers: Headers = {
       host: url.host,
       "content-type": input.ContentType ?? "application/octet-stream",
