@@ -143,7 +143,6 @@ interface Exchange {
   /** False while no byte of the response has arrived (a reused socket that fails then is retried once). */
   answered: boolean;
   headed: boolean;
-  head: number;
   body?: Body;
   /** "length": `left` bytes to come; "chunked"; "close": until the server closes; "none": no body. */
   mode: "length" | "chunked" | "close" | "none";
@@ -327,21 +326,21 @@ class Connection {
     }
   }
 
-  /** Whether the head is complete (the response then resolved). */
+  /** Whether the head is complete (the response then resolved). A head starts at the buffer's start: a finished
+   * response leaves the connection's buffer empty, and interim answers are moved out. */
   private readHead(exchange: Exchange, n: number): boolean {
     for (;;) {
-      const end = this.buffer.indexOf(CRLF2, Math.max(exchange.head, this.fill - n - 3));
+      const end = this.buffer.indexOf(CRLF2, Math.max(0, this.fill - n - 3));
       if (end === -1 || end + 4 > this.fill) {
-        if (this.fill - exchange.head > MAX_HEAD_BYTES) throw networkError("response head too large", "EPROTO");
+        if (this.fill > MAX_HEAD_BYTES) throw networkError("response head too large", "EPROTO");
         return false;
       }
-      const { status, reason, headers, keepAlive } = parseHead(this.buffer.toString("latin1", exchange.head, end));
+      const { status, reason, headers, keepAlive } = parseHead(this.buffer.toString("latin1", 0, end));
       if (status >= 100 && status < 200) {
         // 100 Continue and other interim answers: the real one follows. What came after moves to the buffer's
         // start, so any number of them never fills the buffer.
         this.buffer.copy(this.buffer, 0, end + 4, this.fill);
         this.fill -= end + 4;
-        exchange.head = 0;
         n = this.fill;
         continue;
       }
@@ -511,7 +510,6 @@ export class FastGetHandler {
         reject,
         answered: false,
         headed: false,
-        head: 0,
         mode: "none",
         left: 0,
         done: () => {
