@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { type ObjectStore, openObjectStore } from "@toolkit/shared";
 import {
   createTestBucket,
+  type FaultRule,
   startFaultProxy,
   startS3Server,
   type TestServer,
@@ -26,6 +27,31 @@ function run(args: string[], endpoint = server.endpoint, onStart?: (child: Child
   const { child, done } = startCli(args, { endpoint, env: { XDG_CACHE_HOME: join(home, ".cache") } });
   onStart?.(child);
   return done;
+}
+
+/**
+ * Run `args` through a fault proxy with `faults`, and send `signal` to the process once the proxy has seen more
+ * than `after` requests (of `method`, when given): the run's result.
+ */
+async function interrupt(
+  args: string[],
+  faults: FaultRule[],
+  signal: NodeJS.Signals,
+  after: { count: number; method?: string },
+): Promise<CliRun> {
+  const proxy = await startFaultProxy({ target: server.endpoint, faults });
+  try {
+    let child: ChildProcess | undefined;
+    const running = run(args, proxy.endpoint, (c) => {
+      child = c;
+    });
+    const seen = () => proxy.requests.filter((r) => after.method === undefined || r.method === after.method).length;
+    await expect.poll(seen, { timeout: 30_000, interval: 50 }).toBeGreaterThan(after.count);
+    child!.kill(signal);
+    return await running;
+  } finally {
+    await proxy.stop();
+  }
 }
 
 beforeAll(async () => {
@@ -149,27 +175,17 @@ describe("s3kit object", () => {
     const v2 = randomBytes(20 * 1024 * 1024);
     await store.put("killed/get.bin", v2, { partSizeBytes: 8 * 1024 * 1024, multipartThresholdBytes: 8 * 1024 * 1024 });
     // The first GET (the first part) goes through; the other ranges hang until the process is killed.
-    const proxy = await startFaultProxy({
-      target: server.endpoint,
-      faults: [
+    const killed = await interrupt(
+      ["object", "get", url, dest],
+      [
         { match: { method: "GET" }, times: 1, action: { type: "delay", ms: 0 } },
         { match: { method: "GET" }, action: { type: "delay", ms: 10_000 } },
       ],
-    });
-    try {
-      let child: ChildProcess | undefined;
-      const running = run(["object", "get", url, dest], proxy.endpoint, (c) => {
-        child = c;
-      });
-      await expect
-        .poll(() => proxy.requests.filter((r) => r.method === "GET").length, { timeout: 30_000, interval: 50 })
-        .toBeGreaterThan(1);
-      child!.kill("SIGKILL");
-      expect((await running).signal).toBe("SIGKILL");
-      expect(await readFile(dest, "utf8")).toBe("version 1");
-    } finally {
-      await proxy.stop();
-    }
+      "SIGKILL",
+      { method: "GET", count: 1 },
+    );
+    expect(killed.signal).toBe("SIGKILL");
+    expect(await readFile(dest, "utf8")).toBe("version 1");
     expect((await run(["object", "get", url, dest])).code).toBe(0);
     expect((await readFile(dest)).equals(v2)).toBe(true);
     // The killed run's partial file is gone too: the folder holds the target only.
@@ -182,23 +198,13 @@ describe("s3kit object", () => {
     const bytes = randomBytes(20 * 1024 * 1024);
     await writeFile(file, bytes);
     // Parts hang until the process is killed.
-    const proxy = await startFaultProxy({
-      target: server.endpoint,
-      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 10_000 } }],
-    });
-    try {
-      let child: ChildProcess | undefined;
-      const running = run(["object", "put", file, url], proxy.endpoint, (c) => {
-        child = c;
-      });
-      await expect
-        .poll(() => proxy.requests.filter((r) => r.method === "PUT").length, { timeout: 30_000, interval: 50 })
-        .toBeGreaterThan(0);
-      child!.kill("SIGKILL");
-      expect((await running).signal).toBe("SIGKILL");
-    } finally {
-      await proxy.stop();
-    }
+    const killed = await interrupt(
+      ["object", "put", file, url],
+      [{ match: { method: "PUT" }, action: { type: "delay", ms: 10_000 } }],
+      "SIGKILL",
+      { method: "PUT", count: 0 },
+    );
+    expect(killed.signal).toBe("SIGKILL");
     expect(await store.head("killed/put.bin")).toBeUndefined();
     const again = await run(["object", "put", file, url]);
     expect(again.code, again.stderr).toBe(0);
@@ -217,23 +223,14 @@ describe("s3kit object", () => {
     await store.put("slow/obj.bin", "version 1");
     expect((await run(["object", "get", url, dest])).code).toBe(0);
     await store.put("slow/obj.bin", "version 2");
-    const proxy = await startFaultProxy({
-      target: server.endpoint,
-      faults: [{ action: { type: "delay", ms: 10_000 } }],
-    });
-    try {
-      let child: ChildProcess | undefined;
-      const running = run(["object", "get", url, dest], proxy.endpoint, (c) => {
-        child = c;
-      });
-      await expect.poll(() => proxy.requests.length, { timeout: 30_000, interval: 50 }).toBeGreaterThan(0);
-      child!.kill("SIGINT");
-      const result = await running;
-      expect(result.code).toBe(130);
-      expect(await readFile(dest, "utf8")).toBe("version 1");
-      expect((await readdir(dir)).filter((n) => n.endsWith(".tmp") || n.includes(".s3kit-partial-"))).toEqual([]);
-    } finally {
-      await proxy.stop();
-    }
+    const result = await interrupt(
+      ["object", "get", url, dest],
+      [{ action: { type: "delay", ms: 10_000 } }],
+      "SIGINT",
+      { count: 0 },
+    );
+    expect(result.code).toBe(130);
+    expect(await readFile(dest, "utf8")).toBe("version 1");
+    expect((await readdir(dir)).filter((n) => n.endsWith(".tmp") || n.includes(".s3kit-partial-"))).toEqual([]);
   });
 });
