@@ -121,24 +121,33 @@ const RESTORE_NAME = process.env.PHOTO_SYNC_BENCH_RESTORE_NAME ?? "photo-sync-re
 // the CLI could pass; NODE_OPTIONS refuses that one).
 const restoreNodeFlags = (process.env.PHOTO_SYNC_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 
+/** An s3kit backup of `dir` to `url` by the CLI at `cliPath` (this tree's or a baseline build), through the proxy. */
+const s3kitBackup = (cliPath, dir, url, nodeArgs = []) => [
+  process.execPath,
+  ...nodeArgs,
+  cliPath,
+  "photo-sync",
+  dir,
+  url,
+  "--endpoint-url",
+  proxy.endpoint,
+  "--quiet",
+];
+
 /** Each tool: how to sync a local folder to s3://bucket/prefix. */
 const tools = [
   {
     name: "s3kit photo-sync",
     version: `s3kit ${JSON.parse(readFileSync(join(root, "apps/cli/package.json"), "utf8")).version}`,
-    cmd: (dir, bucket, prefix, profName) => [
-      process.execPath,
-      ...(PROF_DIR && profName
-        ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${RESULT_NAME}-${profName}.cpuprofile`]
-        : []),
-      backupCli.path,
-      "photo-sync",
-      dir,
-      `s3://${bucket}/${prefix}`,
-      "--endpoint-url",
-      proxy.endpoint,
-      "--quiet",
-    ],
+    cmd: (dir, bucket, prefix, profName) =>
+      s3kitBackup(
+        backupCli.path,
+        dir,
+        `s3://${bucket}/${prefix}`,
+        PROF_DIR && profName
+          ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${RESULT_NAME}-${profName}.cpuprofile`]
+          : [],
+      ),
     restore: (bucket, prefix, dir) => [
       process.execPath,
       ...restoreNodeFlags,
@@ -212,16 +221,7 @@ const tools = [
   BASELINE && {
     name: "s3kit photo-sync (baseline)",
     version: `s3kit baseline ${BASELINE}`,
-    cmd: (dir, bucket, prefix) => [
-      process.execPath,
-      BASELINE,
-      "photo-sync",
-      dir,
-      `s3://${bucket}/${prefix}`,
-      "--endpoint-url",
-      proxy.endpoint,
-      "--quiet",
-    ],
+    cmd: (dir, bucket, prefix) => s3kitBackup(BASELINE, dir, `s3://${bucket}/${prefix}`),
   },
 ].filter(
   (tool) =>
