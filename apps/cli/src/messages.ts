@@ -175,7 +175,10 @@ const WORDING: Readonly<Record<string, readonly Rewrite[]>> = {
     [/\(or pass force\)/g, "(or pass --force)"],
     [/, or pass `?force`?/g, ", or pass --force"],
   ],
-  "object.notFound": [[/; download\(\) or write it first\.?$/, "; get it with `s3kit object get` or write it first."]],
+  "object.notFound": [
+    [/; download\(\) or write it first\.?$/, "; get it with `s3kit object get` or write it first."],
+    [/; upload a folder with uploadPrefix\(\)\.?$/, "; upload a folder with `s3kit object sync-up`."],
+  ],
   "*": [
     // `Download of URL: Get URL failed: …` → `Download of URL failed: …` (the store's operation said again).
     [/^(\w+) of (\S+): (?:Get|Head|Put|List|Copy|Delete) \2 failed: /, "$1 of $2 failed: "],

@@ -2,7 +2,7 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -163,6 +163,29 @@ describe("s3kit object", () => {
     expect(Buffer.from(await store.getBytes("partial/a.txt")).toString()).toBe("A22");
     const again = await run(["object", "sync-up", src, prefix, "--json"]);
     expect(JSON.parse(again.stdout)).toMatchObject({ transferred: 0, skipped: 2 });
+  });
+
+  it("put of a missing file or of a folder: exit 1, one line, nothing stored; an empty file and a symlink upload", async () => {
+    const dir = join(home, "put-edges");
+    await mkdir(join(dir, "a-folder"), { recursive: true });
+    await writeFile(join(dir, "empty.bin"), "");
+    await writeFile(join(dir, "target.txt"), "through a link");
+    await symlink(join(dir, "target.txt"), join(dir, "link.txt"));
+    const missing = await run(["object", "put", join(dir, "missing.bin"), `s3://${bucket}/edges/missing.bin`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(missing.stderr).toMatch(/missing\.bin does not exist; get it with `s3kit object get` or write it first/);
+    const folder = await run(["object", "put", join(dir, "a-folder"), `s3://${bucket}/edges/a-folder`]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr.trim().split("\n")).toHaveLength(1);
+    expect(folder.stderr).toMatch(/a-folder is a folder, not a file; upload a folder with `s3kit object sync-up`/);
+    expect(await store.head("edges/missing.bin")).toBeUndefined();
+    expect(await store.head("edges/a-folder")).toBeUndefined();
+    expect((await run(["object", "put", join(dir, "empty.bin"), `s3://${bucket}/edges/empty.bin`])).code).toBe(0);
+    expect((await store.head("edges/empty.bin"))?.size).toBe(0);
+    // A symlink is followed, as cp does: the object holds the target's bytes.
+    expect((await run(["object", "put", join(dir, "link.txt"), `s3://${bucket}/edges/link.txt`])).code).toBe(0);
+    expect(Buffer.from(await store.getBytes("edges/link.txt")).toString()).toBe("through a link");
   });
 
   it("kill -9 in the middle of a multipart get leaves the previous copy; a re-run gets the new version whole", async () => {

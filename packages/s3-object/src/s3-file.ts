@@ -1,5 +1,16 @@
 import { type BigIntStats, createReadStream } from "node:fs";
-import { access, copyFile, type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import {
+  access,
+  copyFile,
+  type FileHandle,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
@@ -402,9 +413,15 @@ export class S3File implements AsyncDisposable {
     const state = await this.#readState();
     const st = await statLocal(this.localPath);
     if (!st) {
+      const folder = await stat(this.localPath).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
       throw new S3ObjectError(
         "object.notFound",
-        `Upload of ${this.url}: the local file ${this.localPath} does not exist; download() or write it first.`,
+        folder
+          ? `Upload of ${this.url}: the local path ${this.localPath} is a folder, not a file; upload a folder with uploadPrefix().`
+          : `Upload of ${this.url}: the local file ${this.localPath} does not exist; download() or write it first.`,
       );
     }
     const size = Number(st.size);
