@@ -24,6 +24,7 @@ import type {
   SkippedEntry,
 } from "./object-store.ts";
 import { validateKey } from "./open-object-store.ts";
+import { META_SHA256 } from "./sync/metadata.ts";
 
 /**
  * Folder name reserved by the file store. The one at the root holds metadata sidecars, temp files and locks;
@@ -287,9 +288,10 @@ export function createFileObjectStore(
     key: string,
     body: PutBody,
     opts: PutOptions,
-  ): Promise<{ tmp: string; etag: string; size: number }> {
+  ): Promise<{ tmp: string; etag: string; size: number; sha256?: string }> {
     const tmp = join(await ensureDirs([FILE_STORE_SYSTEM_DIR, "tmp"], key, "Write"), randomUUID());
     const hash = createHash("md5");
+    const sha256 = opts.sha256Metadata ? createHash("sha256") : undefined;
     let size = 0;
     const source = typeof body === "string" || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
     try {
@@ -298,6 +300,7 @@ export function createFileObjectStore(
         async function* (chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
             hash.update(chunk);
+            sha256?.update(chunk);
             size += chunk.length;
             opts.onProgress?.({ loadedBytes: size, ...(opts.contentLength ? { totalBytes: opts.contentLength } : {}) });
             yield chunk;
@@ -310,12 +313,12 @@ export function createFileObjectStore(
       await rm(tmp, { force: true });
       throw error;
     }
-    return { tmp, etag: `"${hash.digest("hex")}"`, size };
+    return { tmp, etag: `"${hash.digest("hex")}"`, size, ...(sha256 ? { sha256: sha256.digest("hex") } : {}) };
   }
 
   async function commit(
     key: string,
-    spooled: { tmp: string; etag: string; size: number },
+    spooled: { tmp: string; etag: string; size: number; sha256?: string },
     opts: PutOptions,
   ): Promise<PutResult> {
     const segments = segmentsOf(key);
@@ -355,7 +358,10 @@ export function createFileObjectStore(
       etag: spooled.etag,
       size: spooled.size,
       mtimeMs: s.mtimeMs,
-      metadata: lowerKeys(opts.metadata ?? {}),
+      metadata: {
+        ...lowerKeys(opts.metadata ?? {}),
+        ...(spooled.sha256 ? { [META_SHA256]: spooled.sha256 } : {}),
+      },
       ...(opts.contentType ? { contentType: opts.contentType } : {}),
     });
     return { etag: spooled.etag, size: spooled.size };

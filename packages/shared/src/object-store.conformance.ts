@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, test } from "vitest";
 import { forEachConcurrent } from "./concurrency.ts";
@@ -35,6 +35,16 @@ export function testObjectStore(name: string, open: () => Promise<ObjectStore>):
       expect(got.metadata).toEqual({ mtime: "1700000000123", "sha-256": "abc" });
       got.body.destroy();
       expect(await text(store, "docs/readme.txt")).toBe("hello world");
+    });
+
+    test("sha256Metadata records the body's SHA-256 as s3kit-sha256, replacing a value given", async () => {
+      const store = await open();
+      const body = randomBytes(70_000);
+      const sha256 = createHash("sha256").update(body).digest("hex");
+      await store.put("a.bin", body, { sha256Metadata: true, metadata: { mtime: "1", "s3kit-sha256": "stale" } });
+      expect((await store.head("a.bin"))?.metadata).toEqual({ mtime: "1", "s3kit-sha256": sha256 });
+      await store.put("b.bin", Readable.from([body.subarray(0, 5), body.subarray(5)]), { sha256Metadata: true });
+      expect((await store.head("b.bin"))?.metadata).toEqual({ "s3kit-sha256": sha256 });
     });
 
     test("missing objects: head gives undefined, get rejects with notFound", async () => {

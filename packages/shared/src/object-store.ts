@@ -72,6 +72,12 @@ export interface PutOptions {
    * pass), so the caller can know the multipart ETag of what it sent. Not called for other bodies or stores.
    */
   onPartMd5?: (partNumber: number, md5: Buffer) => void;
+  /**
+   * Record the body's hex SHA-256 as the `s3kit-sha256` user metadata (replacing one in `metadata`), computed on the
+   * store's own read of the body: the read that signs the request (S3) or the write (`file://`). S3 stores it for a
+   * body sent in one PUT; a multipart upload sends its metadata before the body is read and goes without it.
+   */
+  sha256Metadata?: boolean;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
 }

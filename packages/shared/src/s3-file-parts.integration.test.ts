@@ -277,3 +277,146 @@ describe("a local file goes up in parts read from their offsets (issue 15)", () 
     await store.close();
   });
 });
+
+describe("a local file up to the threshold goes up in one PUT read from the file (issue 15 (c))", () => {
+  const sha256Of = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+  test("6 MiB: one PUT, streamed, signed with its SHA-256 and a CRC32, no Expect; sha256Metadata records the hash", async () => {
+    const { url, client: setupClient } = await createTestBucket(server, "whole");
+    setupClient.destroy();
+    const client = createS3Client({ ...testClientOptions(server), maxAttempts: 3 });
+    const sent: { command: string; streamed: boolean; sha256?: string; crc32?: string; expect?: string }[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { body?: unknown; headers: Record<string, string> };
+        sent.push({
+          command: context.commandName,
+          streamed: request.body instanceof Readable,
+          ...(request.headers["x-amz-content-sha256"] ? { sha256: request.headers["x-amz-content-sha256"] } : {}),
+          ...(request.headers["x-amz-checksum-crc32"] ? { crc32: request.headers["x-amz-checksum-crc32"] } : {}),
+          ...((request.headers.Expect ?? request.headers.expect) ? { expect: "yes" } : {}),
+        });
+        return next(args);
+      },
+      { step: "deserialize", priority: "low", name: "testCaptureWhole" },
+    );
+    const store = openObjectStore(url, { client });
+    const path = join(dir, "whole.bin");
+    const data = randomBytes(6 * MiB + 7);
+    await writeFile(path, data);
+    const progress: number[] = [];
+    const result = await store.put("w.bin", createReadStream(path), {
+      contentLength: data.length,
+      metadata: { a: "1" },
+      sha256Metadata: true,
+      onProgress: (p) => progress.push(p.loadedBytes),
+    });
+    expect(result).toEqual({ etag: `"${createHash("md5").update(data).digest("hex")}"`, size: data.length });
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(data));
+    expect(sent).toEqual([
+      { command: "PutObjectCommand", streamed: true, sha256: sha256Of(data), crc32: crc.toString("base64") },
+    ]);
+    expect(progress).toEqual([data.length]);
+    expect((await store.head("w.bin"))?.metadata).toEqual({ a: "1", "s3kit-sha256": sha256Of(data) });
+    expect(Buffer.from(await store.getBytes("w.bin")).equals(data)).toBe(true);
+    await store.close();
+    client.destroy();
+  });
+
+  test("a PUT answered 500 twice is sent again from the file each time and the object is whole", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, times: 2, action: { type: "internalError" } }],
+    });
+    try {
+      const store = await setup("whole-retry", proxy.endpoint);
+      const path = join(dir, "whole-retry.bin");
+      const data = randomBytes(9 * MiB);
+      await writeFile(path, data);
+      const result = await store.put("r.bin", createReadStream(path), { contentLength: data.length });
+      expect(result.etag).toBe(`"${createHash("md5").update(data).digest("hex")}"`);
+      expect(proxy.requests.filter((r) => r.fault).length).toBe(2);
+      expect(proxy.requests.filter((r) => r.method === "PUT").length).toBe(3);
+      expect(Buffer.from(await store.getBytes("r.bin")).equals(data)).toBe(true);
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a file that shrinks while it is sent fails with ECHANGED and leaves no object", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 1_500 } }],
+    });
+    try {
+      const store = await setup("whole-shrink", proxy.endpoint);
+      const path = join(dir, "whole-shrink.bin");
+      await writeFile(path, randomBytes(40 * MiB));
+      const pending = store.put("s.bin", createReadStream(path), {
+        contentLength: 40 * MiB,
+        multipartThresholdBytes: 64 * MiB,
+      });
+      // While the PUT waits at the proxy (its first bytes sent, the rest not yet read), the file loses its tail.
+      setTimeout(() => void truncate(path, 1 * MiB), 500);
+      await expect(pending).rejects.toMatchObject({ code: "ECHANGED" });
+      expect(await store.head("s.bin")).toBeUndefined();
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("an s3kit-sha256 in the metadata that the file's bytes do not match: ECHANGED, nothing sent", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const store = await setup("whole-claim", proxy.endpoint);
+      const path = join(dir, "whole-claim.bin");
+      await writeFile(path, randomBytes(3 * MiB));
+      const before = proxy.requests.length;
+      await expect(
+        store.put("c.bin", createReadStream(path), {
+          contentLength: 3 * MiB,
+          metadata: { "s3kit-sha256": "0".repeat(64) },
+        }),
+      ).rejects.toMatchObject({ code: "ECHANGED" });
+      expect(proxy.requests.length).toBe(before);
+      expect(await store.head("c.bin")).toBeUndefined();
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("cancelled through the stream's signal: rejects, no object; If-None-Match on an existing object: refused", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 2_000 } }],
+    });
+    try {
+      const store = await setup("whole-cancel", proxy.endpoint);
+      const path = join(dir, "whole-cancel.bin");
+      await writeFile(path, randomBytes(8 * MiB));
+      const controller = new AbortController();
+      const pending = store.put("c.bin", createReadStream(path, { signal: controller.signal }), {
+        contentLength: 8 * MiB,
+      });
+      setTimeout(() => controller.abort(new Error("user cancelled")), 300);
+      await expect(pending).rejects.toThrow();
+      expect(await store.head("c.bin")).toBeUndefined();
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+    const store = await setup("whole-cond");
+    await store.put("x.bin", "already here");
+    const path = join(dir, "whole-cond.bin");
+    await writeFile(path, randomBytes(3 * MiB));
+    await expect(
+      store.put("x.bin", createReadStream(path), { contentLength: 3 * MiB, ifNoneMatch: "*" }),
+    ).rejects.toMatchObject({ code: "preconditionFailed" });
+    expect(Buffer.from(await store.getBytes("x.bin")).toString()).toBe("already here");
+    await store.close();
+  });
+});

@@ -43,6 +43,7 @@ import type {
 import { validateKey } from "./open-object-store.ts";
 import { retry } from "./retry.ts";
 import { toObjectStoreError } from "./s3-errors.ts";
+import { META_SHA256 } from "./sync/metadata.ts";
 import { isSha256Hex } from "./trust/remote-input.ts";
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html — at most 1,000 keys a request. */
@@ -118,6 +119,9 @@ function unreadFileOf(body: Readable): string | undefined {
 
 /** Bytes read at a time from a file part, to hash it and then to send it (a streamed part holds about three). */
 const FILE_PART_CHUNK_BYTES = 512 * 1024;
+
+/** A local file's stream larger than this is sent from the file as it is read, not collected into memory first. */
+const FILE_STREAM_MIN_BYTES = 1024 * 1024;
 
 const fileChanged = (path: string) =>
   Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });
@@ -275,9 +279,6 @@ class FileRangeBody extends Readable {
   }
 }
 
-/** The user metadata key our writers put the body's hex SHA-256 in (see sync/metadata.ts). */
-const SHA256_METADATA = "s3kit-sha256";
-
 function encodeCopySource(bucket: string, key: string): string {
   return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
@@ -350,12 +351,15 @@ export function createS3ObjectStore(
   }
 
   async function putSingle(key: string, body: Buffer, opts: PutOptions): Promise<PutResult> {
+    const metadata = opts.sha256Metadata
+      ? { ...opts.metadata, [META_SHA256]: createHash("sha256").update(body).digest("hex") }
+      : opts.metadata;
     const input: PutObjectCommandInput = {
       Bucket: bucket,
       Key: fullKey(key),
       Body: body,
       ContentLength: body.length,
-      ...(opts.metadata ? { Metadata: opts.metadata } : {}),
+      ...(metadata ? { Metadata: metadata } : {}),
       ...(opts.contentType ? { ContentType: opts.contentType } : {}),
       ...(opts.storageClass ? { StorageClass: opts.storageClass as PutObjectCommandInput["StorageClass"] } : {}),
       ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
@@ -366,7 +370,7 @@ export function createS3ObjectStore(
       const command = new PutObjectCommand(input);
       // Hash each byte once: the caller already has the body's SHA-256 (our metadata), so SigV4 signs with it
       // instead of hashing the body again; S3 then checks the body against it (400 on a mismatch).
-      const sha256 = opts.metadata?.[SHA256_METADATA];
+      const sha256 = metadata?.[META_SHA256];
       if (isSha256Hex(sha256)) {
         command.middlewareStack.add(
           (next) => (args) => {
@@ -394,6 +398,155 @@ export function createS3ObjectStore(
     return checkConditionWithHead(store, key, opts, "Upload");
   }
 
+  /** A local file's unread stream opened for positional reads, with one signal for `opts.signal` and its failure. */
+  interface FileSource {
+    file: FileHandle;
+    path: string;
+    /** Aborted by `opts.signal`, by the stream failing or by `cancel`. */
+    signal: AbortSignal;
+    cancel(reason: unknown): void;
+    /** Stop listening, close the stream and the file. */
+    close(): Promise<void>;
+  }
+
+  async function openFileSource(stream: Readable, path: string, opts: PutOptions): Promise<FileSource> {
+    const internal = new AbortController();
+    const cancel = (reason: unknown) => internal.abort(reason);
+    const onStreamError = (error: unknown) => cancel(error);
+    const onAbort = () => cancel(abortReason(opts.signal!));
+    stream.once("error", onStreamError);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const release = () => {
+      stream.off("error", onStreamError);
+      opts.signal?.removeEventListener("abort", onAbort);
+      stream.on("error", () => {}); // its own open may still fail after we stopped listening
+      stream.destroy(); // release the stream's own file handle now, not at GC
+    };
+    let file: FileHandle;
+    try {
+      file = await open(path, "r");
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return {
+      file,
+      path,
+      signal: internal.signal,
+      cancel,
+      close: async () => {
+        release();
+        await file.close().catch(() => {});
+      },
+    };
+  }
+
+  /**
+   * Send a `PutObject` or `UploadPart` whose body is `range` of the source's file, signed with the range's
+   * `sha256` (S3 checks the bytes it stores against it). The body is read from the file for each attempt — the
+   * SDK retries a request whose body is a buffer, never one whose body is a stream — through two pooled
+   * {@link FILE_PART_CHUNK_BYTES} buffers ({@link FileRangeBody}).
+   */
+  function sendFileRange(
+    command: PutObjectCommand | UploadPartCommand,
+    source: FileSource,
+    range: { start: number; length: number },
+    sha256: string,
+  ): Promise<{ ETag?: string | undefined }> {
+    // Both commands' stacks take the same two middlewares; typed as one of them.
+    const stack = command.middlewareStack as PutObjectCommand["middlewareStack"];
+    stack.add(
+      (next) => (args) => {
+        const request = (args as { request?: { headers?: Record<string, string> } }).request;
+        if (request?.headers) {
+          request.headers["x-amz-content-sha256"] = sha256;
+          // The SDK does not wait for "100 Continue" with an agent of ours (createS3Client), so the header
+          // would only make servers send an interim response per request.
+          delete request.headers.Expect;
+        }
+        return next(args);
+      },
+      { step: "build", name: "s3kitFileRangeHeaders", priority: "low" },
+    );
+    type Attempt = { request: { headers: Record<string, string> } };
+    const body = (next: (args: Attempt) => unknown) => (args: Attempt) => {
+      const { request } = args;
+      // A copy of the request per attempt, so the retry middleware keeps seeing the placeholder.
+      const attempt = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as object, request, {
+        headers: { ...request.headers },
+        body: new FileRangeBody(source.file, source.path, range, source.cancel, bufferPool),
+      });
+      return next({ ...args, request: attempt as Attempt["request"] });
+    };
+    // finalizeRequest, low priority: inside the retry middleware's loop (high priority), once per attempt.
+    stack.add(body as never, { step: "finalizeRequest", priority: "low", name: "s3kitFileRangeBody" });
+    return client.send(command as PutObjectCommand, { abortSignal: source.signal });
+  }
+
+  /**
+   * A local file of `size` bytes (at most the multipart threshold) in one PUT, streamed from the file like a part
+   * (issue 15 (c): 24 MiB raw files went up as 3 parts before, 5 requests where one does). One read hashes it
+   * (SHA-256 for the signature and `sha256Metadata`, CRC32 as the SDK would add), the request reads it again a
+   * chunk at a time; memory is about three 512 KiB buffers. An `s3kit-sha256` in `metadata` that the bytes do not
+   * match, or a file whose size changed by the end, fails with `ECHANGED` (nothing, or S3 refuses the body).
+   */
+  async function putFileWhole(
+    key: string,
+    stream: Readable,
+    path: string,
+    size: number,
+    opts: PutOptions,
+  ): Promise<PutResult> {
+    const checksums = fileChecksums();
+    const source = await openFileSource(stream, path, opts).catch((error: unknown) =>
+      fail("Upload", key, error, opts.signal),
+    );
+    try {
+      source.signal.throwIfAborted();
+      // One slot of the store's file parts for the whole file: it holds as many buffers as a part.
+      const out = await partSlots(async () => {
+        const scratch = takeBuffer(FILE_PART_CHUNK_BYTES);
+        let hashed: { sha256: string; crc32: string };
+        try {
+          hashed = await hashFileRange(source.file, path, 0, size, scratch, false);
+        } finally {
+          giveBuffer(scratch);
+        }
+        const claimed = opts.metadata?.[META_SHA256];
+        if (claimed !== undefined && !opts.sha256Metadata && claimed !== hashed.sha256) {
+          throw Object.assign(new Error(`${path} changed since it was hashed`), { code: "ECHANGED" });
+        }
+        const command = new PutObjectCommand({
+          Bucket: bucket,
+          Key: fullKey(key),
+          Body: new Uint8Array(0), // replaced by the file, read for each attempt
+          ContentLength: size,
+          Metadata: { ...opts.metadata, ...(opts.sha256Metadata ? { [META_SHA256]: hashed.sha256 } : {}) },
+          ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+          ...(opts.storageClass ? { StorageClass: opts.storageClass as PutObjectCommandInput["StorageClass"] } : {}),
+          ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+          ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
+          ...(checksums ? { ChecksumCRC32: hashed.crc32 } : {}),
+        });
+        return sendFileRange(command, source, { start: 0, length: size }, hashed.sha256);
+      });
+      const now = (await source.file.stat()).size;
+      if (now !== size) {
+        throw Object.assign(new Error(`${path} changed size while it was sent (${size} → ${now} bytes)`), {
+          code: "ECHANGED",
+        });
+      }
+      opts.onProgress?.({ loadedBytes: size, totalBytes: size });
+      return { etag: out.ETag ?? "", size };
+    } catch (error) {
+      const reason = source.signal.aborted ? source.signal.reason : error;
+      if ((reason as { code?: string } | null)?.code === "ECHANGED") throw reason;
+      return fail("Put", key, reason, opts.signal);
+    } finally {
+      await source.close();
+    }
+  }
+
   /**
    * A local file in parts (issue 15: files are not streams). Each part is read from its offset when it is sent —
    * no chunker, no concatenation, no read-ahead — and read again if it must be sent again. A part is streamed: read
@@ -412,31 +565,15 @@ export function createS3ObjectStore(
     opts: PutOptions,
   ): Promise<PutResult> {
     const partSizeBytes = opts.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
-    const internal = new AbortController();
-    const cancel = (reason: unknown) => internal.abort(reason);
-    const onStreamError = (error: unknown) => cancel(error);
-    const onAbort = () => cancel(abortReason(opts.signal!));
-    stream.once("error", onStreamError);
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    const signal = internal.signal;
-    let uploadId: string | undefined;
     // Name CRC32 for the object as aws cli does (a CRC32 per part, a composite object checksum). Without one, S3
     // and moto compute a full-object CRC64NVME at CompleteMultipartUpload; on moto that copies the whole object
     // twice in Python, which doubled the server's CPU on the 24 × 24 MiB upload (see the README).
     const checksums = fileChecksums();
-    const release = () => {
-      stream.off("error", onStreamError);
-      opts.signal?.removeEventListener("abort", onAbort);
-      stream.on("error", () => {}); // its own open may still fail after we stopped listening
-      stream.destroy(); // release the stream's own file handle now, not at GC
-    };
-    let file: Awaited<ReturnType<typeof open>>;
-    try {
-      file = await open(path, "r");
-    } catch (error) {
-      release();
-      return fail("Upload", key, error, opts.signal);
-    }
+    const source = await openFileSource(stream, path, opts).catch((error: unknown) =>
+      fail("Upload", key, error, opts.signal),
+    );
+    const { file, signal, cancel } = source;
+    let uploadId: string | undefined;
     try {
       signal.throwIfAborted();
       opts.signal?.throwIfAborted();
@@ -480,42 +617,11 @@ export function createS3ObjectStore(
           Key: fullKey(key),
           UploadId: uploadId,
           PartNumber: index + 1,
-          // Replaced by the part's stream below, for each attempt: the SDK retries a request whose body is a
-          // buffer, never one whose body is a stream (which it cannot read twice).
-          Body: new Uint8Array(0),
+          Body: new Uint8Array(0), // replaced by the part, read from the file for each attempt
           ContentLength: length,
           ...(checksums ? { ChecksumCRC32: partCrcs[index] } : {}),
         });
-        command.middlewareStack.add(
-          (next) => (args) => {
-            const request = (args as { request?: { headers?: Record<string, string> } }).request;
-            if (request?.headers) {
-              request.headers["x-amz-content-sha256"] = sha256;
-              // The SDK does not wait for "100 Continue" with an agent of ours (createS3Client), so the header
-              // would only make servers send an interim response per part.
-              delete request.headers.Expect;
-            }
-            return next(args);
-          },
-          { step: "build", name: "s3kitFilePartHeaders", priority: "low" },
-        );
-        type Attempt = { request: { headers: Record<string, string> } };
-        const partBody = (next: (args: Attempt) => unknown) => (args: Attempt) => {
-          const { request } = args;
-          // A copy of the request per attempt, so the retry middleware keeps seeing the placeholder.
-          const attempt = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as object, request, {
-            headers: { ...request.headers },
-            body: new FileRangeBody(file, path, { start, length }, cancel, bufferPool),
-          });
-          return next({ ...args, request: attempt as Attempt["request"] });
-        };
-        // finalizeRequest, low priority: inside the retry middleware's loop (high priority), once per attempt.
-        command.middlewareStack.add(partBody as never, {
-          step: "finalizeRequest",
-          priority: "low",
-          name: "s3kitFilePartBody",
-        });
-        const out = await client.send(command, { abortSignal: signal });
+        const out = await sendFileRange(command, source, { start, length }, sha256);
         etags[index] = out.ETag ?? "";
         if (md5) opts.onPartMd5?.(index + 1, md5);
         return length;
@@ -576,8 +682,7 @@ export function createS3ObjectStore(
       if ((reason as { code?: string } | null)?.code === "ECHANGED") throw reason;
       return fail("Upload", key, reason, opts.signal);
     } finally {
-      release();
-      await file.close().catch(() => {});
+      await source.close();
     }
   }
 
@@ -707,13 +812,17 @@ export function createS3ObjectStore(
             : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
         return bytes.length <= threshold ? putSingle(key, bytes, opts) : putMultipart(key, bytes, opts);
       }
-      // A stream known to be large goes straight to multipart; otherwise buffer up to the threshold so a
-      // small body goes in one replayable PUT.
-      if (opts.contentLength !== undefined && opts.contentLength > threshold) {
-        const path = unreadFileOf(body);
-        return path !== undefined
-          ? putFileParts(key, body, path, opts.contentLength, opts)
-          : putMultipart(key, body, opts);
+      // A local file above 1 MiB is read from its offsets as it is sent: in one PUT up to the threshold, in parts
+      // above. Another stream known to be large goes to multipart; otherwise buffer up to the threshold so a small
+      // body goes in one replayable PUT.
+      if (opts.contentLength !== undefined) {
+        const path = opts.contentLength > FILE_STREAM_MIN_BYTES ? unreadFileOf(body) : undefined;
+        if (path !== undefined) {
+          return opts.contentLength > threshold
+            ? putFileParts(key, body, path, opts.contentLength, opts)
+            : putFileWhole(key, body, path, opts.contentLength, opts);
+        }
+        if (opts.contentLength > threshold) return putMultipart(key, body, opts);
       }
       const collected = await collect(body, threshold);
       return Buffer.isBuffer(collected) ? putSingle(key, collected, opts) : putMultipart(key, collected, opts);

@@ -20,6 +20,12 @@ export interface UploadFileOptions {
   onBytes?: (loadedBytes: number) => void;
 }
 
+/**
+ * Files up to this size are read whole and sent from memory (one replayable PUT); larger ones are streamed from the
+ * file (16 files in flight × a 16 MiB threshold held up to 256 MiB before).
+ */
+const IN_MEMORY_MAX_BYTES = 1024 * 1024;
+
 const call = <T>(fn: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
 
@@ -77,10 +83,12 @@ export async function uploadFile(
   const size = stats.size;
   const mtimeMs = stats.mtimeMs;
   const multipart = size > options.multipartThresholdBytes;
-  // A small file is read whole from this descriptor; a large one is streamed in parts from its path.
+  // A small file is read whole from this descriptor; a larger one is streamed from its path: in one PUT up to the
+  // threshold (the store hashes it on the read that signs the request), in parts above.
+  const streamed = multipart || size > IN_MEMORY_MAX_BYTES;
   let bytes: Buffer | undefined;
   try {
-    if (!multipart) bytes = await readWhole(fd, size, signal);
+    if (!streamed) bytes = await readWhole(fd, size, signal);
   } finally {
     await closeFile(fd);
   }
@@ -97,18 +105,23 @@ export async function uploadFile(
     ...(options.onBytes ? { onProgress: (p) => options.onBytes!(p.loadedBytes) } : {}),
   };
   let result: PutResult;
-  if (multipart) {
+  if (streamed) {
     const metadata = syncMetadata({
       mtimeMs,
-      partSizeBytes,
+      ...(multipart ? { partSizeBytes } : {}),
       ...(options.sha256 && unchanged ? { sha256: options.sha256 } : {}),
     });
-    // Cancel a multipart upload by failing its body, not through `signal`: on its own abort lib-storage
+    // Cancel a streamed upload by failing its body, not through `signal`: on its own abort lib-storage
     // rejects at once and sends AbortMultipartUpload later, in the background (after the CLI may have
-    // exited, leaving the parts billed). A failing body makes it abort the upload on the server first,
-    // then reject. Parts already in flight finish (lib-storage cannot cancel them either way).
+    // exited, leaving the parts billed). A failing body makes the store abort the upload on the server first,
+    // then reject.
     const { signal: _signal, ...streamOptions } = putOptions;
-    result = await store.put(key, createReadStream(path, signal ? { signal } : {}), { ...streamOptions, metadata });
+    result = await store.put(key, createReadStream(path, signal ? { signal } : {}), {
+      ...streamOptions,
+      metadata,
+      // The store's hash of what it sends (S3: one PUT only; a multipart upload keeps the plan's, when known).
+      sha256Metadata: true,
+    });
   } else {
     const sha256 = createHash("sha256").update(bytes!).digest("hex");
     result = await store.put(key, bytes!, { ...putOptions, metadata: syncMetadata({ mtimeMs, sha256 }) });
