@@ -168,8 +168,8 @@ describe("s3kit photo-sync", () => {
 
   test("Ctrl-C stops with 130 and the summary so far; a re-run converges to the full backup", async () => {
     const { dir, expected } = await library("sigint", 40);
-    // Sorted first, above the 16 MiB multipart threshold: its multipart upload is in flight at Ctrl-C.
-    const big = randomBytes(17 * 1024 * 1024);
+    // Sorted first, above the 64 MiB multipart threshold: its multipart upload is in flight at Ctrl-C.
+    const big = randomBytes(65 * 1024 * 1024);
     await writeFile(join(dir, "2024", "A big.dng"), big);
     expected.set("2024/A big.dng", big);
     const { url, client, bucket } = await createTestBucket(server, "cli-sigint");
@@ -198,8 +198,8 @@ describe("s3kit photo-sync", () => {
 
   test("a run killed with SIGKILL mid-multipart, then a re-run: converges, and no multipart upload is left", async () => {
     const { dir, expected } = await library("kill", 30);
-    // Sorted first, above the 16 MiB multipart threshold: its multipart upload is in flight at the kill.
-    const big = randomBytes(17 * 1024 * 1024);
+    // Sorted first, above the 64 MiB multipart threshold: its multipart upload is in flight at the kill.
+    const big = randomBytes(65 * 1024 * 1024);
     await writeFile(join(dir, "2024", "A big.dng"), big);
     expected.set("2024/A big.dng", big);
     const { url, client, bucket } = await createTestBucket(server, "cli-kill");

@@ -4,6 +4,7 @@ import {
   type ObjectStore,
   type ProgressCallback,
   parseOptions as parseOptionsWith,
+  SYNC_MULTIPART_THRESHOLD_BYTES,
 } from "@toolkit/shared";
 import { z } from "zod";
 import { PhotoSyncError } from "./errors.ts";
@@ -62,7 +63,10 @@ export interface PlanSyncOptions extends CommonSyncOptions {
   deleteOrphans?: boolean;
   /** Follow symbolic links to files and folders. @default false (links are counted and skipped) */
   followSymlinks?: boolean;
-  /** Files larger than this go up as a multipart upload. @default 16 MiB */
+  /**
+   * Files larger than this go up as a multipart upload; smaller ones above 1 MiB in one PUT streamed from the file.
+   * @default 64 MiB (`SYNC_MULTIPART_THRESHOLD_BYTES`)
+   */
   multipartThresholdBytes?: number;
   /** Bytes per multipart part (raised for very large files to stay within 10,000 parts). @default 8 MiB */
   partSizeBytes?: number;
@@ -70,19 +74,19 @@ export interface PlanSyncOptions extends CommonSyncOptions {
 
 /** Options of {@link applyPlan}. */
 export interface ApplyPlanOptions extends ConnectionOptions {
-  /** Files transferred at once. Memory is at most about `concurrency × 16 MiB` for uploads. @default 16 */
+  /** Files transferred at once. Memory is about `concurrency × 1 MiB` for uploads (larger files are streamed). @default 16 */
   concurrency?: number;
   /** S3 storage class of new objects, e.g. `STANDARD_IA`, `GLACIER_IR`. Ignored by `file://`. @default the bucket's default */
   storageClass?: string;
   /**
-   * Parts of one large (multipart) file uploaded at once. Memory is about `partSizeBytes × partConcurrency`
-   * per large file, and at most `concurrency / 4` (1–4) large files go at once.
+   * Parts of one large (multipart) file uploaded at once (each streamed from the file, about 1.5 MiB of buffers);
+   * at most `concurrency / 4` (1–4) large files go at once.
    * @default `concurrency` shared among the large files in flight, between 2 and 8
    */
   partConcurrency?: number;
   /** Attempts per file or delete batch (full-jitter backoff), on top of the SDK's own request retries. @default 5 */
   attempts?: number;
-  /** Files larger than this go up as a multipart upload. @default the plan's, else 16 MiB */
+  /** Files larger than this go up as a multipart upload. @default the plan's, else 64 MiB */
   multipartThresholdBytes?: number;
   /** Bytes per multipart part. @default the plan's, else 8 MiB */
   partSizeBytes?: number;
@@ -167,7 +171,7 @@ export const planOptionsSchema = z.strictObject({
   destination: z.string().min(1, "give s3://bucket/prefix or file:///dir"),
   deleteOrphans: z.boolean().default(false),
   followSymlinks: z.boolean().default(false),
-  multipartThresholdBytes: partSize.default(16 * MiB),
+  multipartThresholdBytes: partSize.default(SYNC_MULTIPART_THRESHOLD_BYTES),
   partSizeBytes: partSize.max(5 * 1024 * MiB).default(8 * MiB),
 });
 

@@ -126,6 +126,7 @@ export {
   partSizeFor,
   planSync,
   removeLeftoverPartials,
+  SYNC_MULTIPART_THRESHOLD_BYTES,
   SyncError,
   SyncState,
   scanLocalTree,

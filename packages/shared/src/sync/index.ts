@@ -24,6 +24,7 @@ export type {
   TransferContext,
   TransferResult,
 } from "./options.ts";
+export { SYNC_MULTIPART_THRESHOLD_BYTES } from "./options.ts";
 export { isPartialDownload, partialPathFor, removeLeftoverPartials } from "./partial-files.ts";
 export { planSync } from "./plan.ts";
 export type {
