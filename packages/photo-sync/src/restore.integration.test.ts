@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -77,24 +77,39 @@ async function expectSameTree(actual: string, expected: string): Promise<void> {
 }
 
 describe("photo-sync restore against the S3 server", () => {
-  test("a backup restores into an empty folder with identical bytes and mtimes (NFD names, empty and 40 MiB multipart files)", async () => {
+  test("a backup restores into an empty folder with identical bytes and mtimes (NFD names, empty, 3 MiB one-PUT and 40 MiB multipart files)", async () => {
     const source = await makeTree("roundtrip", 5);
+    const medium = randomBytes(3 * MiB + 1);
+    await writeFile(join(source, "raw", "medium.dng"), medium);
     const { url } = await createTestBucket(server, "ps-restore");
-    const backup = await syncDirectory({ source, destination: url, statePath: false, ...testClientOptions(server) });
+    const backup = await syncDirectory({
+      source,
+      destination: url,
+      statePath: false,
+      multipartThresholdBytes: 16 * MiB,
+      ...testClientOptions(server),
+    });
     expect(backup.failed).toBe(0);
+    // The 3 MiB file went up in one PUT streamed from the file, with the SHA-256 the store hashed on its way.
+    const stored = openObjectStore(url, testClientOptions(server));
+    const info = await stored.head("raw/medium.dng");
+    expect(info?.etag).toBe(`"${createHash("md5").update(medium).digest("hex")}"`);
+    expect(info?.metadata["s3kit-sha256"]).toBe(createHash("sha256").update(medium).digest("hex"));
+    expect((await stored.head("raw/big.dng"))?.etag).toMatch(/-3"$/);
+    await stored.close();
     const target = join(work, "roundtrip-restored");
     const options = { source: url, destination: target, statePath: false as const, ...testClientOptions(server) };
     const dry = await restoreDirectory({ ...options, dryRun: true });
-    expect(dry.plan?.transfers).toHaveLength(10);
+    expect(dry.plan?.transfers).toHaveLength(11);
     await expect(stat(target)).rejects.toThrow();
     const summary = await restoreDirectory(options);
     expect(summary.failed).toBe(0);
-    expect(summary.transferred).toBe(10);
+    expect(summary.transferred).toBe(11);
     expect(summary.unverified).toBe(0);
     await expectSameTree(target, source);
     const again = await restoreDirectory(options);
     expect(again.transferred).toBe(0);
-    expect(again.skipped).toBe(10);
+    expect(again.skipped).toBe(11);
   });
 
   test("kill -9 mid-restore, then a re-run converges and leaves no partial file", async () => {
