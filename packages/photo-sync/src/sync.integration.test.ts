@@ -355,6 +355,42 @@ describe("photo-sync against the S3 server", () => {
     expect((await syncDirectory(options)).transferred).toBe(0);
   });
 
+  test("a run aborted while a 12 MiB file goes up in one streamed PUT: rejects, nothing half-stored, a re-run converges", async () => {
+    const { dir, expected } = await makeLibrary("abort-put");
+    const big = randomBytes(12 * 1024 * 1024);
+    await writeFile(join(dir, "aaa-big.tif"), big);
+    expected.set("aaa-big.tif", big);
+    const { url } = await bucket("ps-abort-put");
+    const options = {
+      source: dir,
+      destination: url,
+      statePath: join(work, "abort-put.state"),
+      concurrency: 2,
+      ...testClientOptions(server, proxy.endpoint),
+    };
+    // The big file's PUT waits at the proxy; the run is aborted while it does.
+    proxy.setFaults([{ match: { method: "PUT", path: /aaa-big\.tif/ }, action: { type: "delay", ms: 1_500 } }]);
+    const controller = new AbortController();
+    const before = proxy.requests.length;
+    const inFlight = () => proxy.requests.slice(before).some((r) => r.method === "PUT" && r.path.includes("aaa-big"));
+    let error: unknown;
+    try {
+      const run = syncDirectory({ ...options, signal: controller.signal }).catch((e: unknown) => e);
+      while (!inFlight()) await new Promise((r) => setTimeout(r, 10));
+      controller.abort();
+      error = await run;
+    } finally {
+      proxy.setFaults([]);
+    }
+    expect(isPhotoSyncError(error, "photoSync.aborted")).toBe(true);
+    const stored = await readBack(url);
+    expect(stored.has("aaa-big.tif") ? stored.get("aaa-big.tif")!.equals(big) : true).toBe(true);
+    const summary = await syncDirectory(options);
+    expect(summary.failed).toBe(0);
+    expect(summary.transferred + summary.skipped).toBe(expected.size);
+    expectSame(await readBack(url), expected);
+  });
+
   test("a failed upload is reported item by item, the run goes on, and a re-run uploads only that file", async () => {
     const { dir, expected } = await makeLibrary("itemfail");
     const { url } = await bucket("ps-itemfail");
