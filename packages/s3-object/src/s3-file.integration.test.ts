@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { inspect } from "node:util";
@@ -421,6 +421,28 @@ describe("conflicts and integrity", () => {
         "GET 206",
         "GET 206",
       ]);
+      await f.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a local file that shrinks while it is sent: object.integrity, the remote keeps its version", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file } = await setup("shrink");
+      await store.put("s.bin", "version one");
+      const f = file("s.bin", { multipartThresholdBytes: 64 * MiB }, proxy.endpoint);
+      await f.download();
+      await writeFile(f.localPath, randomBytes(40 * MiB));
+      // The PUT waits at the proxy (its first bytes sent, the rest not yet read) while the file loses its tail.
+      proxy.setFaults([{ match: { method: "PUT" }, action: { type: "delay", ms: 1_500 } }]);
+      setTimeout(() => void truncate(f.localPath, MiB), 500);
+      const error = await f.upload().catch((e: unknown) => e);
+      expect(isS3ObjectError(error) && `${error.code}: ${error.message}`).toMatch(
+        /^object\.integrity: .*changed while it was being sent; nothing was stored/,
+      );
+      expect(await remoteText(store, "s.bin")).toBe("version one");
       await f.close();
     } finally {
       await proxy.stop();
