@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -288,12 +288,13 @@ describe("a local file up to the threshold goes up in one PUT read from the file
     const sent: { command: string; streamed: boolean; sha256?: string; crc32?: string; expect?: string }[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        const request = args.request as { body?: unknown; headers: Record<string, string> };
+        const request = args.request as { body?: unknown; headers: Record<string, string | undefined> };
+        const { "x-amz-content-sha256": sha256, "x-amz-checksum-crc32": crc32 } = request.headers;
         sent.push({
-          command: context.commandName,
+          command: String(context.commandName),
           streamed: request.body instanceof Readable,
-          ...(request.headers["x-amz-content-sha256"] ? { sha256: request.headers["x-amz-content-sha256"] } : {}),
-          ...(request.headers["x-amz-checksum-crc32"] ? { crc32: request.headers["x-amz-checksum-crc32"] } : {}),
+          ...(sha256 ? { sha256 } : {}),
+          ...(crc32 ? { crc32 } : {}),
           ...((request.headers.Expect ?? request.headers.expect) ? { expect: "yes" } : {}),
         });
         return next(args);
@@ -362,6 +363,29 @@ describe("a local file up to the threshold goes up in one PUT read from the file
       setTimeout(() => void truncate(path, 1 * MiB), 500);
       await expect(pending).rejects.toMatchObject({ code: "ECHANGED" });
       expect(await store.head("s.bin")).toBeUndefined();
+      await store.close();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a file that grows while it is sent fails with ECHANGED before its last byte: no object", async () => {
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      faults: [{ match: { method: "PUT" }, action: { type: "delay", ms: 1_500 } }],
+    });
+    try {
+      const store = await setup("whole-grow", proxy.endpoint);
+      const path = join(dir, "whole-grow.bin");
+      await writeFile(path, randomBytes(40 * MiB));
+      const pending = store.put("g.bin", createReadStream(path), {
+        contentLength: 40 * MiB,
+        multipartThresholdBytes: 64 * MiB,
+      });
+      // The first 40 MiB are still the same bytes: only the size check before the last chunk can catch this.
+      setTimeout(() => void appendFile(path, randomBytes(1000)), 500);
+      await expect(pending).rejects.toMatchObject({ code: "ECHANGED" });
+      expect(await store.head("g.bin")).toBeUndefined();
       await store.close();
     } finally {
       await proxy.stop();

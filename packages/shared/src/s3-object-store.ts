@@ -125,6 +125,8 @@ const FILE_STREAM_MIN_BYTES = 1024 * 1024;
 
 const fileChanged = (path: string) =>
   Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });
+const fileSizeChanged = (path: string, size: number, now: number) =>
+  Object.assign(new Error(`${path} changed size while it was sent (${size} → ${now} bytes)`), { code: "ECHANGED" });
 
 /** A CRC32 as S3 takes it (`x-amz-checksum-crc32`): the 4 big-endian bytes in base64. */
 const crc32Base64 = (value: number) => {
@@ -180,8 +182,17 @@ interface BufferPool {
  * buffer only once its write has been flushed to the socket: no allocation per chunk (fresh 512 KiB buffers for
  * 576 MiB made V8 run full collections for about 1.6 s of CPU). Read any other way, it reads into fresh chunks.
  * A short read (the file shrank) or a read error calls `onError`, since a request never hears of its source's
- * error; the caller aborts the request then.
+ * error; the caller aborts the request then. Before the range's last chunk is written, the file's size is checked
+ * against `range.fileSize`: a file that grew or shrank meanwhile fails the same way, so the server never receives
+ * the whole body and stores nothing (after the last byte it would be too late for a single PUT).
  */
+/** Bytes `start` to `start + length` of a file that is `fileSize` bytes long. */
+interface FileRange {
+  start: number;
+  length: number;
+  fileSize: number;
+}
+
 class FileRangeBody extends Readable {
   #offset = 0;
   #piped = false;
@@ -189,21 +200,17 @@ class FileRangeBody extends Readable {
   readonly #path: string;
   readonly #start: number;
   readonly #length: number;
+  readonly #fileSize: number;
   readonly #onError: (error: unknown) => void;
   readonly #pool: BufferPool;
 
-  constructor(
-    file: FileHandle,
-    path: string,
-    range: { start: number; length: number },
-    onError: (error: unknown) => void,
-    pool: BufferPool,
-  ) {
+  constructor(file: FileHandle, path: string, range: FileRange, onError: (error: unknown) => void, pool: BufferPool) {
     super({ highWaterMark: FILE_PART_CHUNK_BYTES });
     this.#file = file;
     this.#path = path;
     this.#start = range.start;
     this.#length = range.length;
+    this.#fileSize = range.fileSize;
     this.#onError = onError;
     this.#pool = pool;
     this.on("error", () => {}); // reported through onError
@@ -261,6 +268,10 @@ class FileRangeBody extends Readable {
         const buffer = spare.pop() ?? (await Promise.race([writing.shift()!, whenClosed]));
         if (buffer === undefined) return;
         const n = await this.#readInto(buffer);
+        if (this.#offset === this.#length) {
+          const now = (await this.#file.stat()).size;
+          if (now !== this.#fileSize) throw fileSizeChanged(this.#path, this.#fileSize, now);
+        }
         if (closed) return;
         writing.push(
           new Promise((resolve) =>
@@ -450,7 +461,7 @@ export function createS3ObjectStore(
   function sendFileRange(
     command: PutObjectCommand | UploadPartCommand,
     source: FileSource,
-    range: { start: number; length: number },
+    range: FileRange,
     sha256: string,
   ): Promise<{ ETag?: string | undefined }> {
     // Both commands' stacks take the same two middlewares; typed as one of them.
@@ -528,14 +539,8 @@ export function createS3ObjectStore(
           ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
           ...(checksums ? { ChecksumCRC32: hashed.crc32 } : {}),
         });
-        return sendFileRange(command, source, { start: 0, length: size }, hashed.sha256);
+        return sendFileRange(command, source, { start: 0, length: size, fileSize: size }, hashed.sha256);
       });
-      const now = (await source.file.stat()).size;
-      if (now !== size) {
-        throw Object.assign(new Error(`${path} changed size while it was sent (${size} → ${now} bytes)`), {
-          code: "ECHANGED",
-        });
-      }
       opts.onProgress?.({ loadedBytes: size, totalBytes: size });
       return { etag: out.ETag ?? "", size };
     } catch (error) {
@@ -621,7 +626,7 @@ export function createS3ObjectStore(
           ContentLength: length,
           ...(checksums ? { ChecksumCRC32: partCrcs[index] } : {}),
         });
-        const out = await sendFileRange(command, source, { start, length }, sha256);
+        const out = await sendFileRange(command, source, { start, length, fileSize: size }, sha256);
         etags[index] = out.ETag ?? "";
         if (md5) opts.onPartMd5?.(index + 1, md5);
         return length;
@@ -646,11 +651,7 @@ export function createS3ObjectStore(
       );
       signal.throwIfAborted();
       const now = (await file.stat()).size;
-      if (now !== size) {
-        throw Object.assign(new Error(`${path} changed size while it was sent (${size} → ${now} bytes)`), {
-          code: "ECHANGED",
-        });
-      }
+      if (now !== size) throw fileSizeChanged(path, size, now);
       const done = await client.send(
         new CompleteMultipartUploadCommand({
           Bucket: bucket,
