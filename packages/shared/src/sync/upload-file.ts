@@ -22,7 +22,8 @@ export interface UploadFileOptions {
 
 /**
  * Files up to this size are read whole and sent from memory (one replayable PUT); larger ones are streamed from the
- * file (16 files in flight × a 16 MiB threshold held up to 256 MiB before).
+ * file (16 files in flight × a 16 MiB threshold held up to 256 MiB before). The S3 store streams a file's stream
+ * from the same size on (`FILE_STREAM_MIN_BYTES`); below it, it would collect the stream into memory.
  */
 const IN_MEMORY_MAX_BYTES = 1024 * 1024;
 
