@@ -175,6 +175,13 @@ interface BufferPool {
   give(buffer: Buffer): void;
 }
 
+/** Bytes `start` to `start + length` of a file that is `fileSize` bytes long. */
+interface FileRange {
+  start: number;
+  length: number;
+  fileSize: number;
+}
+
 /**
  * `length` bytes of `file` from `start` as a request body (positional reads: any number of these can read one
  * handle at once). Piped into a request — what the SDK's HTTP handler does — it reads the range in
@@ -186,13 +193,6 @@ interface BufferPool {
  * against `range.fileSize`: a file that grew or shrank meanwhile fails the same way, so the server never receives
  * the whole body and stores nothing (after the last byte it would be too late for a single PUT).
  */
-/** Bytes `start` to `start + length` of a file that is `fileSize` bytes long. */
-interface FileRange {
-  start: number;
-  length: number;
-  fileSize: number;
-}
-
 class FileRangeBody extends Readable {
   #offset = 0;
   #piped = false;
@@ -510,7 +510,7 @@ export function createS3ObjectStore(
   ): Promise<PutResult> {
     const checksums = fileChecksums();
     const source = await openFileSource(stream, path, opts).catch((error: unknown) =>
-      fail("Upload", key, error, opts.signal),
+      fail("Put", key, error, opts.signal),
     );
     try {
       source.signal.throwIfAborted();
