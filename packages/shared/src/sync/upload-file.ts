@@ -67,9 +67,10 @@ export interface UploadFileResult extends PutResult {
 }
 
 /**
- * Upload one local file with the sync metadata (`mtime`, `s3kit-part-size`, `s3kit-sha256`). A file at
- * or below the threshold is read whole, hashed (SHA-256 stored, so a restore can verify it) and sent in one
- * replayable PUT; a larger one is streamed in parts. A file that changes while read fails with `ECHANGED`.
+ * Upload one local file with the sync metadata (`mtime`, `s3kit-part-size`, `s3kit-sha256`). A file up to 1 MiB
+ * is read whole, hashed (SHA-256 stored, so a restore can verify it) and sent in one replayable PUT; a larger one
+ * up to the threshold goes in one PUT streamed from the file (the store hashes it and stores the SHA-256); above
+ * the threshold it is streamed in parts. A file that changes while read fails with `ECHANGED`.
  */
 export async function uploadFile(
   store: ObjectStore,
