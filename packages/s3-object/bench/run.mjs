@@ -11,7 +11,7 @@
 // BENCH_CPU_PROF=<dir> (a V8 CPU profile of each s3-object process), BENCH_NODE_FLAGS="--flag" (the cold download
 // once more with these Node flags, same run), BENCH_VARIANT_ENV="S3KIT_FAST_GET=0" (the cold download once more
 // with these environment variables, same run: the Node HTTP body path as a "before"), BENCH_SKIP_UNCHANGED=1 (no
-// "unchanged" rows).
+// "unchanged" rows), BENCH_UPLOAD_ONLY=1 (the upload rows only: no downloads, no "unchanged" rows).
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync } from "node:fs";
@@ -203,18 +203,19 @@ try {
   // Cold download into an empty place, every tool the same object (the one s3-object uploaded, or aws's when
   // s3-object is left out): s3-object with parallel ranged GETs, verified; the peers as they do by default.
   const object = use("s3-object") ? oursKey : key(peerTools[0].name);
-  if (use("s3-object")) {
+  const uploadOnly = process.env.BENCH_UPLOAD_ONLY === "1";
+  if (use("s3-object") && !uploadOnly) {
     downloads["s3-object"] = join(work, "down-s3-object", "big.bin");
     await measure("s3-object", "download (cold)", () => ours("download", object, downloads["s3-object"], cacheDir));
   }
-  for (const peer of peerTools) {
+  for (const peer of uploadOnly ? [] : peerTools) {
     const to = join(work, `down-${peer.name.replace(/\W+/g, "-")}`, "big.bin");
     await mkdir(dirname(to), { recursive: true });
     downloads[peer.name] = to;
     const row = await measure(peer.name, "download (cold)", () => peer.download(object, to));
     if (row.failed) delete downloads[peer.name];
   }
-  if (Object.keys(variantEnv).length > 0 && use("s3-object")) {
+  if (Object.keys(variantEnv).length > 0 && use("s3-object") && !uploadOnly) {
     // The same cold download once more with other environment variables (e.g. S3KIT_FAST_GET=0: a same-run "before").
     const variant = join(work, "down-variant", "big.bin");
     await measure(`s3-object ${process.env.BENCH_VARIANT_ENV}`, "download (cold)", () =>
@@ -222,7 +223,7 @@ try {
     );
     downloads[`s3-object ${process.env.BENCH_VARIANT_ENV}`] = variant;
   }
-  if (nodeFlags.length > 0 && use("s3-object")) {
+  if (nodeFlags.length > 0 && use("s3-object") && !uploadOnly) {
     const flagged = join(work, "down-flags", "big.bin");
     await measure(`s3-object ${nodeFlags.join(" ")}`, "download (cold)", () =>
       ours("download", object, flagged, join(work, "cache-flags"), nodeFlags),
@@ -234,7 +235,7 @@ try {
   if (Object.values(verified).includes(false))
     throw new Error(`downloaded bytes differ from the source: ${JSON.stringify(verified)}`);
 
-  if (process.env.BENCH_SKIP_UNCHANGED !== "1") {
+  if (process.env.BENCH_SKIP_UNCHANGED !== "1" && !uploadOnly) {
     // Download again, object unchanged: s3-object sends one conditional GET (304). Of the peers, rclone copyto
     // compares size and modification time; `aws s3 sync` compares size and time (aws s3 cp and s3cmd get have no
     // such mode and move the whole object again, so they are left out). aws's cold download is already in place.
