@@ -510,6 +510,39 @@ describe("conflicts and integrity", () => {
     }
   });
 
+  test("a multipart upload whose completion answer is lost is recognised as ours (no part MD5s taken: the file is hashed on that path)", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file, cacheDir } = await setup("lostmultipart");
+      const local = join(cacheDir, "lost.bin");
+      const v1 = randomBytes(12 * MiB);
+      await writeFile(local, v1);
+      const options = { localPath: local, multipartThresholdBytes: 5 * MiB, partSizeBytes: 5 * MiB };
+      const f = file("lost.bin", options, proxy.endpoint);
+      expect((await f.upload()).transferred).toBe(true);
+      const v2 = randomBytes(12 * MiB);
+      await writeFile(local, v2);
+      const completes = (r: { method: string; path: string }) => r.method === "POST" && r.path.includes("uploadId=");
+      // The completion is stored and its answer lost; the SDK sends it again and, as S3 would with If-Match on
+      // our own new version, is refused (moto ignores conditions on completion: the proxy answers 412).
+      proxy.setFaults([
+        { match: completes, times: 1, action: { type: "dropResponse" } },
+        { match: completes, times: 1, action: { type: "preconditionFailed" } },
+      ]);
+      const updated = await f.upload();
+      proxy.setFaults([]);
+      expect(proxy.requests.filter((r) => r.fault).map((r) => r.fault)).toEqual(["dropResponse", "preconditionFailed"]);
+      const head = await store.head("lost.bin");
+      expect(head?.etag).toMatch(/-3"$/);
+      expect(updated).toMatchObject({ transferred: true, etag: head?.etag });
+      expect(Buffer.from(await store.getBytes("lost.bin")).equals(v2)).toBe(true);
+      expect((await f.status()).status).toBe("same");
+      expect((await f.upload()).transferred).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("delete uses If-Match: a newer remote version is not deleted", async () => {
     const { store, file } = await setup("delete");
     await store.put("d.txt", "v1");

@@ -6,10 +6,30 @@ import { type GetResult, hashBytes, MultipartEtagHasher, type ObjectStore, silen
 import { describe, expect, test } from "vitest";
 import { downloadToFile } from "./download.ts";
 import { isS3ObjectError } from "./errors.ts";
-import { BodyHasher, parseObjectMetadata, partSizeCandidates, verifyBody } from "./verify.ts";
+import { BodyHasher, isMultipartEtagOf, parseObjectMetadata, partSizeCandidates, verifyBody } from "./verify.ts";
 
 const MiB = 1024 * 1024;
 const hex = "a".repeat(64);
+
+describe("an upload's answered ETag at the trust boundary", () => {
+  test("only a multipart ETag of exactly the parts sent is taken as the content id", () => {
+    const md5 = "0123456789abcdef0123456789abcdef";
+    expect(isMultipartEtagOf(`"${md5}-128"`, 128)).toBe(true);
+    for (const answered of [
+      `"${md5}-127"`, // another part count
+      `"${md5}"`, // a plain MD5
+      `${md5}-128`, // unquoted
+      `W/"${md5}-128"`, // weak
+      `"${md5.toUpperCase()}-128"`,
+      `"${md5.slice(1)}-128"`,
+      `"${md5}-0128"`,
+      `"${md5}-128" `,
+      `"../../etc/passwd-128"`,
+      "",
+    ])
+      expect(isMultipartEtagOf(answered, 128), answered).toBe(false);
+  });
+});
 
 describe("s3kit-* metadata at the trust boundary", () => {
   test("absent values are fine; well-formed ones are parsed", () => {

@@ -54,6 +54,15 @@ export function parseObjectMetadata(metadata: Record<string, string>, what: stri
 /** How a download was checked: our SHA-256 metadata, the single-part MD5 ETag, the multipart ETag, or not at all. */
 export type Verification = "sha256" | "md5" | "multipartEtag" | "none";
 
+/**
+ * Whether a server's answer is an S3 multipart ETag — the quoted hex MD5 of the part MD5s, `-`, the part count — of
+ * exactly `partCount` parts (an upload takes it as the content id of what it sent; anything else is not trusted).
+ */
+export function isMultipartEtagOf(etag: string, partCount: number): boolean {
+  const match = /^"[0-9a-f]{32}-([1-9][0-9]{0,4})"$/.exec(etag);
+  return match !== null && Number(match[1]) === partCount;
+}
+
 const MiB = 1024 * 1024;
 /** Part sizes common tools use (aws cli / s3transfer 8 MiB, lib-storage and rclone 5 MiB, mc 16 MiB, …). */
 const COMMON_PART_SIZES_MIB = [8, 5, 16, 15, 10, 25, 32, 50, 64, 100, 128, 256, 512];

@@ -9,6 +9,8 @@ export type FaultAction =
   | { type: "internalError" }
   /** Answer 403 AccessDenied without forwarding. */
   | { type: "forbidden" }
+  /** Answer 412 PreconditionFailed without forwarding (what a retried conditional write meets after a lost answer). */
+  | { type: "preconditionFailed" }
   /** Destroy the connection before forwarding (the request is lost). */
   | { type: "reset" }
   /** Forward, then send the response headers and about half the body, then destroy the connection. */
@@ -178,13 +180,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     switch (action.type) {
       case "slowDown":
       case "internalError":
-      case "forbidden": {
+      case "forbidden":
+      case "preconditionFailed": {
         const [status, code, message] =
           action.type === "slowDown"
             ? [503, "SlowDown", "Please reduce your request rate."]
             : action.type === "internalError"
               ? [500, "InternalError", "We encountered an internal error. Please try again."]
-              : [403, "AccessDenied", "Access Denied"];
+              : action.type === "preconditionFailed"
+                ? [412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"]
+                : [403, "AccessDenied", "Access Denied"];
         record.status = status;
         req.resume();
         req.on("end", () => s3Error(res, status, code, message));
