@@ -598,7 +598,12 @@ export class S3File implements AsyncDisposable {
       // rule for incomplete uploads is the net).
       if (marker) await rm(marker, { force: true });
     }
-    const sent = sentDigest(result.etag);
+    // A store whose answer is not a multipart ETag of these parts (an S3-compatible one with its own ETags): the
+    // content id is the local file's multipart ETag, hashed now as before (or unknown if the file changed).
+    const sent =
+      fileParts && !partMd5 && !isMultipartEtagOf(result.etag, partCount)
+        ? await sentByFile()
+        : sentDigest(result.etag);
     const expected = multipart ? sent.multipart?.etag : `"${sent.md5}"`;
     const after = await statLocal(this.localPath);
     const changedDuring = !after || fingerprintOf(after) !== sent.fingerprint;
