@@ -543,6 +543,38 @@ describe("conflicts and integrity", () => {
     }
   });
 
+  test("a store that answers a multipart upload with an ETag of its own: the local file is hashed instead, the upload stands", async () => {
+    const proxy = await startFaultProxy({ target: server.endpoint });
+    try {
+      const { store, file, cacheDir } = await setup("otheretag");
+      const local = join(cacheDir, "other.bin");
+      await writeFile(local, randomBytes(12 * MiB));
+      const f = file(
+        "other.bin",
+        { localPath: local, multipartThresholdBytes: 5 * MiB, partSizeBytes: 5 * MiB },
+        proxy.endpoint,
+      );
+      const completes = (r: { method: string; path: string }) => r.method === "POST" && r.path.includes("uploadId=");
+      // The completion's answer names an ETag that is not a multipart ETag of the 3 parts sent.
+      proxy.setFaults([
+        {
+          match: completes,
+          times: 1,
+          action: { type: "rewriteBody", from: /<ETag>[^<]*<\/ETag>/, to: "<ETag>&quot;not-an-md5&quot;</ETag>" },
+        },
+      ]);
+      const uploaded = await f.upload();
+      proxy.setFaults([]);
+      expect(proxy.requests.filter((r) => r.fault === "rewriteBody")).toHaveLength(1);
+      expect(uploaded).toMatchObject({ transferred: true, etag: '"not-an-md5"' });
+      expect(Buffer.from(await store.getBytes("other.bin")).equals(await readFile(local))).toBe(true);
+      // The content id is the local file's own multipart ETag: an unchanged file is not sent again.
+      expect((await f.upload()).transferred).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("delete uses If-Match: a newer remote version is not deleted", async () => {
     const { store, file } = await setup("delete");
     await store.put("d.txt", "v1");

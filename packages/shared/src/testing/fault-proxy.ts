@@ -19,6 +19,8 @@ export type FaultAction =
   | { type: "dropResponse" }
   /** Wait, then forward. */
   | { type: "delay"; ms: number }
+  /** Forward, then answer with the server's body with `from` replaced by `to` (a server that says something else). */
+  | { type: "rewriteBody"; from: string | RegExp; to: string }
   /**
    * Forward without `If-Match` / `If-None-Match`: the server acts as a store that silently ignores conditional
    * requests (the signature is left as it was; moto does not check it).
@@ -127,6 +129,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     cutMidBody: boolean,
     drop = false,
     headers = req.headers,
+    rewrite?: { from: string | RegExp; to: string },
   ): void {
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
@@ -139,6 +142,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           return;
         }
         record.status = up.statusCode ?? 0;
+        if (rewrite) {
+          const chunks: Buffer[] = [];
+          up.on("data", (chunk: Buffer) => chunks.push(chunk));
+          up.on("end", () => {
+            const body = Buffer.from(Buffer.concat(chunks).toString("utf8").replace(rewrite.from, rewrite.to), "utf8");
+            const { connection: _c, "content-length": _l, "transfer-encoding": _t, ...rest } = up.headers;
+            res.writeHead(up.statusCode ?? 502, { ...rest, "content-length": String(body.length) });
+            res.end(body);
+          });
+          return;
+        }
         const { connection: _connection, ...kept } = up.headers;
         res.writeHead(up.statusCode ?? 502, options.keepClientConnections ? kept : up.headers);
         if (!cutMidBody) {
@@ -205,6 +219,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case "delay":
         setTimeout(() => forward(req, res, record, false), action.ms);
         return;
+      case "rewriteBody":
+        return forward(req, res, record, false, false, req.headers, action);
       case "stripConditionalHeaders": {
         const { "if-match": _ifMatch, "if-none-match": _ifNoneMatch, ...rest } = req.headers;
         return forward(req, res, record, false, false, rest);
