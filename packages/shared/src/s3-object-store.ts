@@ -180,6 +180,8 @@ interface FileRange {
   start: number;
   length: number;
   fileSize: number;
+  /** Called with the bytes of the range written to the socket so far, as each chunk is flushed (each attempt anew). */
+  onWritten?: ((bytes: number) => void) | undefined;
 }
 
 /**
@@ -201,6 +203,7 @@ class FileRangeBody extends Readable {
   readonly #start: number;
   readonly #length: number;
   readonly #fileSize: number;
+  readonly #onWritten: ((bytes: number) => void) | undefined;
   readonly #onError: (error: unknown) => void;
   readonly #pool: BufferPool;
 
@@ -211,6 +214,7 @@ class FileRangeBody extends Readable {
     this.#start = range.start;
     this.#length = range.length;
     this.#fileSize = range.fileSize;
+    this.#onWritten = range.onWritten;
     this.#onError = onError;
     this.#pool = pool;
     this.on("error", () => {}); // reported through onError
@@ -273,9 +277,13 @@ class FileRangeBody extends Readable {
           if (now !== this.#fileSize) throw fileSizeChanged(this.#path, this.#fileSize, now);
         }
         if (closed) return;
+        const through = this.#offset;
         writing.push(
           new Promise((resolve) =>
-            destination.write(buffer.subarray(0, n), (error?: Error | null) => resolve(error ? undefined : buffer)),
+            destination.write(buffer.subarray(0, n), (error?: Error | null) => {
+              if (!error) this.#onWritten?.(through);
+              resolve(error ? undefined : buffer);
+            }),
           ),
         );
       }
@@ -539,9 +547,12 @@ export function createS3ObjectStore(
           ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
           ...(checksums ? { ChecksumCRC32: hashed.crc32 } : {}),
         });
-        return sendFileRange(command, source, { start: 0, length: size, fileSize: size }, hashed.sha256);
+        const onWritten = opts.onProgress
+          ? (bytes: number) => opts.onProgress?.({ loadedBytes: bytes, totalBytes: size })
+          : undefined;
+        return sendFileRange(command, source, { start: 0, length: size, fileSize: size, onWritten }, hashed.sha256);
       });
-      opts.onProgress?.({ loadedBytes: size, totalBytes: size });
+      opts.onProgress?.({ loadedBytes: size, totalBytes: size }); // also when the last write's callback came late
       return { etag: out.ETag ?? "", size };
     } catch (error) {
       const reason = source.signal.aborted ? source.signal.reason : error;
