@@ -49,6 +49,13 @@ export interface GetResult extends ObjectInfo {
 /** A body to store: bytes, a string (UTF-8), or a Node readable stream. */
 export type PutBody = Uint8Array | string | Readable;
 
+/**
+ * A local file's unread stream (`fs.createReadStream(path)`, with `contentLength`) larger than this is read from the
+ * file as the S3 store sends it, never collected into memory; a smaller one is collected, so a caller with a small
+ * file may as well send its bytes (the sync engine's `uploadFile` does).
+ */
+export const FILE_STREAM_MIN_BYTES = 1024 * 1024;
+
 export interface PutOptions {
   metadata?: Record<string, string>;
   contentType?: string;

@@ -26,19 +26,20 @@ import { checkConditionWithHead } from "./conditional-writes.ts";
 import { abortReason, ObjectStoreError } from "./errors.ts";
 import { fastListPage, listedObjects, type RawListPage } from "./list-page.ts";
 import { formatLocation, type Location } from "./location.ts";
-import type {
-  ByteRange,
-  DeleteManyResult,
-  GetOptions,
-  GetResult,
-  ListEntry,
-  ListOptions,
-  ObjectInfo,
-  ObjectStore,
-  OpenObjectStoreOptions,
-  PutBody,
-  PutOptions,
-  PutResult,
+import {
+  type ByteRange,
+  type DeleteManyResult,
+  FILE_STREAM_MIN_BYTES,
+  type GetOptions,
+  type GetResult,
+  type ListEntry,
+  type ListOptions,
+  type ObjectInfo,
+  type ObjectStore,
+  type OpenObjectStoreOptions,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
 } from "./object-store.ts";
 import { validateKey } from "./open-object-store.ts";
 import { retry } from "./retry.ts";
@@ -119,9 +120,6 @@ function unreadFileOf(body: Readable): string | undefined {
 
 /** Bytes read at a time from a file part, to hash it and then to send it (a streamed part holds about three). */
 const FILE_PART_CHUNK_BYTES = 512 * 1024;
-
-/** A local file's stream larger than this is sent from the file as it is read, not collected into memory first. */
-const FILE_STREAM_MIN_BYTES = 1024 * 1024;
 
 const fileChanged = (path: string) =>
   Object.assign(new Error(`${path} became shorter while it was sent`), { code: "ECHANGED" });

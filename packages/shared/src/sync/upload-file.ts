@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { close, createReadStream, fstat, open, read, type Stats } from "node:fs";
-import type { ObjectStore, PutOptions, PutResult } from "../object-store.ts";
+import { FILE_STREAM_MIN_BYTES, type ObjectStore, type PutOptions, type PutResult } from "../object-store.ts";
 import { partSizeFor } from "./local-hash.ts";
 import { syncMetadata } from "./metadata.ts";
 
@@ -19,13 +19,6 @@ export interface UploadFileOptions {
   signal?: AbortSignal | undefined;
   onBytes?: (loadedBytes: number) => void;
 }
-
-/**
- * Files up to this size are read whole and sent from memory (one replayable PUT); larger ones are streamed from the
- * file (16 files in flight × a 16 MiB threshold held up to 256 MiB before). The S3 store streams a file's stream
- * from the same size on (`FILE_STREAM_MIN_BYTES`); below it, it would collect the stream into memory.
- */
-const IN_MEMORY_MAX_BYTES = 1024 * 1024;
 
 const call = <T>(fn: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
@@ -87,7 +80,9 @@ export async function uploadFile(
   const multipart = size > options.multipartThresholdBytes;
   // A small file is read whole from this descriptor; a larger one is streamed from its path: in one PUT up to the
   // threshold (the store hashes it on the read that signs the request), in parts above.
-  const streamed = multipart || size > IN_MEMORY_MAX_BYTES;
+  // Up to FILE_STREAM_MIN_BYTES read whole and sent from memory; larger streamed (16 files in flight × a 16 MiB
+  // threshold held up to 256 MiB before).
+  const streamed = multipart || size > FILE_STREAM_MIN_BYTES;
   let bytes: Buffer | undefined;
   try {
     if (!streamed) bytes = await readWhole(fd, size, signal);
