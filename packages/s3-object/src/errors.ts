@@ -91,6 +91,15 @@ export function toS3ObjectError(error: unknown, what: string): unknown {
     return new S3ObjectError("object.network", `${what}: ${message}; check the network and retry.`, { cause: error });
   }
   const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ECHANGED") {
+    // The store saw the local file change while it read it (or differ from the hash taken before); a body that did
+    // not match never completes, so nothing was stored.
+    return new S3ObjectError(
+      "object.integrity",
+      `${what}: the local file changed while it was being sent; nothing was stored; upload again (${(error as Error).message}).`,
+      { cause: error },
+    );
+  }
   if (typeof code === "string" && /^E[A-Z]+$/.test(code) && (error as { syscall?: unknown }).syscall) {
     if (code === "ECONNRESET" || code === "ECONNREFUSED" || code === "EPIPE" || code === "ETIMEDOUT") {
       return new S3ObjectError("object.network", `${what}: ${(error as Error).message}; check the network and retry.`, {

@@ -567,13 +567,6 @@ export class S3File implements AsyncDisposable {
       });
     } catch (error) {
       source.destroy();
-      if ((error as { code?: unknown } | null)?.code === "ECHANGED") {
-        // The store saw the file change while it read it (or differ from the hash taken before): nothing was stored.
-        throw new S3ObjectError(
-          "object.integrity",
-          `Upload of ${this.url}: ${this.localPath} changed while it was being sent; nothing was stored; upload again.`,
-        );
-      }
       const failedCondition =
         isObjectStoreError(error, "preconditionFailed") || (isObjectStoreError(error, "notFound") && condition.ifMatch);
       if (!failedCondition) throw error;
