@@ -507,15 +507,13 @@ export class S3File implements AsyncDisposable {
     const partMd5 = fileParts && this.#options.verify === "strict";
     // The hash of what was sent: from before (small files), the stored parts, the answer's ETag or the stream.
     let sentHash: LocalHash | undefined;
-    const sentDigest = (answered?: string): LocalHash => {
+    const sentDigest = (answeredEtag?: string): LocalHash => {
       if (sentHash) return sentHash;
       if (!multipart) sentHash = known!;
       else if (!fileParts) sentHash = streamed.digest(fingerprintOf(st));
       else {
-        const fromAnswer =
-          !partMd5 && answered !== undefined && isMultipartEtagOf(answered, partCount) ? answered : undefined;
-        const whole = fromAnswer !== undefined || partMd5s.filter((d) => d !== undefined).length === partCount;
-        const etag = fromAnswer ?? (whole ? combinePartMd5s(partMd5s) : "");
+        const whole = answeredEtag !== undefined || partMd5s.filter((d) => d !== undefined).length === partCount;
+        const etag = answeredEtag ?? (whole ? combinePartMd5s(partMd5s) : "");
         const multipartHash = { partSizeBytes: this.#partSizeBytes, etag };
         sentHash = {
           size: whole ? size : 0,
@@ -528,17 +526,15 @@ export class S3File implements AsyncDisposable {
       }
       return sentHash;
     };
-    /** What was sent, for the lost-answer check: without part MD5s, the file's own hash if it is unchanged since. */
+    /**
+     * What was sent when neither part MD5s nor a trusted answer say it: the file's own hash (the state's, when the
+     * comparison above already took it), if the file is unchanged since the upload began.
+     */
     const sentByFile = async (): Promise<LocalHash> => {
       if (!fileParts || partMd5) return sentDigest();
       const now = await statLocal(this.localPath);
-      if (!now || fingerprintOf(now) !== fingerprintOf(st)) return sentDigest();
-      sentHash = await hashFile(
-        this.localPath,
-        now,
-        { partSizeBytes: this.#partSizeBytes, thresholdBytes: this.#thresholdBytes },
-        signal,
-      );
+      const same = now !== undefined && fingerprintOf(now) === fingerprintOf(st);
+      sentHash = (same ? await this.#hashLocal(state, signal) : undefined) ?? sentDigest();
       return sentHash;
     };
     let result: Awaited<ReturnType<ObjectStore["put"]>>;
@@ -594,9 +590,11 @@ export class S3File implements AsyncDisposable {
     // A store whose answer is not a multipart ETag of these parts (an S3-compatible one with its own ETags): the
     // content id is the local file's multipart ETag, hashed now as before (or unknown if the file changed).
     const sent =
-      fileParts && !partMd5 && !isMultipartEtagOf(result.etag, partCount)
-        ? await sentByFile()
-        : sentDigest(result.etag);
+      !fileParts || partMd5
+        ? sentDigest()
+        : isMultipartEtagOf(result.etag, partCount)
+          ? sentDigest(result.etag)
+          : await sentByFile();
     const expected = multipart ? sent.multipart?.etag : `"${sent.md5}"`;
     const after = await statLocal(this.localPath);
     const changedDuring = !after || fingerprintOf(after) !== sent.fingerprint;
